@@ -1,0 +1,12 @@
+// Each source file registers its own functions on the addon's exports.
+#pragma once
+
+#include <napi.h>
+
+namespace nori {
+
+void RegisterNamespaceFunctions(Napi::Env env, Napi::Object exports);
+void RegisterFsFunctions(Napi::Env env, Napi::Object exports);
+void RegisterFdFunctions(Napi::Env env, Napi::Object exports);
+
+}  // namespace nori
