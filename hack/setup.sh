@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# hack/setup.sh [--test]: idempotent set-up of nori on Debian 12, as root.
+#   - installs the Debian packages nori needs (with --test also those its tests need), running
+#     `apt-get update` once first when a package is missing (a fresh machine may have no lists)
+#   - npm ci, then builds the TypeScript and the native addon
+#   - installs /etc/nori/nori.toml and the default CNI conflist when absent
+#   - with --test: builds the test images (hack/build-test-images.sh)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+TEST=0
+for a in "$@"; do
+	case "$a" in
+	--test) TEST=1 ;;
+	*) echo "usage: hack/setup.sh [--test]" >&2; exit 2 ;;
+	esac
+done
+[ "$(id -u)" = 0 ] || { echo "hack/setup.sh: run as root (nori manages namespaces, mounts and cgroups)" >&2; exit 1; }
+
+# Runtime: OCI runtimes, the container monitor, CNI plugins and what they call, the seccomp
+# profile and registries.conf, and what the build needs.
+PKGS=(runc crun conmon containernetworking-plugins iptables iproute2 util-linux
+	golang-github-containers-common golang-github-containers-image zstd
+	protobuf-compiler g++ make python3 libseccomp-dev pkg-config)
+# Tests: a real registry and image tools for fixtures.
+TEST_PKGS=(docker-registry skopeo umoci jq openssl apache2-utils dpkg-dev)
+
+want=("${PKGS[@]}")
+[ "$TEST" = 1 ] && want+=("${TEST_PKGS[@]}")
+missing=()
+for p in "${want[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "== installing Debian packages: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+echo "== npm ci"
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+	npm ci --no-audit --no-fund
+fi
+echo "== build (TypeScript + native addon)"
+npm run --silent build
+
+if [ ! -e /etc/nori/nori.toml ]; then
+	install -d -m 0755 /etc/nori
+	install -m 0644 hack/nori.toml /etc/nori/nori.toml
+	echo "== installed /etc/nori/nori.toml"
+fi
+# The default network only where no network is configured yet: a cluster's own CNI (flannel,
+# Calico, Cilium) installs its conflist there and must win.
+install -d -m 0755 /etc/cni/net.d
+if ! ls /etc/cni/net.d/*.conflist /etc/cni/net.d/*.conf /etc/cni/net.d/*.json >/dev/null 2>&1; then
+	install -m 0644 hack/cni/10-nori.conflist /etc/cni/net.d/10-nori.conflist
+	echo "== installed /etc/cni/net.d/10-nori.conflist (network nori, bridge nori0, 10.89.0.0/16)"
+fi
+
+if [ "$TEST" = 1 ] && [ -x hack/build-test-images.sh ]; then
+	echo "== test images"
+	hack/build-test-images.sh
+fi
+echo "== nori is set up in $ROOT (start it with: bin/nori)"

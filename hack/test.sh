@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# hack/test.sh (npm test): typecheck and build, generated-code check, import-cycle check, then
+# unit and integration tests in one mocha run. The last line is "N passed, N failed, N skipped".
+# Integration tests need root and the packages hack/setup.sh --test installs.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+fail() { echo "hack/test.sh: $*" >&2; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
+
+echo "== typecheck + build"
+npm run --silent build:ts || fail "TypeScript build failed"
+[ -f native/build/Release/nori_native.node ] || npm run --silent build:native || fail "native build failed"
+echo "== generated code is up to date"
+bash hack/gen-proto.sh --check || fail "src/gen differs from what proto/ generates: run npm run gen:proto"
+echo "== no import cycles"
+npx --no-install madge --circular --warning --extensions ts src >/tmp/nori-madge.$$ 2>&1 || { cat /tmp/nori-madge.$$; rm -f /tmp/nori-madge.$$; fail "import cycles in src/"; }
+rm -f /tmp/nori-madge.$$
+
+suites=('dist/test/unit/**/*.test.js')
+if [ "$(id -u)" = 0 ]; then
+	suites+=('dist/test/integration/**/*.test.js')
+else
+	echo "== not root: integration tests skipped"
+fi
+counts=$(mktemp)
+NORI_TEST_COUNTS=$counts npx --no-install mocha --config .mocharc.json --reporter test/reporter/closing-line.js "${suites[@]}"
+rc=$?
+passed=$(node -e "try{console.log(JSON.parse(require('fs').readFileSync(process.argv[1],'utf8')).passed)}catch{console.log(0)}" "$counts")
+rm -f "$counts"
+if [ "${passed:-0}" = 0 ] && [ $rc = 0 ]; then
+	echo "hack/test.sh: no test ran" >&2
+	exit 1
+fi
+exit $rc

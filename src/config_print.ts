@@ -1,0 +1,33 @@
+// `nori config`: the effective configuration as a TOML document that `--config` reads back.
+
+import { stringify } from 'smol-toml';
+import type { Config } from './config';
+
+export function configToToml(c: Config): string {
+  const doc: Record<string, unknown> = {
+    listen: `unix://${c.listen}`,
+    root: c.root,
+    state: c.state,
+    'log-level': c.logLevel,
+    'log-format': c.logFormat,
+    'metrics-listen': c.metricsListen,
+    'streaming-listen': c.streamingListen,
+    'default-runtime': c.defaultRuntime,
+    conmon: c.conmon,
+    'cni-conf-dir': c.cniConfDir,
+    'cni-bin-dir': c.cniBinDirs.join(':'),
+    'registries-conf': c.registriesConf,
+    'auth-file': c.authFile,
+    'cgroup-driver': c.cgroupDriver,
+    'cgroup-root-prefix': c.cgroupRootPrefix,
+    'seccomp-profile': c.seccompProfile,
+    'shm-size': c.shmSize,
+    'max-concurrent-downloads': c.maxConcurrentDownloads,
+    'pull-progress-timeout': c.pullProgressTimeoutSeconds,
+    'shutdown-grace': c.shutdownGraceSeconds,
+    runtimes: Object.fromEntries(
+      Object.entries(c.runtimes).map(([name, r]) => [name, { path: r.path, options: r.options, root: r.root }]),
+    ),
+  };
+  return `# effective configuration (file: ${c.configFile})\n${stringify(doc)}\n`;
+}

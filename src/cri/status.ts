@@ -1,0 +1,54 @@
+import { accessSync, constants } from 'node:fs';
+import type { RuntimeCondition, RuntimeHandler, StatusRequest, StatusResponse } from '../gen/api';
+import type { Config } from '../config';
+import type { UnaryHandler } from './context';
+import { POD_CIDR_KEY, type ReadinessCheck, type RuntimeDeps } from './deps';
+
+export function status(d: RuntimeDeps): UnaryHandler<StatusRequest, StatusResponse> {
+  return async (req) => {
+    const runtime = runtimeReadiness(d.config);
+    const network = await d.networkStatus();
+    const info: Record<string, string> = {};
+    if (req.verbose) {
+      info.config = JSON.stringify(d.config);
+      info.podCIDR = d.kv.get(POD_CIDR_KEY) ?? '';
+      info.network = JSON.stringify(network);
+    }
+    return {
+      status: { conditions: [condition('RuntimeReady', runtime), condition('NetworkReady', network)] },
+      info,
+      runtimeHandlers: runtimeHandlers(d.config),
+      features: { supplementalGroupsPolicy: false, userNamespacesHostNetwork: false },
+    };
+  };
+}
+
+function condition(type: string, c: ReadinessCheck): RuntimeCondition {
+  return { type, status: c.ready, reason: c.ready ? '' : c.reason, message: c.ready ? '' : c.message };
+}
+
+/** Ready when conmon and the default handler's OCI runtime can be executed. */
+export function runtimeReadiness(c: Config): ReadinessCheck {
+  const missing: string[] = [];
+  for (const bin of [c.conmon, c.runtimes[c.defaultRuntime]!.path]) {
+    try {
+      accessSync(bin, constants.X_OK);
+    } catch {
+      missing.push(bin);
+    }
+  }
+  if (missing.length === 0) return { ready: true, reason: '', message: '' };
+  return { ready: false, reason: 'RuntimeBinaryMissing', message: `cannot execute ${missing.join(', ')}` };
+}
+
+/**
+ * Every configured handler, plus the default one again under the empty name: kubelet sends ""
+ * for pods without a RuntimeClass, as containerd advertises.
+ */
+export function runtimeHandlers(c: Config): RuntimeHandler[] {
+  const features = { recursiveReadOnlyMounts: false, userNamespaces: false };
+  const named = Object.keys(c.runtimes)
+    .sort()
+    .map((name) => ({ name, features: { ...features } }));
+  return [{ name: '', features: { ...features } }, ...named];
+}

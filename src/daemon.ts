@@ -1,0 +1,90 @@
+// Start-up and shutdown. Order: config → dirs → store → metrics → socket (calls answer
+// UNAVAILABLE) → recovery of each subsystem → the init gate opens. Shutdown stops accepting,
+// lets in-flight calls finish for a bounded time, then closes the store; containers keep running.
+
+import type * as grpc from '@grpc/grpc-js';
+import type { Server as HttpServer } from 'node:http';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from './config';
+import { parseHostPort } from './config';
+import { Edge, InitGate } from './cri/edge';
+import { runtimeSubsystem } from './cri/runtime_subsystem';
+import { ImageServiceService, RuntimeServiceService } from './gen/api';
+import type { Logger } from './log';
+import { Metrics, serveMetrics } from './metrics';
+import { bindUnix, createServer, prepareSocketPath, shutdownServer } from './server';
+import { openDb, type Db } from './store/db';
+import type { Subsystem } from './subsystem';
+import { mkdirp } from './util/fs';
+
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export class Daemon {
+  private constructor(
+    readonly config: Config,
+    readonly log: Logger,
+    private readonly db: Db,
+    private readonly server: grpc.Server,
+    private readonly metricsServer: HttpServer | undefined,
+    readonly metricsPort: number | undefined,
+    private readonly subsystems: Subsystem[],
+  ) {}
+
+  static async start(config: Config, log: Logger): Promise<Daemon> {
+    const db = openDb(config.root);
+    mkdirp(config.state, 0o700);
+    const metrics = new Metrics();
+    const gate = new InitGate();
+    const subsystems: Subsystem[] = [runtimeSubsystem({ config, db, log, version: packageVersion() })];
+
+    let metricsServer: HttpServer | undefined;
+    let metricsPort: number | undefined;
+    const server = createServer();
+    try {
+      const m = parseHostPort(config.metricsListen, 'metrics-listen');
+      if (m) ({ server: metricsServer, port: metricsPort } = await serveMetrics(metrics, m.host, m.port));
+
+      const edge = new Edge(log, metrics, gate);
+      const handlers = Object.assign({}, ...subsystems.map((s) => s.handlers));
+      server.addService(RuntimeServiceService, edge.implement(RuntimeServiceService, handlers));
+      server.addService(ImageServiceService, edge.implement(ImageServiceService, handlers));
+      const how = await prepareSocketPath(config.listen);
+      if (how === 'replaced-stale') log.warn({ socket: config.listen }, 'replaced a stale socket left by an earlier run');
+      await bindUnix(server, config.listen);
+    } catch (e) {
+      server.forceShutdown();
+      metricsServer?.close();
+      db.close();
+      throw e;
+    }
+    log.info({ socket: config.listen, metricsPort }, 'listening; recovering state');
+
+    for (const s of subsystems) {
+      const started = Date.now();
+      await s.recover?.();
+      log.debug({ subsystem: s.name, ms: Date.now() - started }, 'recovered');
+    }
+    gate.markReady();
+    log.info({ socket: config.listen }, 'nori ready');
+    return new Daemon(config, log, db, server, metricsServer, metricsPort, subsystems);
+  }
+
+  async stop(): Promise<void> {
+    const how = await shutdownServer(this.server, this.config.shutdownGraceSeconds * 1000);
+    for (const s of [...this.subsystems].reverse()) {
+      try {
+        await s.close?.();
+      } catch (e) {
+        this.log.error({ subsystem: s.name, err: (e as Error).message }, 'close failed');
+      }
+    }
+    await new Promise<void>((resolve) => (this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve()));
+    this.db.close();
+    rmSync(this.config.listen, { force: true });
+    this.log.info({ how }, 'nori stopped');
+  }
+}

@@ -1,0 +1,72 @@
+// Entry point: `nori [flags]` serves; `nori config [flags]` prints the effective configuration.
+
+import { loadConfig, usage } from './config';
+import { configToToml } from './config_print';
+import { Daemon, packageVersion } from './daemon';
+import { errorMessage } from './errors';
+import { createLogger } from './log';
+
+async function main(argv: string[]): Promise<number> {
+  let loaded;
+  try {
+    loaded = loadConfig(argv);
+  } catch (e) {
+    process.stderr.write(`nori: ${errorMessage(e)}\n`);
+    return 2;
+  }
+  const { config, positional, flags } = loaded;
+  if (flags.has('help')) {
+    process.stdout.write(usage() + '\n');
+    return 0;
+  }
+  if (flags.has('version')) {
+    process.stdout.write(`nori ${packageVersion()}\n`);
+    return 0;
+  }
+  if (positional[0] === 'config') {
+    process.stdout.write(configToToml(config));
+    return 0;
+  }
+  if (positional.length > 0) {
+    process.stderr.write(`nori: unknown command "${positional[0]}"\n${usage()}\n`);
+    return 2;
+  }
+
+  const log = createLogger(config.logLevel, config.logFormat);
+  let daemon: Daemon;
+  try {
+    daemon = await Daemon.start(config, log);
+  } catch (e) {
+    log.fatal({ err: errorMessage(e) }, 'nori failed to start');
+    return 1;
+  }
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal: sig }, 'shutting down');
+      daemon.stop().then(
+        () => resolve(0),
+        (e) => {
+          log.error({ err: errorMessage(e) }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    // Leave time for pino to flush, then exit even if a stray handle (a watcher) is still open.
+    setTimeout(() => process.exit(code), 50).unref();
+  },
+  (e) => {
+    process.stderr.write(`nori: ${errorMessage(e)}\n`);
+    process.exit(1);
+  },
+);

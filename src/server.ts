@@ -1,0 +1,78 @@
+// The gRPC server on a Unix socket. A socket left by a crashed nori is replaced; one that a live
+// process still answers on is an error, so two daemons never steal each other's endpoint.
+
+import * as grpc from '@grpc/grpc-js';
+import { chmodSync, lstatSync, statSync, unlinkSync } from 'node:fs';
+import { connect } from 'node:net';
+import { dirname } from 'node:path';
+import { FailedPreconditionError } from './errors';
+import { mkdirp } from './util/fs';
+
+/** kubelet's own limit; lists bigger than this need the Stream* RPCs. */
+export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+export async function prepareSocketPath(path: string): Promise<'fresh' | 'replaced-stale'> {
+  const dir = dirname(path);
+  try {
+    statSync(dir);
+  } catch {
+    mkdirp(dir, 0o700);
+  }
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return 'fresh';
+  }
+  if (!st.isSocket()) throw new FailedPreconditionError(`${path} exists and is not a socket; refusing to replace it`);
+  if (await socketAnswers(path)) {
+    throw new FailedPreconditionError(`${path} is in use by another process (is another nori running?)`);
+  }
+  unlinkSync(path);
+  return 'replaced-stale';
+}
+
+function socketAnswers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    const finish = (alive: boolean) => {
+      s.destroy();
+      resolve(alive);
+    };
+    s.once('connect', () => finish(true));
+    s.once('error', () => finish(false));
+    s.setTimeout(1000, () => finish(false));
+  });
+}
+
+export function createServer(): grpc.Server {
+  return new grpc.Server({
+    'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+    'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+  });
+}
+
+export function bindUnix(server: grpc.Server, path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(`unix://${path}`, grpc.ServerCredentials.createInsecure(), (err) => {
+      if (err) return reject(err);
+      // Only root (and the socket's group, for a kubelet run under a dedicated group) may talk CRI.
+      chmodSync(path, 0o660);
+      resolve();
+    });
+  });
+}
+
+/** Stops accepting, waits up to graceMs for in-flight calls, then cuts the rest. */
+export function shutdownServer(server: grpc.Server, graceMs: number): Promise<'graceful' | 'forced'> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown();
+      resolve('forced');
+    }, graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve('graceful');
+    });
+  });
+}

@@ -1,0 +1,23 @@
+// Forward-only schema migrations. Append new steps; never edit a released one. The schema
+// version is SQLite's user_version, so a crash mid-migration rolls back with the transaction.
+
+export interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    description: 'runtime key/value settings',
+    sql: `
+      CREATE TABLE kv (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
