@@ -15,7 +15,8 @@ import type { Logger } from './log';
 import { Metrics, serveMetrics } from './metrics';
 import { bindUnix, createServer, prepareSocketPath, shutdownServer } from './server';
 import { openDb, type Db } from './store/db';
-import type { Subsystem } from './subsystem';
+import type { Subsystem, SubsystemContext } from './subsystem';
+import { getSys } from './sys';
 import { mkdirp } from './util/fs';
 
 export function packageVersion(): string {
@@ -39,7 +40,10 @@ export class Daemon {
     mkdirp(config.state, 0o700);
     const metrics = new Metrics();
     const gate = new InitGate();
+    const ctx: SubsystemContext = { config, db, log, metrics, sys: getSys() };
+    // Each subsystem gets the context and the lookups of those it depends on.
     const subsystems: Subsystem[] = [runtimeSubsystem({ config, db, log, version: packageVersion() })];
+    void ctx;
 
     let metricsServer: HttpServer | undefined;
     let metricsPort: number | undefined;

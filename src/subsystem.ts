@@ -1,7 +1,21 @@
 // A part of the daemon that serves RPCs (images, sandboxes, containers, streaming). The daemon
 // builds them in order, recovers each before the init gate opens, and closes them in reverse.
 
+import type { Config } from './config';
 import type { HandlerTable } from './cri/context';
+import type { Logger } from './log';
+import type { Metrics } from './metrics';
+import type { Db } from './store/db';
+import type { Sys } from './sys/types';
+
+/** Shared by every subsystem's factory. */
+export interface SubsystemContext {
+  config: Config;
+  db: Db;
+  log: Logger;
+  metrics: Metrics;
+  sys: Sys;
+}
 
 export interface Subsystem {
   name: string;
