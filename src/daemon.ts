@@ -4,6 +4,7 @@
 
 import type * as grpc from '@grpc/grpc-js';
 import type { Server as HttpServer } from 'node:http';
+import type { Server as NetServer } from 'node:net';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from './config';
@@ -30,6 +31,7 @@ export class Daemon {
     readonly log: Logger,
     private readonly db: Db,
     private readonly server: grpc.Server,
+    private readonly listener: NetServer,
     private readonly metricsServer: HttpServer | undefined,
     readonly metricsPort: number | undefined,
     private readonly subsystems: Subsystem[],
@@ -48,6 +50,7 @@ export class Daemon {
     let metricsServer: HttpServer | undefined;
     let metricsPort: number | undefined;
     const server = createServer();
+    let listener: NetServer | undefined;
     try {
       const m = parseHostPort(config.metricsListen, 'metrics-listen');
       if (m) ({ server: metricsServer, port: metricsPort } = await serveMetrics(metrics, m.host, m.port));
@@ -58,9 +61,10 @@ export class Daemon {
       server.addService(ImageServiceService, edge.implement(ImageServiceService, handlers));
       const how = await prepareSocketPath(config.listen);
       if (how === 'replaced-stale') log.warn({ socket: config.listen }, 'replaced a stale socket left by an earlier run');
-      await bindUnix(server, config.listen);
+      listener = await bindUnix(server, config.listen);
     } catch (e) {
       server.forceShutdown();
+      listener?.close();
       metricsServer?.close();
       db.close();
       throw e;
@@ -74,11 +78,11 @@ export class Daemon {
     }
     gate.markReady();
     log.info({ socket: config.listen }, 'nori ready');
-    return new Daemon(config, log, db, server, metricsServer, metricsPort, subsystems);
+    return new Daemon(config, log, db, server, listener!, metricsServer, metricsPort, subsystems);
   }
 
   async stop(): Promise<void> {
-    const how = await shutdownServer(this.server, this.config.shutdownGraceSeconds * 1000);
+    const how = await shutdownServer(this.server, this.listener, this.config.shutdownGraceSeconds * 1000);
     for (const s of [...this.subsystems].reverse()) {
       try {
         await s.close?.();

@@ -3,7 +3,8 @@
 
 import * as grpc from '@grpc/grpc-js';
 import { chmodSync, lstatSync, statSync, unlinkSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer as createNetServer, type Server as NetServer } from 'node:net';
+import { AuthorityFix } from './grpc/authority_fix';
 import { dirname } from 'node:path';
 import { FailedPreconditionError } from './errors';
 import { mkdirp } from './util/fs';
@@ -52,19 +53,27 @@ export function createServer(): grpc.Server {
   });
 }
 
-export function bindUnix(server: grpc.Server, path: string): Promise<void> {
+/**
+ * Serves `server` on a unix socket through our own listener, so each connection can pass through
+ * AuthorityFix (older Go clients send the socket path as :authority, which Node's HTTP/2 refuses).
+ */
+export function bindUnix(server: grpc.Server, path: string): Promise<NetServer> {
+  const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  const listener = createNetServer((socket) => injector.injectConnection(new AuthorityFix(socket)));
   return new Promise((resolve, reject) => {
-    server.bindAsync(`unix://${path}`, grpc.ServerCredentials.createInsecure(), (err) => {
-      if (err) return reject(err);
+    listener.once('error', reject);
+    listener.listen(path, () => {
+      listener.off('error', reject);
       // Only root (and the socket's group, for a kubelet run under a dedicated group) may talk CRI.
       chmodSync(path, 0o660);
-      resolve();
+      resolve(listener);
     });
   });
 }
 
 /** Stops accepting, waits up to graceMs for in-flight calls, then cuts the rest. */
-export function shutdownServer(server: grpc.Server, graceMs: number): Promise<'graceful' | 'forced'> {
+export function shutdownServer(server: grpc.Server, listener: NetServer, graceMs: number): Promise<'graceful' | 'forced'> {
+  listener.close();
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
       server.forceShutdown();

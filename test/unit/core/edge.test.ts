@@ -14,6 +14,7 @@ import { criClient, type CriClient } from '../../helpers/cri-client';
 describe('edge wrapper', () => {
   let dir: string;
   let server: grpc.Server;
+  let listener: import('node:net').Server;
   let client: CriClient;
   let gate: InitGate;
   let metrics: Metrics;
@@ -55,12 +56,13 @@ describe('edge wrapper', () => {
     const edge = new Edge(silentLogger(), metrics, gate);
     server.addService(RuntimeServiceService, edge.implement(RuntimeServiceService, handlers));
     server.addService(ImageServiceService, edge.implement(ImageServiceService, handlers));
-    await bindUnix(server, join(dir, 's.sock'));
+    listener = await bindUnix(server, join(dir, 's.sock'));
     client = criClient(join(dir, 's.sock'));
   });
   after(() => {
     client.close();
     server.forceShutdown();
+    listener.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
