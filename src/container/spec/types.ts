@@ -26,6 +26,50 @@ export interface NodeDefaults {
   cgroupDriver: 'cgroupfs' | 'systemd';
   /** Whether AppArmor is enabled on the host. */
   apparmorEnabled: boolean;
+
+  // Optional additions (defaults in parentheses), so existing callers keep compiling.
+  /**
+   * Capabilities the daemon holds (its bounding set, e.g. parseCapabilityMask of CapBnd in
+   * /proc/self/status). Privileged and "ALL" grant these; caps outside it cannot be granted.
+   * (every known capability)
+   */
+  allCapabilities?: string[];
+  /** Host device nodes under /dev, given to privileged containers. ([]) */
+  hostDevices?: HostDevice[];
+  /** Stats a host device node for CRI `devices`; null if missing or not a device. (always null) */
+  statDevice?(path: string): HostDevice | null;
+  /**
+   * Makes a CRI mount's host path usable: creates it as a directory when missing (as containerd
+   * does) and returns it with symlinks resolved. (identity)
+   */
+  resolveHostPath?(path: string): string;
+  /** Contents of /proc/self/mountinfo, to check propagation of rshared/rslave host paths. ("": no check) */
+  mountInfo?: string;
+  /** cgroup v2 (unified) host: adds a cgroup namespace and allows `unified`. (false) */
+  cgroupV2?: boolean;
+  /** Whether memory+swap limits can be set (memory.memsw.* on v1, memory.swap.max on v2). (false) */
+  swapAvailable?: boolean;
+  /** The node's hostname, for HOSTNAME when the pod uses the host network. ("") */
+  nodeHostname?: string;
+  /** Go-style architecture for seccomp includes/excludes (amd64, arm64…). (from process.arch) */
+  arch?: string;
+  /** Running kernel version ("6.1.0"), for seccomp minKernel. (minKernel ignored) */
+  kernelVersion?: string;
+  /** Whether the OCI runtime supports the `rro` mount option (runc ≥ 1.2, crun ≥ 1.9?). (false) */
+  recursiveReadOnlySupported?: boolean;
+  /** AppArmor profile for RuntimeDefault when AppArmor is enabled. (none: warn and skip) */
+  apparmorDefaultProfile?: string;
+}
+
+/** A device node as stat(2) reports it; `path` is the host path. */
+export interface HostDevice {
+  path: string;
+  type: 'c' | 'b' | 'p' | 'u';
+  major: number;
+  minor: number;
+  fileMode: number;
+  uid: number;
+  gid: number;
 }
 
 export interface SpecInput {

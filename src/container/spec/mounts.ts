@@ -1,0 +1,179 @@
+// Container mounts: the runtime defaults (/proc, /dev, /sys, cgroup…), the pod's files
+// (/etc/hosts, /etc/resolv.conf, /etc/hostname, /dev/shm) and CRI mounts, ordered so parents
+// precede children.
+
+import * as path from 'node:path';
+import { FailedPreconditionError, InvalidArgumentError, UnimplementedError } from '../../errors';
+import { MountPropagation, type Mount } from '../../gen/api';
+import type { SandboxRecord } from '../../sandbox/api';
+import type { OciMount } from './types';
+
+/** Normalized absolute path without a trailing slash ("/dev/shm/" and "/dev/shm" are one destination). */
+export function cleanPath(p: string): string {
+  const n = path.posix.normalize(p);
+  return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
+}
+
+export function defaultMounts(privileged: boolean): OciMount[] {
+  const ro = privileged ? [] : ['ro'];
+  return [
+    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+    {
+      destination: '/dev/pts', type: 'devpts', source: 'devpts',
+      options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
+    },
+    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', ...ro] },
+    { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', ...ro] },
+  ];
+}
+
+export interface MountInfoEntry { mountPoint: string; optional: string[] }
+
+/** Parses /proc/self/mountinfo (mount point octal escapes decoded, optional fields kept). */
+export function parseMountInfo(text: string): MountInfoEntry[] {
+  const out: MountInfoEntry[] = [];
+  for (const line of text.split('\n')) {
+    const f = line.split(' ');
+    if (f.length < 7) continue;
+    const sep = f.indexOf('-', 6);
+    out.push({
+      mountPoint: f[4].replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))),
+      optional: f.slice(6, sep < 0 ? f.length : sep),
+    });
+  }
+  return out;
+}
+
+/** The mount holding `p`: the longest mount point prefix, the last listed one if stacked. */
+export function mountOf(p: string, entries: MountInfoEntry[]): MountInfoEntry | undefined {
+  let best: MountInfoEntry | undefined;
+  for (const e of entries) {
+    const mp = e.mountPoint;
+    const under = mp === '/' || p === mp || p.startsWith(`${mp}/`);
+    if (under && (!best || mp.length >= best.mountPoint.length)) best = e;
+  }
+  return best;
+}
+
+function checkPropagation(src: string, mountInfo: string, wantSlaveOk: boolean): void {
+  if (mountInfo === '') return;
+  const m = mountOf(src, parseMountInfo(mountInfo));
+  if (!m) throw new FailedPreconditionError(`cannot find the mount of "${src}"`);
+  const shared = m.optional.some((o) => o.startsWith('shared:'));
+  const slave = m.optional.some((o) => o.startsWith('master:'));
+  if (shared || (wantSlaveOk && slave)) return;
+  const kind = wantSlaveOk ? 'a shared or slave' : 'a shared';
+  throw new FailedPreconditionError(`path "${src}" is mounted on "${m.mountPoint}" but it is not ${kind} mount`);
+}
+
+export interface MountEnv {
+  resolveHostPath: (p: string) => string;
+  mountInfo: string;
+  recursiveReadOnlySupported: boolean;
+}
+
+/** The pod's files (hostname, hosts, resolv.conf, /dev/shm) the CRI mounts do not already cover. */
+export function podMounts(criMounts: Mount[], sandbox: SandboxRecord, readonlyRootfs: boolean): Mount[] {
+  const covered = new Set(criMounts.map((m) => cleanPath(m.containerPath)));
+  const extra: Mount[] = [];
+  const add = (containerPath: string, hostPath: string, readonly: boolean): void => {
+    if (!hostPath || covered.has(containerPath)) return;
+    extra.push({
+      containerPath, hostPath, readonly, selinuxRelabel: false, propagation: MountPropagation.PROPAGATION_PRIVATE,
+      uidMappings: [], gidMappings: [], recursiveReadOnly: false, image: undefined, imageSubPath: '',
+    });
+  };
+  add('/etc/hostname', sandbox.hostnamePath, readonlyRootfs);
+  add('/etc/hosts', sandbox.hostsPath, readonlyRootfs);
+  add('/etc/resolv.conf', sandbox.resolvConfPath, readonlyRootfs);
+  add('/dev/shm', sandbox.shmPath, false);
+  return extra;
+}
+
+/** One CRI mount as an OCI bind mount; also reports the rootfs propagation it needs. */
+export function criMount(m: Mount, env: MountEnv): { mount: OciMount; rootfsPropagation?: 'rshared' | 'rslave' } {
+  if (m.image && m.image.image) throw new UnimplementedError('image volume mounts are not supported yet');
+  // TODO(image volumes, KEP-4639): mount another image read-only.
+  if (!m.containerPath || !path.posix.isAbsolute(m.containerPath)) {
+    throw new InvalidArgumentError(`mount container_path "${m.containerPath}" must be absolute`);
+  }
+  if (!m.hostPath) throw new InvalidArgumentError(`mount for "${m.containerPath}" has no host_path`);
+  if (m.uidMappings.length > 0 || m.gidMappings.length > 0) {
+    throw new UnimplementedError('idmapped mounts (user namespaces) are not supported');
+  }
+  const src = env.resolveHostPath(m.hostPath);
+  const options = ['rbind'];
+  let rootfsPropagation: 'rshared' | 'rslave' | undefined;
+  switch (m.propagation) {
+    case MountPropagation.PROPAGATION_BIDIRECTIONAL:
+      checkPropagation(src, env.mountInfo, false);
+      options.push('rshared');
+      rootfsPropagation = 'rshared';
+      break;
+    case MountPropagation.PROPAGATION_HOST_TO_CONTAINER:
+      checkPropagation(src, env.mountInfo, true);
+      options.push('rslave');
+      rootfsPropagation = 'rslave';
+      break;
+    default:
+      options.push('rprivate');
+  }
+  options.push(m.readonly ? 'ro' : 'rw');
+  if (m.recursiveReadOnly) {
+    if (!m.readonly) throw new InvalidArgumentError(`recursive read-only mount "${m.containerPath}" must be readonly`);
+    if (m.propagation !== MountPropagation.PROPAGATION_PRIVATE) {
+      throw new InvalidArgumentError(`recursive read-only mount "${m.containerPath}" needs private propagation`);
+    }
+    if (!env.recursiveReadOnlySupported) {
+      throw new InvalidArgumentError('recursive read-only mounts are not supported by the OCI runtime');
+    }
+    options.push('rro');
+  }
+  return { mount: { destination: cleanPath(m.containerPath), type: 'bind', source: src, options }, rootfsPropagation };
+}
+
+const depth = (p: string): number => cleanPath(p).split('/').filter(Boolean).length;
+
+/**
+ * Defaults minus those a supplied mount replaces (same destination; everything under /dev when
+ * /dev itself is supplied), then supplied mounts; stable-sorted by depth so parents come first.
+ */
+export function mergeMounts(defaults: OciMount[], supplied: OciMount[]): OciMount[] {
+  const dests = new Set(supplied.map((m) => cleanPath(m.destination)));
+  const kept = defaults.filter((m) => {
+    const d = cleanPath(m.destination);
+    if (dests.has(d)) return false;
+    if (dests.has('/dev') && d.startsWith('/dev/')) return false;
+    return true;
+  });
+  const all = [...kept, ...supplied];
+  return all.map((m, i) => ({ m, i })).sort((a, b) => depth(a.m.destination) - depth(b.m.destination) || a.i - b.i).map((x) => x.m);
+}
+
+/** The whole mount list and linux.rootfsPropagation. */
+export function buildMounts(
+  criMounts: Mount[],
+  sandbox: SandboxRecord,
+  privileged: boolean,
+  readonlyRootfs: boolean,
+  env: MountEnv,
+): { mounts: OciMount[]; rootfsPropagation?: string } {
+  let propagation: 'rshared' | 'rslave' | undefined;
+  const supplied: OciMount[] = [];
+  // The pod's files exist already: they are not created nor resolved like CRI host paths.
+  const podEnv: MountEnv = { ...env, resolveHostPath: (p) => p };
+  const all = [
+    ...criMounts.map((m) => ({ m, env })),
+    ...podMounts(criMounts, sandbox, readonlyRootfs).map((m) => ({ m, env: podEnv })),
+  ];
+  for (const { m, env: e } of all) {
+    const r = criMount(m, e);
+    supplied.push(r.mount);
+    if (r.rootfsPropagation === 'rshared' || (r.rootfsPropagation === 'rslave' && propagation === undefined)) {
+      propagation = r.rootfsPropagation;
+    }
+  }
+  return { mounts: mergeMounts(defaultMounts(privileged), supplied), rootfsPropagation: propagation };
+}

@@ -1,0 +1,84 @@
+// Cgroup resources, cgroups path and oom_score_adj from the CRI LinuxContainerResources.
+
+import { InvalidArgumentError } from '../../errors';
+import type { LinuxContainerResources } from '../../gen/api';
+
+export interface OciResources {
+  cpu?: { shares?: number; quota?: number; period?: number; cpus?: string; mems?: string };
+  memory?: { limit?: number; swap?: number };
+  hugepageLimits?: { pageSize: string; limit: number }[];
+  unified?: Record<string, string>;
+}
+
+export interface ResourceEnv {
+  hugetlbAvailable: boolean;
+  swapAvailable: boolean;
+  cgroupV2: boolean;
+}
+
+const num = (v: bigint, what: string): number => {
+  if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < -BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new InvalidArgumentError(`${what} ${v} is out of range`);
+  }
+  return Number(v);
+};
+
+/** Only fields the request sets (non-zero), as containerd's WithResources. */
+export function buildResources(r: LinuxContainerResources | undefined, env: ResourceEnv, warnings: string[]): OciResources {
+  const out: OciResources = {};
+  if (!r) return out;
+  const cpu: NonNullable<OciResources['cpu']> = {};
+  if (r.cpuShares !== 0n) cpu.shares = num(r.cpuShares, 'cpu_shares');
+  if (r.cpuQuota !== 0n) cpu.quota = num(r.cpuQuota, 'cpu_quota');
+  if (r.cpuPeriod !== 0n) cpu.period = num(r.cpuPeriod, 'cpu_period');
+  if (r.cpusetCpus) cpu.cpus = r.cpusetCpus;
+  if (r.cpusetMems) cpu.mems = r.cpusetMems;
+  if (Object.keys(cpu).length > 0) out.cpu = cpu;
+
+  const memory: NonNullable<OciResources['memory']> = {};
+  if (r.memoryLimitInBytes !== 0n) {
+    memory.limit = num(r.memoryLimitInBytes, 'memory_limit_in_bytes');
+    // Swap equal to the limit: no swapping unless asked for.
+    if (r.memorySwapLimitInBytes === 0n && env.swapAvailable) memory.swap = memory.limit;
+  }
+  if (r.memorySwapLimitInBytes !== 0n) {
+    if (env.swapAvailable) memory.swap = num(r.memorySwapLimitInBytes, 'memory_swap_limit_in_bytes');
+    else warnings.push('swap limit requested but the swap controller is not available; ignored');
+  }
+  if (Object.keys(memory).length > 0) out.memory = memory;
+
+  if (r.hugepageLimits.length > 0) {
+    if (env.hugetlbAvailable) {
+      out.hugepageLimits = r.hugepageLimits.map((h) => ({ pageSize: h.pageSize, limit: num(h.limit, 'hugepage limit') }));
+    } else {
+      warnings.push('hugetlb controller not available: hugepage limits dropped');
+    }
+  }
+  const unifiedKeys = Object.keys(r.unified ?? {});
+  if (unifiedKeys.length > 0) {
+    if (env.cgroupV2) out.unified = { ...r.unified };
+    else warnings.push(`unified resources need cgroup v2; ignored: ${unifiedKeys.join(', ')}`);
+  }
+  return out;
+}
+
+/** The daemon cannot lower its own score here (no CAP_SYS_RESOURCE), so lower asks are raised. */
+export function clampOomScoreAdj(requested: bigint, min: number, warnings: string[]): number {
+  let v = Number(requested);
+  if (v < -1000 || v > 1000) throw new InvalidArgumentError(`oom_score_adj ${requested} out of range [-1000, 1000]`);
+  if (v < min) {
+    warnings.push(`oom_score_adj ${v} raised to ${min}, the runtime's own`);
+    v = min;
+  }
+  return v;
+}
+
+/** cgroupfs: `<parent>/nori-<id>`; systemd: `<slice>:nori:<id>`. */
+export function cgroupsPath(parent: string, containerId: string, driver: 'cgroupfs' | 'systemd'): string {
+  if (driver === 'systemd') {
+    const slice = parent.split('/').filter(Boolean).pop() ?? '';
+    return `${slice}:nori:${containerId}`;
+  }
+  const base = parent === '' ? '/' : parent;
+  return `${base.replace(/\/+$/, '')}/nori-${containerId}`;
+}

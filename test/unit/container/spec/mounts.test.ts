@@ -1,0 +1,95 @@
+import { strict as assert } from 'node:assert';
+import { buildMounts, mergeMounts, mountOf, parseMountInfo } from '../../../../src/container/spec/mounts';
+import { FailedPreconditionError, InvalidArgumentError, UnimplementedError } from '../../../../src/errors';
+import { Mount, MountPropagation as P, type DeepPartial } from '../../../../src/gen/api';
+import { sandbox } from './fixtures';
+
+const MOUNTINFO = [
+  '22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw',
+  '30 22 0:25 / /mnt/shared rw shared:5 - tmpfs tmpfs rw',
+  '31 22 0:26 / /mnt/slave rw master:5 - tmpfs tmpfs rw',
+  '32 22 0:27 / /mnt/private rw - tmpfs tmpfs rw',
+  '33 22 0:28 / /mnt/with\\040space rw shared:9 - tmpfs tmpfs rw',
+].join('\n');
+
+const m = (p: DeepPartial<Mount>) => Mount.fromPartial<DeepPartial<Mount>>(p);
+const env = { resolveHostPath: (p: string) => p, mountInfo: MOUNTINFO, recursiveReadOnlySupported: false };
+
+describe('container spec: mounts', () => {
+  it('mountinfo: parse and find the holding mount', () => {
+    const e = parseMountInfo(MOUNTINFO);
+    assert.equal(mountOf('/mnt/shared/a/b', e)?.mountPoint, '/mnt/shared');
+    assert.equal(mountOf('/mnt/sharedx', e)?.mountPoint, '/');
+    assert.equal(mountOf('/mnt/with space/x', e)?.mountPoint, '/mnt/with space');
+  });
+
+  it('default mounts plus the pod files, parents first', () => {
+    const out = buildMounts([], sandbox(), false, false, env);
+    assert.deepEqual(out.mounts.map((x) => x.destination), [
+      '/proc', '/dev', '/sys', '/dev/pts', '/dev/mqueue', '/etc/hostname', '/etc/hosts', '/etc/resolv.conf', '/dev/shm', '/sys/fs/cgroup',
+    ]);
+    const sys = out.mounts.find((x) => x.destination === '/sys');
+    assert.ok(sys?.options?.includes('ro'));
+    const shm = out.mounts.find((x) => x.destination === '/dev/shm');
+    assert.deepEqual(shm, { destination: '/dev/shm', type: 'bind', source: '/run/nori/sb1/shm', options: ['rbind', 'rprivate', 'rw'] });
+    assert.equal(out.rootfsPropagation, undefined);
+  });
+
+  it('privileged: sysfs and cgroup rw; readonly rootfs: pod files ro', () => {
+    const out = buildMounts([], sandbox(), true, true, env);
+    assert.ok(!out.mounts.find((x) => x.destination === '/sys')?.options?.includes('ro'));
+    assert.ok(!out.mounts.find((x) => x.destination === '/sys/fs/cgroup')?.options?.includes('ro'));
+    assert.deepEqual(out.mounts.find((x) => x.destination === '/etc/hosts')?.options, ['rbind', 'rprivate', 'ro']);
+  });
+
+  const cases: { name: string; mount: DeepPartial<Mount>; want: string[]; prop?: string }[] = [
+    { name: 'private rw', mount: { containerPath: '/data', hostPath: '/mnt/private/d' }, want: ['rbind', 'rprivate', 'rw'] },
+    { name: 'readonly', mount: { containerPath: '/data', hostPath: '/mnt/private/d', readonly: true }, want: ['rbind', 'rprivate', 'ro'] },
+    { name: 'bidirectional on shared', mount: { containerPath: '/data', hostPath: '/mnt/shared', propagation: P.PROPAGATION_BIDIRECTIONAL }, want: ['rbind', 'rshared', 'rw'], prop: 'rshared' },
+    { name: 'host-to-container on slave', mount: { containerPath: '/data', hostPath: '/mnt/slave/x', propagation: P.PROPAGATION_HOST_TO_CONTAINER }, want: ['rbind', 'rslave', 'rw'], prop: 'rslave' },
+    { name: 'host-to-container on shared', mount: { containerPath: '/data', hostPath: '/mnt/shared/x', propagation: P.PROPAGATION_HOST_TO_CONTAINER }, want: ['rbind', 'rslave', 'rw'], prop: 'rslave' },
+  ];
+  for (const c of cases) {
+    it(`CRI mount: ${c.name}`, () => {
+      const out = buildMounts([m(c.mount)], sandbox(), false, false, env);
+      assert.deepEqual(out.mounts.find((x) => x.destination === '/data')?.options, c.want);
+      assert.equal(out.rootfsPropagation, c.prop);
+    });
+  }
+
+  const errors: { name: string; mount: DeepPartial<Mount>; err: unknown }[] = [
+    { name: 'bidirectional on private', mount: { containerPath: '/d', hostPath: '/mnt/private', propagation: P.PROPAGATION_BIDIRECTIONAL }, err: FailedPreconditionError },
+    { name: 'bidirectional on slave', mount: { containerPath: '/d', hostPath: '/mnt/slave', propagation: P.PROPAGATION_BIDIRECTIONAL }, err: FailedPreconditionError },
+    { name: 'h2c on private', mount: { containerPath: '/d', hostPath: '/mnt/private', propagation: P.PROPAGATION_HOST_TO_CONTAINER }, err: FailedPreconditionError },
+    { name: 'relative container path', mount: { containerPath: 'd', hostPath: '/x' }, err: InvalidArgumentError },
+    { name: 'rro unsupported by runc 1.1', mount: { containerPath: '/d', hostPath: '/x', readonly: true, recursiveReadOnly: true }, err: InvalidArgumentError },
+    { name: 'rro without readonly', mount: { containerPath: '/d', hostPath: '/x', recursiveReadOnly: true }, err: InvalidArgumentError },
+    { name: 'image mount', mount: { containerPath: '/d', image: { image: 'busybox' } }, err: UnimplementedError },
+  ];
+  for (const c of errors) {
+    it(`error: ${c.name}`, () => assert.throws(() => buildMounts([m(c.mount)], sandbox(), false, false, env), c.err as never));
+  }
+
+  it('rro when the runtime supports it', () => {
+    const out = buildMounts([m({ containerPath: '/d', hostPath: '/x', readonly: true, recursiveReadOnly: true })], sandbox(), false, false, { ...env, recursiveReadOnlySupported: true });
+    assert.deepEqual(out.mounts.find((x) => x.destination === '/d')?.options, ['rbind', 'rprivate', 'ro', 'rro']);
+  });
+
+  it('CRI mounts replace defaults and pod files at the same destination; host paths resolved', () => {
+    const out = buildMounts(
+      [m({ containerPath: '/etc/hosts', hostPath: '/my/hosts' }), m({ containerPath: '/dev/shm/', hostPath: '/my/shm' })],
+      sandbox(), false, false, { ...env, resolveHostPath: (p) => `/real${p}` },
+    );
+    assert.deepEqual(out.mounts.filter((x) => x.destination === '/etc/hosts').map((x) => x.source), ['/real/my/hosts']);
+    assert.deepEqual(out.mounts.filter((x) => x.destination === '/dev/shm').map((x) => x.source), ['/real/my/shm']);
+    assert.equal(out.mounts.find((x) => x.destination === '/etc/resolv.conf')?.source, '/var/lib/nori/sb1/resolv.conf');
+  });
+
+  it('a supplied /dev drops the default /dev submounts; children sort after parents', () => {
+    const merged = mergeMounts(
+      [{ destination: '/dev' }, { destination: '/dev/pts' }, { destination: '/sys' }, { destination: '/sys/fs/cgroup' }],
+      [{ destination: '/a/b/c' }, { destination: '/dev' }, { destination: '/a' }],
+    );
+    assert.deepEqual(merged.map((x) => x.destination), ['/sys', '/dev', '/a', '/sys/fs/cgroup', '/a/b/c']);
+  });
+});
