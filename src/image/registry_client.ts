@@ -1,0 +1,177 @@
+// Docker Registry HTTP API v2 / OCI distribution over Node's fetch: manifests and blobs, with
+// the Bearer token flow (WWW-Authenticate → token server, cached until expiry) and Basic auth.
+// Plain HTTP only for endpoints registries.conf marks insecure (after HTTPS fails).
+
+import { createHash } from 'node:crypto';
+import { InvalidArgumentError, NotFoundError, UnavailableError, FailedPreconditionError } from '../errors';
+import type { Logger } from '../log';
+import type { Credentials } from './credentials';
+import type { Endpoint } from './registries_conf';
+import { parseWwwAuthenticate, TokenCache } from './token_cache';
+
+export const MANIFEST_ACCEPT = [
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+].join(', ');
+
+/** Errors worth retrying: the connection or the server failed, not the request. */
+export class TransientError extends UnavailableError {}
+
+export interface FetchedManifest {
+  body: Buffer;
+  mediaType: string;
+  digest: string;
+}
+
+export type CredentialsFor = (host: string, repository: string) => Credentials | undefined;
+
+const MAX_MANIFEST = 8 << 20;
+
+export class RegistryClient {
+  /** host → scheme that answered, for insecure endpoints */
+  private readonly schemes = new Map<string, 'https' | 'http'>();
+
+  constructor(
+    private readonly tokens: TokenCache,
+    private readonly log: Logger,
+  ) {}
+
+  private async schemeFor(ep: Endpoint, signal: AbortSignal): Promise<'https' | 'http'> {
+    if (!ep.insecure) return 'https';
+    const known = this.schemes.get(ep.host);
+    if (known) return known;
+    let scheme: 'https' | 'http' = 'http';
+    try {
+      const res = await fetch(`https://${ep.host}/v2/`, { signal: AbortSignal.any([signal, AbortSignal.timeout(3000)]) });
+      await res.arrayBuffer().catch(() => undefined);
+      scheme = 'https';
+    } catch {
+      if (signal.aborted) throw signal.reason;
+    }
+    this.schemes.set(ep.host, scheme);
+    return scheme;
+  }
+
+  /** GET with auth: retries once after a 401 with the credentials the challenge asks for. */
+  async get(ep: Endpoint, path: string, headers: Record<string, string>, creds: Credentials | undefined, signal: AbortSignal): Promise<Response> {
+    const scheme = await this.schemeFor(ep, signal);
+    const url = `${scheme}://${ep.host}/v2/${ep.repository}/${path}`;
+    const scope = `repository:${ep.repository}:pull`;
+    const cacheKeyBase = `${ep.host}|${scope}|${creds?.username ?? ''}`;
+    let auth = this.cachedAuth.get(cacheKeyBase);
+    if (auth?.startsWith('Bearer ')) {
+      const t = this.tokens.get(auth.slice(7));
+      auth = t ? `Bearer ${t}` : undefined;
+    }
+    for (let attempt = 0; attempt < 2; attempt++) {
+      let res: Response;
+      try {
+        res = await fetch(url, { headers: { ...headers, ...(auth ? { Authorization: auth } : {}) }, signal, redirect: 'follow' });
+      } catch (e) {
+        if (signal.aborted) throw signal.reason;
+        throw new TransientError(`GET ${url}: ${(e as Error).cause ? String((e as Error & { cause: Error }).cause.message) : (e as Error).message}`);
+      }
+      if (res.status !== 401 || attempt === 1) return res;
+      const challenge = res.headers.get('www-authenticate') ?? '';
+      await res.arrayBuffer().catch(() => undefined);
+      const { scheme: authScheme, params } = parseWwwAuthenticate(challenge);
+      if (authScheme === 'basic') {
+        if (!creds?.username) return res;
+        auth = `Basic ${Buffer.from(`${creds.username}:${creds.password ?? ''}`).toString('base64')}`;
+        this.cachedAuth.set(cacheKeyBase, auth);
+      } else if (authScheme === 'bearer') {
+        const tokenKey = `${params.realm}|${params.service ?? ''}|${params.scope ?? scope}|${creds?.username ?? ''}`;
+        const token = creds?.registryToken ?? this.tokens.get(tokenKey) ?? (await this.fetchToken(params, scope, creds, tokenKey, signal));
+        auth = `Bearer ${token}`;
+        this.cachedAuth.set(cacheKeyBase, `Bearer ${tokenKey}`);
+      } else {
+        return res;
+      }
+    }
+    throw new Error('unreachable');
+  }
+
+  /** auth header memo: Basic value, or "Bearer <token cache key>" */
+  private readonly cachedAuth = new Map<string, string>();
+
+  private async fetchToken(
+    params: Record<string, string>,
+    defaultScope: string,
+    creds: Credentials | undefined,
+    key: string,
+    signal: AbortSignal,
+  ): Promise<string> {
+    const realm = params.realm;
+    if (!realm) throw new FailedPreconditionError('registry asked for a bearer token without a realm');
+    const scope = params.scope ?? defaultScope;
+    let res: Response;
+    try {
+      if (creds?.identityToken) {
+        const body = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: creds.identityToken, service: params.service ?? '', scope, client_id: 'nori' });
+        res = await fetch(realm, { method: 'POST', body, signal });
+      } else {
+        const u = new URL(realm);
+        if (params.service) u.searchParams.set('service', params.service);
+        u.searchParams.set('scope', scope);
+        const headers: Record<string, string> = {};
+        if (creds?.username) headers.Authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password ?? ''}`).toString('base64')}`;
+        res = await fetch(u, { headers, signal });
+      }
+    } catch (e) {
+      if (signal.aborted) throw signal.reason;
+      throw new TransientError(`token request to ${realm}: ${(e as Error).message}`);
+    }
+    if (res.status === 401 || res.status === 403) {
+      await res.arrayBuffer().catch(() => undefined);
+      throw new FailedPreconditionError(`token server ${realm} refused the credentials (HTTP ${res.status})`);
+    }
+    if (!res.ok) {
+      await res.arrayBuffer().catch(() => undefined);
+      const E = res.status >= 500 ? TransientError : FailedPreconditionError;
+      throw new E(`token server ${realm}: HTTP ${res.status}`);
+    }
+    const j = (await res.json()) as { token?: string; access_token?: string; expires_in?: number };
+    const token = j.token ?? j.access_token;
+    if (!token) throw new FailedPreconditionError(`token server ${realm} sent no token`);
+    this.tokens.set(key, token, j.expires_in ?? 60);
+    this.log.debug({ realm, scope }, 'obtained registry token');
+    return token;
+  }
+
+  async manifest(ep: Endpoint, ref: string, creds: Credentials | undefined, signal: AbortSignal): Promise<FetchedManifest> {
+    const res = await this.get(ep, `manifests/${ref}`, { Accept: MANIFEST_ACCEPT }, creds, signal);
+    await this.check(res, `manifest ${ep.host}/${ep.repository}:${ref}`);
+    const body = Buffer.from(await res.arrayBuffer());
+    if (body.length > MAX_MANIFEST) throw new InvalidArgumentError(`manifest ${ref} is larger than ${MAX_MANIFEST} bytes`);
+    const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+    if (ref.startsWith('sha256:') && digest !== ref) {
+      throw new InvalidArgumentError(`manifest from ${ep.host} has digest ${digest}, expected ${ref}`);
+    }
+    let mediaType = (res.headers.get('content-type') ?? '').split(';')[0]!.trim();
+    try {
+      const parsed = JSON.parse(body.toString('utf8')) as { mediaType?: string };
+      if (parsed.mediaType) mediaType = parsed.mediaType;
+    } catch {
+      throw new InvalidArgumentError(`manifest ${ref} from ${ep.host} is not JSON`);
+    }
+    return { body, mediaType, digest };
+  }
+
+  /** The blob's response (status checked); the caller streams and verifies it. */
+  async blob(ep: Endpoint, digest: string, creds: Credentials | undefined, signal: AbortSignal): Promise<Response> {
+    const res = await this.get(ep, `blobs/${digest}`, {}, creds, signal);
+    await this.check(res, `blob ${digest} from ${ep.host}/${ep.repository}`);
+    return res;
+  }
+
+  private async check(res: Response, what: string): Promise<void> {
+    if (res.ok) return;
+    await res.arrayBuffer().catch(() => undefined);
+    if (res.status === 404) throw new NotFoundError(`${what}: not found`);
+    if (res.status === 401 || res.status === 403) throw new FailedPreconditionError(`${what}: access denied (HTTP ${res.status})`);
+    if (res.status === 429 || res.status >= 500) throw new TransientError(`${what}: HTTP ${res.status}`);
+    throw new FailedPreconditionError(`${what}: HTTP ${res.status}`);
+  }
+}
