@@ -1,0 +1,18 @@
+import { NotFoundError } from '../errors';
+import type { PodSandboxStatusRequest, PodSandboxStatusResponse } from '../gen/api';
+import type { SandboxService } from '../sandbox/service';
+import { toStatus, verboseInfo } from '../sandbox/status';
+import type { UnaryHandler } from './context';
+
+export function podSandboxStatus(s: SandboxService): UnaryHandler<PodSandboxStatusRequest, PodSandboxStatusResponse> {
+  return async (req) => {
+    const e = s.entry(req.podSandboxId);
+    if (!e) throw new NotFoundError(`pod sandbox "${req.podSandboxId}" not found`);
+    return {
+      status: toStatus(e),
+      info: req.verbose ? verboseInfo(e) : {},
+      containersStatuses: [],
+      timestamp: BigInt(Date.now()) * 1_000_000n,
+    };
+  };
+}

@@ -1,0 +1,72 @@
+// Pinned namespace files and the pod init of a shared PID namespace.
+
+import { promises as fs } from 'node:fs';
+import { mkdirp } from '../util/fs';
+import * as path from 'node:path';
+import { MS_BIND } from '../sys/constants';
+import type { Sys } from '../sys/types';
+import { unpinNamespace } from '../sys/unpin';
+
+const NSFS_MAGIC = 0x6e736673;
+
+/** True when `file` is a live pin: a bind mount of a namespace (nsfs), not a leftover file. */
+export async function isPinned(file: string): Promise<boolean> {
+  try {
+    return (await fs.statfs(file)).type === NSFS_MAGIC;
+  } catch {
+    return false;
+  }
+}
+
+/** Pins the PID namespace of `pid` on `target` (created empty, bind-mounted). */
+export async function pinPidNamespace(sys: Sys, pid: number, target: string): Promise<void> {
+  mkdirp(path.dirname(target), 0o711);
+  await fs.writeFile(target, '', { mode: 0o444 });
+  try {
+    sys.mount(`/proc/${pid}/ns/pid`, target, null, MS_BIND);
+  } catch (e) {
+    await fs.rm(target, { force: true });
+    throw e;
+  }
+}
+
+/**
+ * Whether `pid` is still the pod's init: its PID namespace is the one pinned on `pinned`. After a
+ * restart (or a reboot) the pid may belong to some other process, which must not be killed.
+ */
+export async function isPodInit(pid: number, pinned: string): Promise<boolean> {
+  if (!(pid > 0)) return false;
+  try {
+    const [a, b] = await Promise.all([fs.stat(`/proc/${pid}/ns/pid`), fs.stat(pinned)]);
+    return a.ino === b.ino && a.dev === b.dev;
+  } catch {
+    return false;
+  }
+}
+
+/** Kills the pod init (and with it everything in its PID namespace) if it is still ours. */
+export async function killPodInit(sys: Sys, pid: number, pinned: string): Promise<void> {
+  if (!(await isPodInit(pid, pinned))) return;
+  try {
+    sys.kill(pid, 'SIGKILL');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+  }
+  // Wait briefly until it has exited (a zombie is enough: it left its cgroups and namespaces;
+  // reaping is its parent's business, and that is not nori).
+  for (let i = 0; i < 200 && (await isRunning(pid)); i++) await new Promise((r) => setTimeout(r, 5));
+}
+
+async function isRunning(pid: number): Promise<boolean> {
+  try {
+    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
+    const st = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return st !== 'Z' && st !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+export async function unpinAll(sys: Sys, files: readonly string[]): Promise<void> {
+  for (const f of files) await unpinNamespace(sys, f);
+}

@@ -1,0 +1,404 @@
+// Pod sandboxes: pinned namespaces (no pause container), CNI, pod files, /dev/shm and a cgroup
+// parent. RunPodSandbox builds them in order and undoes them in reverse on any failure; Stop and
+// Remove are idempotent; everything is in the store so a restarted daemon picks them up.
+
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { CgroupManager } from '../cgroups/manager';
+import type { Config } from '../config';
+import { AlreadyExistsError, InternalError, errorMessage } from '../errors';
+import { NamespaceMode, PodSandboxConfig, type RunPodSandboxRequest } from '../gen/api';
+import type { Logger } from '../log';
+import { CniNetwork, podIPsFromResult, podRuntimeConf, bandwidthFromAnnotations, type RuntimeConf } from '../network';
+import { SandboxStore, type SandboxRow } from '../store/sandbox_store';
+import type { Db } from '../store/db';
+import type { NamespacePaths, Sys } from '../sys/types';
+import { mkdirp, writeFileAtomic } from '../util/fs';
+import type { PodContainerHooks, SandboxLookup, SandboxRecord } from './api';
+import { hostFile, hostsFile, resolvConfFrom } from './files';
+import { KeyedLock } from './keyed_lock';
+import { InFlight, sandboxNameKey } from './name_reservation';
+import { isPinned, isPodInit, killPodInit, pinPidNamespace, unpinAll } from './namespaces';
+import { sandboxPaths } from './paths';
+import { decodeRecord, encodeRecord, publicRecord, type StoredRecord } from './record';
+import { Rollback } from './rollback';
+import { modeName, planSandbox, type SandboxPlan } from './validate';
+import { isSysError } from '../sys/errors';
+import { MNT_DETACH } from '../sys/constants';
+
+export interface SandboxServiceDeps {
+  config: Config;
+  db: Db;
+  log: Logger;
+  sys: Sys;
+  /** Default: a CniNetwork on the config's dirs with its cache under <root>/cni. */
+  cni?: CniNetwork;
+  cgroups?: CgroupManager;
+}
+
+/** A sandbox as the service holds it in memory (rows minus the config bytes). */
+export interface SandboxEntry {
+  row: SandboxRow;
+  rec: StoredRecord;
+}
+
+const NO_HOOKS: PodContainerHooks = {
+  stopPodContainers: async () => undefined,
+  removePodContainers: async () => undefined,
+};
+
+export class SandboxService implements SandboxLookup {
+  readonly store: SandboxStore;
+  readonly cni: CniNetwork;
+  readonly cgroups: CgroupManager;
+  private readonly config: Config;
+  private readonly log: Logger;
+  private readonly sys: Sys;
+  private hooks: PodContainerHooks = NO_HOOKS;
+  private readonly inFlight = new InFlight<string>();
+  private readonly locks = new KeyedLock();
+  /** READY and NOTREADY sandboxes (not CREATING), by id. */
+  private readonly entries = new Map<string, SandboxEntry>();
+
+  constructor(d: SandboxServiceDeps) {
+    this.config = d.config;
+    this.log = d.log;
+    this.sys = d.sys;
+    this.store = new SandboxStore(d.db);
+    // <root>/cni, not /var/lib/cni: the cache must outlive a reboot (the IP leases of host-local
+    // do, and DEL needs the ADD's config to release them) and belongs to this daemon alone.
+    this.cni = d.cni ?? new CniNetwork({ cacheDir: `${d.config.root}/cni`, confDir: d.config.cniConfDir, binDirs: d.config.cniBinDirs });
+    this.cgroups = d.cgroups ?? new CgroupManager();
+  }
+
+  // ---- SandboxLookup ----
+
+  get(idOrPrefix: string): SandboxRecord | undefined {
+    const e = this.resolve(idOrPrefix);
+    return e ? publicRecord(e.rec, e.row.state === 'READY' ? 'READY' : 'NOTREADY', e.row.createdAtNs) : undefined;
+  }
+
+  setContainerHooks(hooks: PodContainerHooks): void {
+    this.hooks = hooks;
+  }
+
+  /** The full config of a sandbox as RunPodSandbox received it. */
+  podConfig(id: string): PodSandboxConfig | undefined {
+    const e = this.entries.get(id);
+    return e ? PodSandboxConfig.decode(e.row.config) : undefined;
+  }
+
+  entry(idOrPrefix: string): SandboxEntry | undefined {
+    return this.resolve(idOrPrefix);
+  }
+
+  list(): SandboxEntry[] {
+    return [...this.entries.values()];
+  }
+
+  /** Full id, or a prefix matching exactly one sandbox. */
+  resolve(idOrPrefix: string): SandboxEntry | undefined {
+    if (idOrPrefix === '') return undefined;
+    const exact = this.entries.get(idOrPrefix);
+    if (exact) return exact;
+    let found: SandboxEntry | undefined;
+    for (const [id, e] of this.entries) {
+      if (!id.startsWith(idOrPrefix)) continue;
+      if (found) return undefined;
+      found = e;
+    }
+    return found;
+  }
+
+  // ---- RunPodSandbox ----
+
+  async run(req: RunPodSandboxRequest, log: Logger = this.log): Promise<string> {
+    const id = randomBytes(32).toString('hex');
+    const plan = planSandbox(req, this.config, `/${this.config.cgroupRootPrefix}/pod${id}`);
+    const key = sandboxNameKey(plan);
+    const running = this.inFlight.get(key);
+    if (running) {
+      log.info({ name: key }, 'RunPodSandbox retry joins the attempt still in flight');
+      return running;
+    }
+    const existing = this.store.byNameKey(key);
+    if (existing) throw new AlreadyExistsError(`pod sandbox name "${key}" is already reserved for sandbox ${existing.id}`);
+    // Not tied to the request's signal: kubelet's retry joins this attempt instead of racing it.
+    return this.inFlight.start(key, () => this.create(id, key, plan, log));
+  }
+
+  private async create(id: string, key: string, plan: SandboxPlan, log: Logger): Promise<string> {
+    const p = sandboxPaths(this.config.state, id);
+    const nsOpt = plan.config.linux?.securityContext?.namespaceOptions;
+    const pinNet = !plan.hostNetwork;
+    const pinIpc = !plan.hostIpc;
+    const pinUts = !plan.hostNetwork;
+    const sharedPid = plan.pid === NamespaceMode.POD;
+    const rec: StoredRecord = {
+      id,
+      name: plan.name,
+      namespace: plan.namespace,
+      uid: plan.uid,
+      attempt: plan.attempt,
+      runtimeHandler: plan.handler,
+      labels: plan.config.labels,
+      annotations: plan.config.annotations,
+      hostname: plan.hostNetwork ? hostFile('/proc/sys/kernel/hostname').toString().trim() : plan.hostname,
+      network: modeName(nsOpt?.network ?? NamespaceMode.POD),
+      ipc: modeName(nsOpt?.ipc ?? NamespaceMode.POD),
+      pid: modeName(plan.pid),
+      nsPaths: {
+        ...(pinNet ? { net: p.ns.net } : {}),
+        ...(pinIpc ? { ipc: p.ns.ipc } : {}),
+        ...(pinUts ? { uts: p.ns.uts } : {}),
+        ...(sharedPid ? { pid: p.ns.pid } : {}),
+      },
+      hostsPath: p.hosts,
+      resolvConfPath: p.resolvConf,
+      hostnamePath: p.hostname,
+      shmPath: plan.hostIpc ? '/dev/shm' : p.shm,
+      cgroupParent: plan.cgroupParent,
+      securityContext: plan.config.linux?.securityContext ?? null,
+      sysctls: plan.config.linux?.sysctls ?? {},
+      ip: '',
+      additionalIps: [],
+      logDirectory: plan.config.logDirectory,
+      internals: {
+        requestedRuntimeHandler: plan.requestedHandler,
+        cgroupCreated: [],
+        shmOwned: !plan.hostIpc,
+        sandboxDir: p.dir,
+        portMappings: plan.config.portMappings.map((m) => ({ hostPort: m.hostPort, containerPort: m.containerPort, protocol: m.protocol, hostIp: m.hostIp })),
+        namespaceOptions: { network: nsOpt?.network ?? 0, pid: nsOpt?.pid ?? 0, ipc: nsOpt?.ipc ?? 0, targetId: nsOpt?.targetId ?? '' },
+        podInitPid: 0,
+      },
+    };
+    const row: SandboxRow = {
+      id,
+      nameKey: key,
+      state: 'CREATING',
+      createdAtNs: nowNs(),
+      config: Buffer.from(PodSandboxConfig.encode(plan.config).finish()),
+      record: encodeRecord(rec),
+      podInitPid: null,
+      networkTornDown: false,
+      cniResult: null,
+    };
+    const inserted = this.store.insert(row);
+    if (!inserted.ok) throw new AlreadyExistsError(`pod sandbox name "${key}" is already reserved for sandbox ${inserted.existingId}`);
+
+    const undo = new Rollback();
+    undo.push('store row', () => this.store.delete(id));
+    const started = Date.now();
+    const steps: Record<string, number> = {};
+    let mark = started;
+    const step = (name: string) => {
+      const now = Date.now();
+      steps[name] = now - mark;
+      mark = now;
+    };
+    try {
+      mkdirp(p.dir, 0o711);
+      undo.push('sandbox dir', () => fs.rm(p.dir, { recursive: true, force: true }));
+
+      const created = await this.cgroups.createParent(plan.cgroupParent);
+      rec.internals.cgroupCreated = created;
+      undo.push('cgroup parent', async () => void (await this.cgroups.removeDirs(created)));
+      this.store.update(id, { record: encodeRecord(rec) });
+      step('cgroup');
+
+      const targets: NamespacePaths = {};
+      if (pinNet) targets.net = p.ns.net;
+      if (pinIpc) targets.ipc = p.ns.ipc;
+      if (pinUts) targets.uts = p.ns.uts;
+      if (Object.keys(targets).length > 0) {
+        for (const f of Object.values(targets)) mkdirp(path.dirname(f), 0o711);
+        await this.sys.pinNamespaces({ targets, hostname: pinUts ? plan.hostname : undefined, sysctls: plan.sysctls });
+        undo.push('namespace pins', () => unpinAll(this.sys, Object.values(targets)));
+      }
+      step('pin');
+
+      if (sharedPid) {
+        const pid = await this.sys.startPodInit({ join: targets });
+        undo.push('pod init', () => killPodInitByPid(this.sys, pid));
+        await pinPidNamespace(this.sys, pid, p.ns.pid);
+        undo.push('pid namespace pin', () => unpinAll(this.sys, [p.ns.pid]));
+        rec.internals.podInitPid = pid;
+        this.store.update(id, { podInitPid: pid, record: encodeRecord(rec) });
+      }
+      step('podInit');
+
+      if (!plan.hostIpc) {
+        mkdirp(p.shm, 0o755);
+        this.sys.mount('shm', p.shm, 'tmpfs', ['MS_NOSUID', 'MS_NODEV', 'MS_NOEXEC'], `mode=1777,size=${this.config.shmSize}`);
+        undo.push('shm mount', () => umountQuiet(this.sys, p.shm));
+      }
+      step('shm');
+
+      let cniResult: string | null = null;
+      if (!plan.hostNetwork) {
+        const rt = this.runtimeConf(rec);
+        // DEL before ADD on the stack: a half-done ADD (veth made, IPAM failed) needs DEL too.
+        undo.push('CNI DEL', async (signal) => void (await this.cni.del(rt, { signal })));
+        const added = await this.cni.add(rt);
+        const ips = podIPsFromResult(added.result);
+        rec.ip = ips.ip;
+        rec.additionalIps = [...ips.additionalIps];
+        cniResult = JSON.stringify(added.result.raw);
+      }
+      step('cni');
+
+      writeFileAtomic(p.hostname, `${rec.hostname}\n`);
+      writeFileAtomic(p.hosts, plan.hostNetwork ? hostFile('/etc/hosts') : hostsFile(rec.hostname, [rec.ip, ...rec.additionalIps]));
+      writeFileAtomic(p.resolvConf, resolvConfFrom(plan.config.dnsConfig) ?? hostFile('/etc/resolv.conf'));
+
+      this.store.update(id, { state: 'READY', record: encodeRecord(rec), cniResult });
+      this.entries.set(id, { row: { ...row, state: 'READY', record: encodeRecord(rec), cniResult, podInitPid: rec.internals.podInitPid || null }, rec });
+      step('files');
+      log.info({ sandbox: id, name: key, ip: rec.ip, ms: Date.now() - started, steps }, 'pod sandbox ready');
+      return id;
+    } catch (e) {
+      const failed = await undo.run(log);
+      log.warn({ sandbox: id, name: key, err: errorMessage(e), rollbackFailed: failed }, 'RunPodSandbox failed; rolled back');
+      throw e;
+    }
+  }
+
+  private runtimeConf(rec: StoredRecord): RuntimeConf {
+    return podRuntimeConf({
+      sandboxId: rec.id,
+      netns: rec.nsPaths.net ?? '',
+      podName: rec.name,
+      podNamespace: rec.namespace,
+      podUid: rec.uid,
+      portMappings: rec.internals.portMappings,
+      bandwidth: bandwidthFromAnnotations(rec.annotations),
+    });
+  }
+
+  // ---- StopPodSandbox / RemovePodSandbox ----
+
+  /** Missing sandbox: success (kubelet calls again after a restart or a Remove). */
+  async stop(idOrPrefix: string, signal: AbortSignal): Promise<void> {
+    const e = this.resolve(idOrPrefix);
+    if (!e) return;
+    await this.locks.run(e.row.id, () => this.stopLocked(e.row.id, signal));
+  }
+
+  async remove(idOrPrefix: string, signal: AbortSignal): Promise<void> {
+    const e = this.resolve(idOrPrefix);
+    if (!e) return;
+    await this.locks.run(e.row.id, async () => {
+      const cur = this.entries.get(e.row.id);
+      if (!cur) return;
+      await this.stopLocked(cur.row.id, signal);
+      await this.hooks.removePodContainers(cur.row.id);
+      await this.releaseEverything(cur.row.id, cur.rec);
+      this.entries.delete(cur.row.id);
+    });
+  }
+
+  private async stopLocked(id: string, signal: AbortSignal): Promise<void> {
+    const e = this.entries.get(id);
+    if (!e) return;
+    await this.hooks.stopPodContainers(id, signal);
+    let netErr: unknown;
+    if (e.rec.network !== 'NODE' && !e.row.networkTornDown) {
+      try {
+        // Works with the netns gone too (CniNetwork passes CNI_NETNS=""): the lease is freed.
+        await this.cni.del(this.runtimeConf(e.rec), { signal });
+        this.store.update(id, { networkTornDown: true });
+        e.row.networkTornDown = true;
+      } catch (err) {
+        netErr = err;
+      }
+    }
+    if (e.rec.internals.shmOwned) umountQuiet(this.sys, e.rec.shmPath);
+    if (e.rec.nsPaths.pid) await killPodInit(this.sys, e.rec.internals.podInitPid, e.rec.nsPaths.pid);
+    if (e.row.state !== 'NOTREADY') {
+      this.store.update(id, { state: 'NOTREADY' });
+      e.row.state = 'NOTREADY';
+    }
+    if (netErr) throw new InternalError(`failed to tear down the network of pod sandbox ${id}: ${errorMessage(netErr)}`);
+  }
+
+  /** Unpins, deletes files and cgroup dirs, and the row. Each step tolerates "already gone". */
+  private async releaseEverything(id: string, rec: StoredRecord): Promise<void> {
+    const p = sandboxPaths(this.config.state, id);
+    if (rec.internals.shmOwned) umountQuiet(this.sys, p.shm);
+    await unpinAll(this.sys, [p.ns.net, p.ns.ipc, p.ns.uts, p.ns.pid]);
+    await fs.rm(p.dir, { recursive: true, force: true });
+    const kept = await this.cgroups.removeDirs(rec.internals.cgroupCreated);
+    if (kept.length > 0) this.log.info({ sandbox: id, kept }, 'cgroup dirs still in use are left in place');
+    // The default parent's prefix dir is this daemon's, shared by its pods: gone with the last.
+    const prefix = `/${this.config.cgroupRootPrefix}`;
+    if (rec.cgroupParent.startsWith(`${prefix}/`)) await this.cgroups.removeDirs(await this.cgroups.paths(prefix)).catch(() => undefined);
+    this.store.delete(id);
+  }
+
+  // ---- start-up ----
+
+  /**
+   * Rolls back sandboxes a crash left CREATING, and marks READY ones NOTREADY when a pinned
+   * namespace (gone after a reboot: /run is empty) or the pod init is gone.
+   */
+  async recover(): Promise<void> {
+    for (const row of this.store.all()) {
+      let rec: StoredRecord;
+      try {
+        rec = decodeRecord(row.record);
+      } catch (err) {
+        this.log.error({ sandbox: row.id, err: errorMessage(err) }, 'unreadable sandbox record');
+        continue;
+      }
+      if (row.state === 'CREATING') {
+        await this.rollbackCreating(row, rec);
+        continue;
+      }
+      this.entries.set(row.id, { row, rec });
+      if (row.state !== 'READY') continue;
+      const lost: string[] = [];
+      for (const [type, file] of Object.entries(rec.nsPaths)) if (file && !(await isPinned(file))) lost.push(type);
+      if (rec.nsPaths.pid && lost.length === 0 && !(await isPodInit(rec.internals.podInitPid, rec.nsPaths.pid))) lost.push('pod init');
+      if (lost.length > 0) {
+        this.log.warn({ sandbox: row.id, lost }, 'sandbox lost its namespaces since the last run; marking it NOTREADY');
+        this.store.update(row.id, { state: 'NOTREADY' });
+        row.state = 'NOTREADY';
+      }
+    }
+  }
+
+  private async rollbackCreating(row: SandboxRow, rec: StoredRecord): Promise<void> {
+    this.log.warn({ sandbox: row.id }, 'rolling back a sandbox a crash left half-made');
+    try {
+      if ((await this.cni.cachedAttachments(row.id)).length > 0) await this.cni.del(this.runtimeConf(rec), { signal: AbortSignal.timeout(120_000) });
+      if (rec.nsPaths.pid) await killPodInit(this.sys, rec.internals.podInitPid, rec.nsPaths.pid);
+      await this.releaseEverything(row.id, rec);
+    } catch (err) {
+      this.log.error({ sandbox: row.id, err: errorMessage(err) }, 'rollback of a half-made sandbox failed; will retry at next start');
+    }
+  }
+}
+
+function nowNs(): bigint {
+  return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
+}
+
+function umountQuiet(sys: Sys, target: string): void {
+  try {
+    sys.umount2(target, MNT_DETACH);
+  } catch (e) {
+    if (!isSysError(e, 'EINVAL') && !isSysError(e, 'ENOENT')) throw e;
+  }
+}
+
+/** Rollback right after start: nothing else can have taken the pid yet. */
+async function killPodInitByPid(sys: Sys, pid: number): Promise<void> {
+  try {
+    sys.kill(pid, 'SIGKILL');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+  }
+}
+
