@@ -1,0 +1,462 @@
+// Container lifecycle: create (bundle, overlay rootfs, conmon + runtime create), start, stop,
+// remove, exit bookkeeping and recovery. Handlers in src/cri/ call into this; the rows live in
+// src/store/container_store.ts.
+
+import { randomBytes } from 'node:crypto';
+import { existsSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
+import type { Config } from '../config';
+import {
+  AlreadyExistsError, FailedPreconditionError, InternalError, InvalidArgumentError, NotFoundError, errorMessage,
+} from '../errors';
+import { ContainerConfig, ContainerState, LinuxContainerResources, signalToJSON } from '../gen/api';
+import type { ImageLookup } from '../image/api';
+import type { Logger } from '../log';
+import type { SandboxLookup, SandboxRecord } from '../sandbox/api';
+import { conmonCreate, reopenLog } from '../runtime/conmon';
+import { OciRuntime } from '../runtime/oci_runtime';
+import { ContainerStore, stateOf, type ContainerRow } from '../store/container_store';
+import type { Db } from '../store/db';
+import type { Sys } from '../sys/types';
+import { mkdirp, writeFileAtomic } from '../util/fs';
+import { CgroupReader } from './cgroup_stats';
+import { ExitWatcher, readExitFile } from './exit_watcher';
+import { KeyedLock } from './keyed_lock';
+import type { NodeDefaults, SpecInput, SpecResult } from './spec/types';
+
+const MNT_DETACH = 2;
+
+export interface ContainerManagerDeps {
+  config: Config;
+  db: Db;
+  log: Logger;
+  sys: Sys;
+  images: ImageLookup;
+  sandboxes: SandboxLookup;
+  buildSpec(input: SpecInput): SpecResult;
+  nodeDefaults(): NodeDefaults;
+  cgroups?: CgroupReader;
+}
+
+export function nowNs(): bigint {
+  return process.hrtime.bigint() - HR_BASE + EPOCH_BASE;
+}
+const EPOCH_BASE = BigInt(Date.now()) * 1_000_000n;
+const HR_BASE = process.hrtime.bigint();
+
+export class ContainerManager {
+  readonly store: ContainerStore;
+  readonly cgroups: CgroupReader;
+  readonly exitDir: string;
+  private readonly socketDir: string;
+  private readonly containersDir: string;
+  private readonly runtimes = new Map<string, OciRuntime>();
+  private readonly watcher: ExitWatcher;
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly reservedNames = new Set<string>();
+  readonly lock = new KeyedLock();
+
+  constructor(readonly deps: ContainerManagerDeps) {
+    this.store = new ContainerStore(deps.db);
+    this.cgroups = deps.cgroups ?? new CgroupReader();
+    const state = deps.config.state;
+    this.exitDir = join(state, 'exits');
+    this.socketDir = join(state, 'conmon-sockets');
+    this.containersDir = join(state, 'containers');
+    for (const d of [this.exitDir, this.socketDir, this.containersDir]) mkdirp(d, 0o700);
+    this.watcher = new ExitWatcher(this.exitDir, (id) => this.onExitFile(id));
+  }
+
+  runtimeFor(handlerName: string): OciRuntime {
+    const name = handlerName || this.deps.config.defaultRuntime;
+    let rt = this.runtimes.get(name);
+    if (rt) return rt;
+    const h = this.deps.config.runtimes[name];
+    if (!h) throw new NotFoundError(`runtime handler "${name}" is not configured`);
+    rt = new OciRuntime({ name, path: h.path, options: h.options, root: h.root || join(this.deps.config.state, name) });
+    this.runtimes.set(name, rt);
+    return rt;
+  }
+
+  get(idOrPrefix: string): ContainerRow {
+    const r = this.store.find(idOrPrefix);
+    if (!r) throw new NotFoundError(`container "${idOrPrefix}" not found`);
+    return r;
+  }
+
+  // ---- create -------------------------------------------------------------------------------
+
+  async create(sandboxId: string, config: ContainerConfig | undefined): Promise<string> {
+    if (!config?.metadata?.name) throw new InvalidArgumentError('container config must have metadata.name');
+    const sandbox = this.deps.sandboxes.get(sandboxId);
+    if (!sandbox) throw new NotFoundError(`pod sandbox "${sandboxId}" not found`);
+    if (sandbox.state !== 'READY') throw new FailedPreconditionError(`pod sandbox ${sandbox.id} is not ready`);
+    const imageRef = config.image?.image ?? '';
+    if (!imageRef) throw new InvalidArgumentError('container config must name an image');
+    const image = this.deps.images.resolve(imageRef);
+    if (!image) throw new NotFoundError(`image "${imageRef}" not found: no such image`);
+
+    const meta = config.metadata;
+    const nameKey = `${meta.name}_${sandbox.name}_${sandbox.namespace}_${sandbox.uid}_${meta.attempt}`;
+    const holder = this.store.byNameKey(nameKey);
+    if (holder || this.reservedNames.has(nameKey)) {
+      throw new AlreadyExistsError(`container name "${nameKey}" is reserved for ${holder ? holder.id : 'a container being created'}`);
+    }
+    this.reservedNames.add(nameKey);
+
+    const id = randomBytes(32).toString('hex');
+    const bundle = join(this.containersDir, id);
+    const rootfs = join(bundle, 'rootfs');
+    const runtime = this.runtimeFor(sandbox.runtimeHandler);
+    const undo: (() => Promise<void> | void)[] = [];
+    const log = this.deps.log.child({ container: id });
+    try {
+      mkdirp(rootfs, 0o700);
+      undo.push(() => rmSync(bundle, { recursive: true, force: true }));
+
+      const layer = await this.deps.images.createContainerLayer(id, image.id);
+      undo.push(() => this.deps.images.removeContainerLayer(id));
+      this.mountOverlay(layer, rootfs);
+      undo.push(() => this.unmount(rootfs));
+
+      const [passwd, group] = await Promise.all([
+        this.deps.images.readImageFile(image.id, '/etc/passwd'),
+        this.deps.images.readImageFile(image.id, '/etc/group'),
+      ]);
+      const terminationMessagePath = join(bundle, 'termination-log');
+      writeFileSync(terminationMessagePath, '', { mode: 0o666 });
+
+      const { spec, warnings } = this.deps.buildSpec({
+        containerId: id,
+        config,
+        sandbox,
+        image: { id: image.id, config: image.config, files: { passwd: passwd?.toString('utf8') ?? null, group: group?.toString('utf8') ?? null } },
+        rootfs,
+        terminationMessagePath,
+        defaults: this.nodeDefaults(),
+        targetPidNamespace: this.targetPidNamespace(config),
+      });
+      for (const w of warnings) log.warn({ warning: w }, 'container spec');
+      writeFileAtomic(join(bundle, 'config.json'), JSON.stringify(spec));
+
+      const logPath = this.logPathFor(sandbox, config, bundle);
+      mkdirp(dirname(logPath));
+
+      const created = await conmonCreate({
+        conmonPath: this.deps.config.conmon,
+        runtime,
+        id,
+        name: nameKey,
+        bundle,
+        logPath,
+        exitDir: this.exitDir,
+        socketDir: this.socketDir,
+        terminal: config.tty,
+        stdin: config.stdin,
+        stdinOnce: config.stdinOnce,
+        logLevel: this.deps.config.logLevel === 'trace' ? 'debug' : 'info',
+      });
+      undo.push(() => runtime.delete(id));
+
+      const stopSignal = config.stopSignal
+        ? signalToJSON(config.stopSignal)
+        : image.config.StopSignal ?? '';
+      const res = config.linux?.resources;
+      this.store.insert({
+        id,
+        sandboxId: sandbox.id,
+        nameKey,
+        imageRef,
+        imageId: image.id,
+        config,
+        handler: runtime.handler.name,
+        bundle,
+        logPath: config.logPath ? logPath : '',
+        cgroupPath: typeof spec.linux.cgroupsPath === 'string' ? spec.linux.cgroupsPath : '',
+        stopSignal,
+        userJson: JSON.stringify(spec.process.user),
+        createdAt: nowNs(),
+        startedAt: 0n,
+        finishedAt: 0n,
+        exitCode: 0,
+        reason: '',
+        message: '',
+        pid: created.pid,
+        unknown: false,
+        resources: res ? JSON.stringify(LinuxContainerResources.toJSON(res)) : '',
+      });
+      log.info({ pid: created.pid, name: nameKey }, 'container created');
+      // A container whose init died during create already has an exit file.
+      this.onExitFile(id);
+      return id;
+    } catch (e) {
+      for (const u of undo.reverse()) {
+        try {
+          await u();
+        } catch (ue) {
+          log.warn({ err: errorMessage(ue) }, 'rollback step failed');
+        }
+      }
+      throw e;
+    } finally {
+      this.reservedNames.delete(nameKey);
+    }
+  }
+
+  private nodeDefaults(): NodeDefaults {
+    return this.deps.nodeDefaults();
+  }
+
+  private targetPidNamespace(config: ContainerConfig): string | undefined {
+    const opts = config.linux?.securityContext?.namespaceOptions;
+    if (!opts || opts.pid !== 3 /* TARGET */ || !opts.targetId) return undefined;
+    const target = this.store.find(opts.targetId);
+    if (!target || stateOf(target) !== ContainerState.CONTAINER_RUNNING) {
+      throw new NotFoundError(`target container "${opts.targetId}" of the PID namespace is not running`);
+    }
+    return `/proc/${target.pid}/ns/pid`;
+  }
+
+  private logPathFor(sandbox: SandboxRecord, config: ContainerConfig, bundle: string): string {
+    if (!config.logPath) return join(bundle, 'ctr.log');
+    if (isAbsolute(config.logPath)) return config.logPath;
+    if (!sandbox.logDirectory) return join(bundle, config.logPath);
+    return join(sandbox.logDirectory, config.logPath);
+  }
+
+  private mountOverlay(layer: { lowerdir: string; upperdir: string; workdir: string; mountCwd: string }, target: string): void {
+    const abs = (p: string) => (layer.mountCwd ? resolvePath(layer.mountCwd, p) : p);
+    const absData = `lowerdir=${layer.lowerdir.split(':').map(abs).join(':')},upperdir=${abs(layer.upperdir)},workdir=${abs(layer.workdir)}`;
+    if (!layer.mountCwd || absData.length < 4000) {
+      this.deps.sys.mount('overlay', target, 'overlay', 0, absData);
+      return;
+    }
+    // Options too long as absolute paths: mount relative to mountCwd. chdir + mount + chdir are
+    // all synchronous, so no other JS runs while the cwd is moved.
+    const data = `lowerdir=${layer.lowerdir},upperdir=${layer.upperdir},workdir=${layer.workdir}`;
+    const cwd = process.cwd();
+    process.chdir(layer.mountCwd);
+    try {
+      this.deps.sys.mount('overlay', target, 'overlay', 0, data);
+    } finally {
+      process.chdir(cwd);
+    }
+  }
+
+  private unmount(target: string): void {
+    try {
+      this.deps.sys.umount2(target, MNT_DETACH);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EINVAL' && code !== 'ENOENT') throw e;
+    }
+  }
+
+  // ---- start / stop -------------------------------------------------------------------------
+
+  async start(idOrPrefix: string): Promise<void> {
+    const row = this.get(idOrPrefix);
+    await this.lock.run(row.id, async () => {
+      const cur = this.get(row.id);
+      const st = stateOf(cur);
+      if (st !== ContainerState.CONTAINER_CREATED) {
+        throw new FailedPreconditionError(`container ${cur.id} is ${ContainerState[st]}, not CREATED`);
+      }
+      const sandbox = this.deps.sandboxes.get(cur.sandboxId);
+      if (sandbox && sandbox.state !== 'READY') throw new FailedPreconditionError(`pod sandbox ${cur.sandboxId} is not ready`);
+      const startedAt = nowNs();
+      try {
+        await this.runtimeFor(cur.handler).start(cur.id);
+      } catch (e) {
+        this.store.update(cur.id, { finishedAt: nowNs(), exitCode: 128, reason: 'StartError', message: errorMessage(e) });
+        throw new InternalError(`failed to start container ${cur.id}: ${errorMessage(e)}`);
+      }
+      this.store.update(cur.id, { startedAt });
+      this.onExitFile(cur.id);
+    });
+  }
+
+  /** Resolves when the container has an exit recorded, or after timeoutMs (false). */
+  waitExit(id: string, timeoutMs: number): Promise<boolean> {
+    const r = this.store.get(id);
+    if (!r || r.finishedAt > 0n) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const set = this.waiters.get(id) ?? new Set();
+      this.waiters.set(id, set);
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        clearInterval(poll);
+        set.delete(wake);
+        resolve(ok);
+      };
+      const wake = () => done(true);
+      // Belt and braces for a missed inotify event.
+      const poll = setInterval(() => this.onExitFile(id), 1000);
+      const timer = setTimeout(() => done(false), Math.max(0, timeoutMs));
+      set.add(wake);
+    });
+  }
+
+  async stop(idOrPrefix: string, timeoutSec: number): Promise<void> {
+    const row = this.store.find(idOrPrefix);
+    if (!row) return;
+    const st = stateOf(row);
+    if (st === ContainerState.CONTAINER_EXITED) return;
+    const rt = this.runtimeFor(row.handler);
+    const sharedPid = this.sharesPidNamespace(row);
+    if (st === ContainerState.CONTAINER_RUNNING && timeoutSec > 0) {
+      const sig = row.stopSignal || 'SIGTERM';
+      await this.kill(rt, row.id, sig, false);
+      if (await this.waitExit(row.id, timeoutSec * 1000)) return;
+      this.deps.log.info({ container: row.id, timeoutSec }, 'stop grace period over; killing');
+    }
+    await this.kill(rt, row.id, 'SIGKILL', sharedPid);
+    if (!(await this.waitExit(row.id, 30_000))) {
+      throw new InternalError(`container ${row.id} did not exit after SIGKILL`);
+    }
+  }
+
+  private sharesPidNamespace(row: ContainerRow): boolean {
+    const sb = this.deps.sandboxes.get(row.sandboxId);
+    const mode = row.config.linux?.securityContext?.namespaceOptions?.pid;
+    return mode === 0 /* POD */ || (sb?.pid === 'POD' && mode === undefined);
+  }
+
+  private async kill(rt: OciRuntime, id: string, sig: string, all: boolean): Promise<void> {
+    try {
+      await rt.kill(id, sig, all);
+    } catch (e) {
+      // Already stopped or gone: the exit file will (or did) tell.
+      if (e instanceof NotFoundError || /not running|process already finished|container not running/i.test(errorMessage(e))) {
+        this.onExitFile(id);
+        return;
+      }
+      throw e;
+    }
+  }
+
+  // ---- exits ------------------------------------------------------------------------------
+
+  onExitFile(id: string): void {
+    const row = this.store.get(id);
+    if (!row || row.finishedAt > 0n) return;
+    const exit = readExitFile(this.exitDir, id);
+    if (!exit) return;
+    let { code } = exit;
+    let reason = code === 0 ? 'Completed' : 'Error';
+    if (row.cgroupPath && this.cgroups.oomKills(row.cgroupPath) > 0) {
+      reason = 'OOMKilled';
+      code = 137;
+    }
+    const message = this.terminationMessage(row);
+    const finishedAt = exit.at > row.startedAt ? exit.at : nowNs();
+    this.store.update(id, { finishedAt, exitCode: code, reason, message });
+    this.deps.log.info({ container: id, exitCode: code, reason }, 'container exited');
+    for (const w of [...(this.waiters.get(id) ?? [])]) w();
+    this.waiters.delete(id);
+  }
+
+  private terminationMessage(row: ContainerRow): string {
+    try {
+      return readFileSync(join(row.bundle, 'termination-log')).subarray(0, 4096).toString('utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  // ---- remove -----------------------------------------------------------------------------
+
+  async remove(idOrPrefix: string): Promise<void> {
+    const row = this.store.find(idOrPrefix);
+    if (!row) return;
+    await this.lock.run(row.id, async () => {
+      if (!this.store.get(row.id)) return;
+      const st = stateOf(this.store.get(row.id)!);
+      if (st === ContainerState.CONTAINER_RUNNING || st === ContainerState.CONTAINER_CREATED || st === ContainerState.CONTAINER_UNKNOWN) {
+        await this.stop(row.id, 0).catch((e) => this.deps.log.warn({ container: row.id, err: errorMessage(e) }, 'kill before remove failed'));
+      }
+      const rt = this.runtimeFor(row.handler);
+      await rt.delete(row.id);
+      this.unmount(join(row.bundle, 'rootfs'));
+      await this.deps.images.removeContainerLayer(row.id);
+      rmSync(row.bundle, { recursive: true, force: true });
+      rmSync(join(this.exitDir, row.id), { force: true });
+      rmSync(join(this.socketDir, row.id), { recursive: true, force: true });
+      this.store.delete(row.id);
+      this.deps.log.info({ container: row.id }, 'container removed');
+    });
+  }
+
+  // ---- misc ---------------------------------------------------------------------------------
+
+  async updateResources(idOrPrefix: string, res: LinuxContainerResources | undefined): Promise<void> {
+    const row = this.get(idOrPrefix);
+    const st = stateOf(row);
+    if (st !== ContainerState.CONTAINER_RUNNING && st !== ContainerState.CONTAINER_CREATED) {
+      throw new FailedPreconditionError(`container ${row.id} is not running`);
+    }
+    if (!res) return;
+    await this.runtimeFor(row.handler).update(row.id, ociResources(res));
+    this.store.update(row.id, { resources: JSON.stringify(LinuxContainerResources.toJSON(res)) });
+  }
+
+  /** Synchronous for the caller: returns once conmon has created the new log file. */
+  async reopenLog(idOrPrefix: string): Promise<void> {
+    const row = this.get(idOrPrefix);
+    if (stateOf(row) !== ContainerState.CONTAINER_RUNNING) throw new FailedPreconditionError(`container ${row.id} is not running`);
+    const logPath = row.logPath || join(row.bundle, 'ctr.log');
+    try {
+      reopenLog(row.bundle);
+    } catch (e) {
+      throw new InternalError(`cannot reach conmon of container ${row.id}: ${errorMessage(e)}`);
+    }
+    const deadline = Date.now() + 5000;
+    while (!existsSync(logPath)) {
+      if (Date.now() > deadline) throw new InternalError(`conmon did not reopen ${logPath} within 5 s`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  /** Restart: containers keep running; exits seen while nori was down are recorded. */
+  async recover(): Promise<void> {
+    this.watcher.start();
+    this.watcher.sweep();
+    for (const row of this.store.list()) {
+      if (row.finishedAt > 0n) continue;
+      const state = await this.runtimeFor(row.handler).state(row.id).catch(() => undefined);
+      if (!state) {
+        this.onExitFile(row.id);
+        if (this.store.get(row.id)!.finishedAt === 0n) this.store.update(row.id, { unknown: true });
+        continue;
+      }
+      if (state.status === 'running' && row.startedAt === 0n) this.store.update(row.id, { startedAt: nowNs() });
+      if (state.status === 'stopped') this.onExitFile(row.id);
+    }
+  }
+
+  close(): void {
+    this.watcher.close();
+  }
+
+  containersOf(sandboxId: string): ContainerRow[] {
+    return this.store.list().filter((r) => r.sandboxId === sandboxId);
+  }
+}
+
+/** CRI LinuxContainerResources → OCI linux.resources (the `runc update --resources` JSON). */
+export function ociResources(r: LinuxContainerResources): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const cpu: Record<string, unknown> = {};
+  if (r.cpuShares > 0n) cpu.shares = Number(r.cpuShares);
+  if (r.cpuQuota !== 0n) cpu.quota = Number(r.cpuQuota);
+  if (r.cpuPeriod > 0n) cpu.period = Number(r.cpuPeriod);
+  if (r.cpusetCpus) cpu.cpus = r.cpusetCpus;
+  if (r.cpusetMems) cpu.mems = r.cpusetMems;
+  if (Object.keys(cpu).length) out.cpu = cpu;
+  const mem: Record<string, unknown> = {};
+  if (r.memoryLimitInBytes > 0n) mem.limit = Number(r.memoryLimitInBytes);
+  if (r.memorySwapLimitInBytes > 0n) mem.swap = Number(r.memorySwapLimitInBytes);
+  if (Object.keys(mem).length) out.memory = mem;
+  if (Object.keys(r.unified).length) out.unified = r.unified;
+  return out;
+}

@@ -1,0 +1,18 @@
+// ContainerStats and the per-container sample shared with ListContainerStats.
+
+import type { ContainerStats, ContainerStatsRequest, ContainerStatsResponse } from '../gen/api';
+import type { ContainerManager } from '../container/manager';
+import { nowNs } from '../container/manager';
+import { toStats } from '../container/views';
+import type { ContainerRow } from '../store/container_store';
+
+export async function statsOf(m: ContainerManager, row: ContainerRow): Promise<ContainerStats> {
+  const ts = nowNs();
+  const sample = row.cgroupPath ? m.cgroups.sample(row.cgroupPath) : {};
+  const layer = await m.deps.images.containerLayerUsage(row.id).catch(() => undefined);
+  return toStats(row, sample, layer, m.deps.config.root, ts);
+}
+
+export const containerStats = (m: ContainerManager) => async (req: ContainerStatsRequest): Promise<ContainerStatsResponse> => ({
+  stats: await statsOf(m, m.get(req.containerId)),
+});

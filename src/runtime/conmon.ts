@@ -1,0 +1,150 @@
+// conmon 2.1.6: one monitor per container. It daemonizes (the process we spawn exits at once and
+// the monitor is re-parented), runs `<runtime> create`, reports the container pid or the
+// runtime's error on the sync pipe (fd 3, `_OCI_SYNCPIPE`), then writes the exit code to
+// <exit-dir>/<id> when the container ends. Protocol as CRI-O's internal/oci/runtime_oci.go.
+
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync, openSync, closeSync, constants as fsc } from 'node:fs';
+import { join } from 'node:path';
+import type { Socket } from 'node:net';
+import { InternalError } from '../errors';
+import type { OciRuntime } from './oci_runtime';
+
+export interface ConmonCreateOptions {
+  conmonPath: string;
+  runtime: OciRuntime;
+  id: string;
+  name: string;
+  bundle: string;
+  logPath: string;
+  exitDir: string;
+  socketDir: string;
+  terminal?: boolean;
+  stdin?: boolean;
+  stdinOnce?: boolean;
+  logLevel?: string;
+  timeoutMs?: number;
+}
+
+export interface ConmonCreated {
+  pid: number;
+  conmonPid: number;
+}
+
+export function conmonPidFile(bundle: string): string {
+  return join(bundle, 'conmon.pid');
+}
+
+/** Parses what conmon wrote on the sync pipe: `{"data": pid}` or `{"data": -1, "message": "..."}`. */
+export function parseSyncMessage(text: string): { pid: number; message?: string } {
+  const line = text.split('\n').find((l) => l.trim() !== '');
+  if (!line) throw new InternalError('conmon closed the sync pipe without reporting a pid');
+  const msg = JSON.parse(line) as { data?: number; pid?: number; message?: string };
+  const pid = msg.data ?? msg.pid ?? -1;
+  return msg.message !== undefined ? { pid, message: msg.message } : { pid };
+}
+
+export async function conmonCreate(o: ConmonCreateOptions): Promise<ConmonCreated> {
+  mkdirSync(join(o.bundle, 'persist'), { recursive: false, mode: 0o700 });
+  const args = [
+    '--api-version', '1',
+    '-c', o.id,
+    '-u', o.id,
+    '-n', o.name,
+    '-r', o.runtime.handler.path,
+    '-b', o.bundle,
+    '-p', join(o.bundle, 'pidfile'),
+    '-P', conmonPidFile(o.bundle),
+    '--persist-dir', join(o.bundle, 'persist'),
+    '--exit-dir', o.exitDir,
+    '--socket-dir-path', o.socketDir,
+    '-l', `k8s-file:${o.logPath}`,
+    '--log-level', o.logLevel ?? 'info',
+    ...o.runtime.globalArgs().flatMap((a) => ['--runtime-arg', a]),
+  ];
+  if (o.terminal) args.push('-t');
+  if (o.stdin) {
+    args.push('-i');
+    if (!o.stdinOnce) args.push('--leave-stdin-open');
+  }
+  const child = spawn(o.conmonPath, args, {
+    cwd: o.bundle,
+    // stdout/stderr to /dev/null: the monitor outlives our pipes and must not get SIGPIPE.
+    stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+    env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3' },
+  });
+  const sync = child.stdio[3] as Socket;
+  let spawnError: Error | undefined;
+  child.on('error', (e) => (spawnError = e));
+  const timeoutMs = o.timeoutMs ?? 60_000;
+  const text = await new Promise<string>((resolve) => {
+    let buf = '';
+    const timer = setTimeout(() => finish(), timeoutMs);
+    const finish = () => {
+      clearTimeout(timer);
+      sync.destroy();
+      resolve(buf);
+    };
+    sync.on('data', (d: Buffer) => {
+      buf += d.toString('utf8');
+      if (buf.includes('\n')) finish();
+    });
+    sync.on('end', finish);
+    sync.on('error', finish);
+  });
+  // The spawned process exits right after daemonizing; wait so it is reaped.
+  if (child.exitCode === null && child.signalCode === null && !spawnError) {
+    await new Promise<void>((r) => {
+      const t = setTimeout(() => {
+        child.kill('SIGKILL');
+      }, 5000);
+      child.once('exit', () => {
+        clearTimeout(t);
+        r();
+      });
+    });
+  }
+  if (spawnError) throw new InternalError(`cannot start conmon ${o.conmonPath}: ${spawnError.message}`);
+  const conmonPid = readPidFile(conmonPidFile(o.bundle));
+  let parsed: { pid: number; message?: string };
+  try {
+    parsed = parseSyncMessage(text);
+  } catch (e) {
+    killConmon(conmonPid);
+    throw text === '' ? new InternalError(`conmon did not report the container within ${timeoutMs} ms`) : e;
+  }
+  if (parsed.pid <= 0) {
+    killConmon(conmonPid);
+    throw new InternalError(`container create failed: ${(parsed.message ?? 'unknown error').trim()}`);
+  }
+  return { pid: parsed.pid, conmonPid: conmonPid ?? 0 };
+}
+
+export function readPidFile(path: string): number | undefined {
+  try {
+    const n = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
+    return Number.isFinite(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function killConmon(pid: number | undefined): void {
+  if (!pid) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* already gone */
+  }
+}
+
+/** conmon's control FIFO: "<type> <height> <width>\n"; type 2 reopens the log file. */
+export function reopenLog(bundle: string): void {
+  // O_NONBLOCK: fails with ENXIO instead of hanging when conmon is gone.
+  const fd = openSync(join(bundle, 'ctl'), fsc.O_WRONLY | fsc.O_NONBLOCK);
+  try {
+    writeFileSync(fd, '2 0 0\n');
+  } finally {
+    closeSync(fd);
+  }
+}

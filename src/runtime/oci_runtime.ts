@@ -1,0 +1,82 @@
+// The OCI runtime CLI (runc, or crun through the same flags) of one handler, each call a child
+// process with `--root <handler root>` so several daemons on one host never share state.
+
+import { execFile, spawn } from 'node:child_process';
+import { InternalError, NotFoundError } from '../errors';
+
+export interface RuntimeHandler {
+  name: string;
+  path: string;
+  options: string[];
+  root: string;
+}
+
+export interface RuntimeState {
+  id: string;
+  pid: number;
+  status: 'creating' | 'created' | 'running' | 'paused' | 'stopped';
+  bundle: string;
+}
+
+export class OciRuntime {
+  constructor(readonly handler: RuntimeHandler) {}
+
+  /** The global options conmon passes with --runtime-arg. */
+  globalArgs(): string[] {
+    return [...this.handler.options, `--root=${this.handler.root}`];
+  }
+
+  run(args: string[], input?: string, timeoutMs = 60_000): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const child = execFile(
+        this.handler.path,
+        [...this.globalArgs(), ...args],
+        { timeout: timeoutMs, maxBuffer: 16 << 20, killSignal: 'SIGKILL' },
+        (err, stdout, stderr) => {
+          if (err) {
+            const text = (stderr || stdout || err.message).trim();
+            if (/does not exist|not found/i.test(text) && /container/i.test(text)) reject(new NotFoundError(`${this.handler.name} ${args[0]}: ${text}`));
+            else reject(new InternalError(`${this.handler.name} ${args[0]}: ${text}`));
+          } else resolve(stdout);
+        },
+      );
+      if (input !== undefined) child.stdin!.end(input);
+    });
+  }
+
+  start(id: string): Promise<string> {
+    return this.run(['start', id]);
+  }
+
+  kill(id: string, signal: string, all = false): Promise<string> {
+    return this.run(['kill', ...(all ? ['--all'] : []), id, signal]);
+  }
+
+  async delete(id: string): Promise<void> {
+    try {
+      await this.run(['delete', '--force', id]);
+    } catch (e) {
+      if (!(e instanceof NotFoundError)) throw e;
+    }
+  }
+
+  async state(id: string): Promise<RuntimeState | undefined> {
+    try {
+      return JSON.parse(await this.run(['state', id])) as RuntimeState;
+    } catch (e) {
+      if (e instanceof NotFoundError) return undefined;
+      throw e;
+    }
+  }
+
+  update(id: string, resources: unknown): Promise<string> {
+    return this.run(['update', '--resources', '-', id], JSON.stringify(resources));
+  }
+
+  /** Spawns `runc exec` with a process.json; the caller owns the child. */
+  spawnExec(id: string, processJsonPath: string, pidFile: string) {
+    return spawn(this.handler.path, [...this.globalArgs(), 'exec', '--process', processJsonPath, '--pid-file', pidFile, id], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  }
+}

@@ -1,0 +1,196 @@
+// Container rows. The state is derived from the timestamps, never stored on its own:
+//
+//   CREATED  (created_at set, started_at 0)   --StartContainer-->  RUNNING
+//   RUNNING  (started_at set, finished_at 0)  --exit file-------->  EXITED (finished_at, exit_code)
+//   CREATED  --Stop/Remove or start failure-->  EXITED
+//   UNKNOWN: `unknown` flag set when the runtime lost the container (recovery found no state).
+//
+// The CRI ContainerConfig is stored as its protobuf encoding, so labels, annotations and env
+// values come back byte for byte.
+
+import { ContainerConfig, ContainerState } from '../gen/api';
+import type Database from 'better-sqlite3';
+
+type Db = Database.Database;
+
+export const CONTAINERS_MIGRATION = {
+  version: 4,
+  description: 'containers',
+  sql: `
+    CREATE TABLE containers (
+      id            TEXT PRIMARY KEY,
+      sandbox_id    TEXT NOT NULL,
+      name_key      TEXT NOT NULL UNIQUE,
+      image_ref     TEXT NOT NULL,
+      image_id      TEXT NOT NULL,
+      config        BLOB NOT NULL,
+      handler       TEXT NOT NULL,
+      bundle        TEXT NOT NULL,
+      log_path      TEXT NOT NULL,
+      cgroup_path   TEXT NOT NULL DEFAULT '',
+      stop_signal   TEXT NOT NULL DEFAULT '',
+      user_json     TEXT NOT NULL DEFAULT '',
+      created_at    INTEGER NOT NULL,
+      started_at    INTEGER NOT NULL DEFAULT 0,
+      finished_at   INTEGER NOT NULL DEFAULT 0,
+      exit_code     INTEGER NOT NULL DEFAULT 0,
+      reason        TEXT NOT NULL DEFAULT '',
+      message       TEXT NOT NULL DEFAULT '',
+      pid           INTEGER NOT NULL DEFAULT 0,
+      unknown       INTEGER NOT NULL DEFAULT 0,
+      resources     TEXT NOT NULL DEFAULT ''
+    ) STRICT;
+    CREATE INDEX containers_by_sandbox ON containers (sandbox_id);
+  `,
+};
+
+export interface ContainerRow {
+  id: string;
+  sandboxId: string;
+  nameKey: string;
+  /** The image as the caller asked for it (ContainerConfig.image.image). */
+  imageRef: string;
+  imageId: string;
+  config: ContainerConfig;
+  handler: string;
+  bundle: string;
+  logPath: string;
+  cgroupPath: string;
+  stopSignal: string;
+  /** JSON of the OCI process user {uid,gid,additionalGids}. */
+  userJson: string;
+  createdAt: bigint;
+  startedAt: bigint;
+  finishedAt: bigint;
+  exitCode: number;
+  reason: string;
+  message: string;
+  pid: number;
+  unknown: boolean;
+  /** JSON of the LinuxContainerResources last applied (create or update). */
+  resources: string;
+}
+
+export function stateOf(r: Pick<ContainerRow, 'startedAt' | 'finishedAt' | 'unknown'>): ContainerState {
+  if (r.finishedAt > 0n) return ContainerState.CONTAINER_EXITED;
+  if (r.unknown) return ContainerState.CONTAINER_UNKNOWN;
+  if (r.startedAt > 0n) return ContainerState.CONTAINER_RUNNING;
+  return ContainerState.CONTAINER_CREATED;
+}
+
+interface RawRow {
+  id: string;
+  sandbox_id: string;
+  name_key: string;
+  image_ref: string;
+  image_id: string;
+  config: Buffer;
+  handler: string;
+  bundle: string;
+  log_path: string;
+  cgroup_path: string;
+  stop_signal: string;
+  user_json: string;
+  created_at: bigint;
+  started_at: bigint;
+  finished_at: bigint;
+  exit_code: bigint;
+  reason: string;
+  message: string;
+  pid: bigint;
+  unknown: bigint;
+  resources: string;
+}
+
+function fromRaw(r: RawRow): ContainerRow {
+  return {
+    id: r.id,
+    sandboxId: r.sandbox_id,
+    nameKey: r.name_key,
+    imageRef: r.image_ref,
+    imageId: r.image_id,
+    config: ContainerConfig.decode(r.config),
+    handler: r.handler,
+    bundle: r.bundle,
+    logPath: r.log_path,
+    cgroupPath: r.cgroup_path,
+    stopSignal: r.stop_signal,
+    userJson: r.user_json,
+    createdAt: BigInt(r.created_at),
+    startedAt: BigInt(r.started_at),
+    finishedAt: BigInt(r.finished_at),
+    exitCode: Number(r.exit_code),
+    reason: r.reason,
+    message: r.message,
+    pid: Number(r.pid),
+    unknown: Number(r.unknown) !== 0,
+    resources: r.resources,
+  };
+}
+
+export class ContainerStore {
+  /** Rows cached in memory; the table is the durable copy. */
+  private readonly rows = new Map<string, ContainerRow>();
+
+  constructor(private readonly db: Db) {
+    const all = db.prepare('SELECT * FROM containers').safeIntegers(true).all() as RawRow[];
+    for (const r of all) this.rows.set(r.id, fromRaw(r));
+  }
+
+  get(id: string): ContainerRow | undefined {
+    return this.rows.get(id);
+  }
+
+  /** Full id or unique prefix. */
+  find(idOrPrefix: string): ContainerRow | undefined {
+    const exact = this.rows.get(idOrPrefix);
+    if (exact || idOrPrefix === '') return exact;
+    let hit: ContainerRow | undefined;
+    for (const [id, r] of this.rows) {
+      if (!id.startsWith(idOrPrefix)) continue;
+      if (hit) return undefined;
+      hit = r;
+    }
+    return hit;
+  }
+
+  byNameKey(key: string): ContainerRow | undefined {
+    for (const r of this.rows.values()) if (r.nameKey === key) return r;
+    return undefined;
+  }
+
+  list(): ContainerRow[] {
+    return [...this.rows.values()];
+  }
+
+  insert(r: ContainerRow): void {
+    this.db
+      .prepare(
+        `INSERT INTO containers (id, sandbox_id, name_key, image_ref, image_id, config, handler, bundle, log_path,
+           cgroup_path, stop_signal, user_json, created_at, started_at, finished_at, exit_code, reason, message, pid, unknown, resources)
+         VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+      )
+      .run(
+        r.id, r.sandboxId, r.nameKey, r.imageRef, r.imageId, Buffer.from(ContainerConfig.encode(r.config).finish()),
+        r.handler, r.bundle, r.logPath, r.cgroupPath, r.stopSignal, r.userJson, r.createdAt, r.startedAt, r.finishedAt,
+        r.exitCode, r.reason, r.message, r.pid, r.unknown ? 1 : 0, r.resources,
+      );
+    this.rows.set(r.id, r);
+  }
+
+  update(id: string, patch: Partial<Pick<ContainerRow, 'startedAt' | 'finishedAt' | 'exitCode' | 'reason' | 'message' | 'pid' | 'unknown' | 'resources'>>): ContainerRow {
+    const cur = this.rows.get(id);
+    if (!cur) throw new Error(`container ${id} not in store`);
+    const next = { ...cur, ...patch };
+    this.db
+      .prepare('UPDATE containers SET started_at=?, finished_at=?, exit_code=?, reason=?, message=?, pid=?, unknown=?, resources=? WHERE id=?')
+      .run(next.startedAt, next.finishedAt, next.exitCode, next.reason, next.message, next.pid, next.unknown ? 1 : 0, next.resources, id);
+    this.rows.set(id, next);
+    return next;
+  }
+
+  delete(id: string): void {
+    this.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
+    this.rows.delete(id);
+  }
+}
