@@ -9,8 +9,11 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from './config';
 import { parseHostPort } from './config';
+import { containerSubsystem } from './cri/container_subsystem';
 import { Edge, InitGate } from './cri/edge';
+import { imageSubsystem } from './cri/image_subsystem';
 import { runtimeSubsystem } from './cri/runtime_subsystem';
+import { sandboxSubsystem } from './cri/sandbox_subsystem';
 import { ImageServiceService, RuntimeServiceService } from './gen/api';
 import type { Logger } from './log';
 import { Metrics, serveMetrics } from './metrics';
@@ -45,6 +48,11 @@ export class Daemon {
     const ctx: SubsystemContext = { config, db, log, metrics, sys: getSys() };
     // Each subsystem gets the context and the lookups of those it depends on.
     const subsystems: Subsystem[] = [runtimeSubsystem({ config, db, log, version: packageVersion() })];
+    const images = imageSubsystem(ctx);
+    subsystems.push(images);
+    const sandboxes = sandboxSubsystem(ctx);
+    subsystems.push(sandboxes);
+    subsystems.push(containerSubsystem(ctx, { images: images.lookup, sandboxes: sandboxes.lookup }));
     void ctx;
 
     let metricsServer: HttpServer | undefined;

@@ -1,6 +1,10 @@
 // Forward-only schema migrations. Append new steps; never edit a released one. The schema
 // version is SQLite's user_version, so a crash mid-migration rolls back with the transaction.
 
+import { CONTAINERS_MIGRATION } from './container_store';
+import { IMAGES_MIGRATION } from './image_store';
+import { SANDBOXES_MIGRATION } from './sandbox_store';
+
 export interface Migration {
   version: number;
   description: string;
@@ -18,6 +22,9 @@ export const MIGRATIONS: Migration[] = [
       ) STRICT;
     `,
   },
+  IMAGES_MIGRATION,
+  SANDBOXES_MIGRATION,
+  CONTAINERS_MIGRATION,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
