@@ -1,0 +1,58 @@
+// The nori under test: bin/nori on private dirs (through the integration tests' startNori), at
+// log level info so that logging costs what it costs in production.
+
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startNori } from '../../test/helpers/daemon';
+import { deleteLink, findOwnProcesses, linkExists, mountsUnder, unmountAll } from '../procs';
+import { benchConflist, type BenchRuntime } from './types';
+
+export const NORI_NET = { name: 'nori-bench', bridge: 'nbench0', subnet: '10.213.0.0/16' };
+
+export async function startBenchNori(workDir: string, registryHost: string): Promise<BenchRuntime> {
+  const dir = join(workDir, 'nori');
+  mkdirSync(join(dir, 'net.d'), { recursive: true });
+  const ipamDir = join(dir, 'ipam');
+  writeFileSync(join(dir, 'net.d', `10-${NORI_NET.name}.conflist`), benchConflist(NORI_NET.name, NORI_NET.bridge, NORI_NET.subnet, ipamDir));
+  // mirrors nothing; only lets the bench registry be plain HTTP
+  const registriesConf = join(dir, 'registries.conf');
+  writeFileSync(registriesConf, `unqualified-search-registries = []\n\n[[registry]]\nlocation = "${registryHost}"\ninsecure = true\n`);
+  const logRoot = join(workDir, 'logs', 'nori');
+  mkdirSync(logRoot, { recursive: true });
+  const n = await startNori({ dir, extraArgs: ['--registries-conf', registriesConf, '--log-level', 'info'], timeoutMs: 60_000 });
+  return {
+    name: 'nori',
+    endpoint: `unix://${n.socket}`,
+    client: n.client,
+    pid: n.proc.pid!,
+    logRoot,
+    dataDir: n.root,
+    metricsUrl: () => (n.metricsPort > 0 ? `http://127.0.0.1:${n.metricsPort}/metrics` : undefined),
+    bridge: NORI_NET.bridge,
+    monitorPids: () => findOwnProcesses('conmon', dir),
+    async teardown() {
+      const problems: string[] = [];
+      n.client.close();
+      const code = await n.stop('SIGTERM');
+      if (code !== 0 && code !== null) problems.push(`nori exited with ${code}`);
+      const stray = findOwnProcesses('conmon', dir);
+      for (const pid of stray) {
+        problems.push(`conmon ${pid} outlived nori; killed`);
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+      }
+      const roots = [dir, logRoot];
+      const mounts = mountsUnder(roots);
+      if (mounts.length) problems.push(`nori left ${mounts.length} mount(s) under ${dir}; unmounted`);
+      const failed = unmountAll(roots);
+      if (failed.length) problems.push(`could not unmount: ${failed.join(', ')}`);
+      if (linkExists(NORI_NET.bridge)) deleteLink(NORI_NET.bridge);
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(logRoot, { recursive: true, force: true });
+      return problems;
+    },
+  };
+}
