@@ -1,6 +1,7 @@
 // The image service subsystem: PullImage, ListImages, ImageStatus, RemoveImage, ImageFsInfo,
 // and the ImageLookup the container subsystem uses (`imageSubsystem(ctx).lookup`).
 
+import { existsSync } from 'node:fs';
 import type { ImageLookup } from '../image/api';
 import { LayerDirs } from '../image/layer_store';
 import { Puller } from '../image/puller';
@@ -24,6 +25,10 @@ export interface ImageSubsystem extends Subsystem {
 
 export function imageSubsystem(ctx: SubsystemContext): ImageSubsystem {
   const log = ctx.log.child({ subsystem: 'image' });
+  if (!existsSync(ctx.config.registriesConf)) {
+    // Not an error (pulls go to each image's own registry), but rarely what an operator meant.
+    log.warn({ file: ctx.config.registriesConf }, 'registries.conf not found: no mirrors, no insecure registries');
+  }
   const store = new ImageStore(ctx.db);
   const dirs = new LayerDirs(ctx.config.root);
   const puller = new Puller({
