@@ -21,7 +21,7 @@ import type { Sys } from '../sys/types';
 import { mkdirp, writeFileAtomic } from '../util/fs';
 import { CgroupReader } from './cgroup_stats';
 import { ExitWatcher, readExitFile } from './exit_watcher';
-import { KeyedLock } from './keyed_lock';
+import { KeyedLock } from '../util/keyed_lock';
 import type { NodeDefaults, SpecInput, SpecResult } from './spec/types';
 
 const MNT_DETACH = 2;

@@ -15,6 +15,7 @@ import { DEFAULT_EXEC_TIMEOUT_MS } from './cni-exec';
 import { addNetworkList, checkNetworkList, delNetworkList, statusNetworkList, type InvokeOptions } from './cni-invoke';
 import { convertCniResult, parseCniResult } from './cni-result';
 import type { CniResult, NetworkConfigList, RuntimeConf } from './cni-types';
+import { KeyedLock } from '../util/keyed_lock';
 
 export interface CniNetworkOptions {
   readonly confDir?: string;
@@ -60,7 +61,7 @@ export class CniNetwork {
   private readonly env: NodeJS.ProcessEnv | undefined;
   private readonly onStderr: InvokeOptions['onStderr'];
   /** One operation at a time per attachment: ADD racing DEL would leak or double-release. */
-  private readonly queues = new Map<string, Promise<void>>();
+  private readonly locks = new KeyedLock();
 
   constructor(opts: CniNetworkOptions) {
     this.confDir = opts.confDir ?? DEFAULT_CNI_CONF_DIR;
@@ -184,18 +185,7 @@ export class CniNetwork {
   }
 
   private serialize<T>(rt: RuntimeConf, fn: () => Promise<T>): Promise<T> {
-    const key = `${rt.containerId}\0${rt.ifName}`;
-    const prev = this.queues.get(key) ?? Promise.resolve();
-    const run = prev.then(fn);
-    const tail = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.queues.set(key, tail);
-    void tail.then(() => {
-      if (this.queues.get(key) === tail) this.queues.delete(key);
-    });
-    return run;
+    return this.locks.run(`${rt.containerId}\0${rt.ifName}`, fn);
   }
 }
 

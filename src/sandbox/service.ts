@@ -17,7 +17,7 @@ import type { NamespacePaths, Sys } from '../sys/types';
 import { mkdirp, writeFileAtomic } from '../util/fs';
 import type { PodContainerHooks, SandboxLookup, SandboxRecord } from './api';
 import { hostFile, hostsFile, resolvConfFrom } from './files';
-import { KeyedLock } from './keyed_lock';
+import { KeyedLock } from '../util/keyed_lock';
 import { InFlight, sandboxNameKey } from './name_reservation';
 import { isPinned, isPodInit, killPodInit, pinPidNamespace, unpinAll } from './namespaces';
 import { sandboxPaths } from './paths';

@@ -13,7 +13,7 @@ import { ContainerStore, stateOf, type ContainerRow } from '../../../src/store/c
 import { openDb } from '../../../src/store/db';
 import { ContainerConfig, ContainerState, LinuxContainerResources } from '../../../src/gen/api';
 import { mkdirp } from '../../../src/util/fs';
-import { KeyedLock } from '../../../src/container/keyed_lock';
+import { KeyedLock } from '../../../src/util/keyed_lock';
 
 function row(over: Partial<ContainerRow> = {}): ContainerRow {
   return {

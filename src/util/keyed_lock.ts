@@ -1,5 +1,5 @@
-// One operation at a time per sandbox id: Stop racing Remove must not unmount twice or DEL while
-// the other marks the network torn down.
+// Serializes async operations per key (a sandbox, a container, a CNI attachment) without
+// blocking other keys. A failed operation does not stop the next one from running.
 
 export class KeyedLock {
   private readonly tails = new Map<string, Promise<void>>();
