@@ -14,6 +14,7 @@ import { Edge, InitGate } from './cri/edge';
 import { imageSubsystem } from './cri/image_subsystem';
 import { runtimeSubsystem } from './cri/runtime_subsystem';
 import { sandboxSubsystem } from './cri/sandbox_subsystem';
+import { streamingSubsystem } from './cri/streaming_subsystem';
 import { ImageServiceService, RuntimeServiceService } from './gen/api';
 import type { Logger } from './log';
 import { Metrics, serveMetrics } from './metrics';
@@ -52,8 +53,9 @@ export class Daemon {
     subsystems.push(images);
     const sandboxes = sandboxSubsystem(ctx);
     subsystems.push(sandboxes);
-    subsystems.push(containerSubsystem(ctx, { images: images.lookup, sandboxes: sandboxes.lookup }));
-    void ctx;
+    const containers = containerSubsystem(ctx, { images: images.lookup, sandboxes: sandboxes.lookup });
+    subsystems.push(containers);
+    subsystems.push(streamingSubsystem(ctx, { containers: containers.manager, sandboxes: sandboxes.lookup }));
 
     let metricsServer: HttpServer | undefined;
     let metricsPort: number | undefined;

@@ -1,0 +1,70 @@
+// Attach to a running container. Output comes from the container's CRI log file (followed from
+// its end), since conmon's attach socket is SOCK_SEQPACKET, which Node cannot open; stdin goes
+// to that socket through socat (`type=5` is SOCK_SEQPACKET). The container keeps running when
+// the client goes; wait() resolves when the container exits or the client detaches.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { dirname } from 'node:path';
+import { PassThrough } from 'node:stream';
+import type { ExecProcess, StdioOptions } from '../streaming/types';
+import { LogFollower } from './log_follower';
+
+export interface AttachInput {
+  /** <conmon socket dir>/<id>/attach */
+  attachSocket: string;
+  logPath: string;
+  stdinOnce: boolean;
+  opts: StdioOptions;
+  /** True once the container's exit is recorded (polled). */
+  hasExited(): boolean;
+  socatPath?: string;
+}
+
+export function startAttach(i: AttachInput): ExecProcess {
+  const follower = new LogFollower(i.logPath);
+  let socat: ChildProcess | undefined;
+  let stdin: PassThrough | undefined;
+  if (i.opts.stdin) {
+    // cwd + relative name: the socket's full path can exceed sun_path's 108 bytes.
+    socat = spawn(i.socatPath ?? 'socat', ['-b', '65536', '-', 'UNIX-CONNECT:attach,type=5'], {
+      cwd: dirname(i.attachSocket),
+      stdio: ['pipe', 'pipe', 'ignore'],
+    });
+    socat.on('error', () => undefined);
+    socat.stdin!.on('error', () => undefined);
+    // What conmon echoes to attach clients is framed per packet; the log has the same, demuxed.
+    socat.stdout!.resume();
+    stdin = new PassThrough();
+    stdin.on('data', (d: Buffer) => socat!.stdin!.write(d));
+    // Only a StdinOnce container loses its stdin when this client half-closes.
+    stdin.on('end', () => {
+      if (i.stdinOnce) socat!.stdin!.end();
+    });
+  }
+  let detach!: () => void;
+  const detached = new Promise<void>((r) => (detach = r));
+  const poll = setInterval(() => {
+    if (i.hasExited()) detach();
+  }, 250);
+  const waited = detached.then(async () => {
+    clearInterval(poll);
+    // conmon writes the last lines before the exit file; give the log a moment to settle.
+    await new Promise((r) => setTimeout(r, 100));
+    follower.stop();
+    socat?.kill('SIGTERM');
+    return { exitCode: 0 };
+  });
+  if (!i.opts.stdout) follower.stdout.resume();
+  if (!i.opts.stderr) follower.stderr.resume();
+  return {
+    stdin,
+    stdout: i.opts.stdout ? follower.stdout : undefined,
+    // With a tty everything is on stdout.
+    stderr: i.opts.stderr && !i.opts.tty ? follower.stderr : undefined,
+    resize() {
+      /* the container's own terminal size is not changed by attach (not supported) */
+    },
+    wait: () => waited,
+    kill: () => detach(),
+  };
+}
