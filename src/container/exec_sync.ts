@@ -2,12 +2,13 @@
 // env, cwd, capabilities, seccomp) with only args replaced. On timeout the exec'd process is
 // killed by the pid runc wrote — never the container — and the call fails DeadlineExceeded.
 
-import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { DeadlineExceededError, InternalError } from '../errors';
 import type { OciRuntime } from '../runtime/oci_runtime';
 import { readPidFile } from '../runtime/conmon';
+import { execProcessSpec } from './exec_process_spec';
 
 export const EXEC_OUTPUT_CAP = 16 << 20;
 
@@ -24,11 +25,11 @@ export async function execSync(
   cmd: string[],
   timeoutSec: number,
 ): Promise<ExecSyncResult> {
-  const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { process: Record<string, unknown> };
+  const processSpec = execProcessSpec(bundle, cmd, false);
   const dir = mkdtempSync(join(tmpdir(), 'nori-exec-'));
   try {
     const processJson = join(dir, 'process.json');
-    writeFileSync(processJson, JSON.stringify({ ...spec.process, args: cmd, terminal: false }));
+    writeFileSync(processJson, JSON.stringify(processSpec));
     const pidFile = join(dir, 'pid');
     const child = runtime.spawnExec(id, processJson, pidFile);
     const out = capture(child.stdout!);
