@@ -127,3 +127,13 @@ export function writeConflist(confDir: string, name = 'nori-test'): string {
   );
   return file;
 }
+
+/** Stops and removes every pod the daemon lists (test teardown), then stops it and removes its dirs. */
+export async function removeAllPodsAndCleanup(nori: NoriProcess): Promise<void> {
+  const pods = await nori.client.call('ListPodSandbox', {}).catch(() => ({ items: [] as { id: string }[] }));
+  for (const p of pods.items) {
+    await nori.client.call('StopPodSandbox', { pod_sandbox_id: p.id }).catch(() => undefined);
+    await nori.client.call('RemovePodSandbox', { pod_sandbox_id: p.id }).catch(() => undefined);
+  }
+  await nori.cleanup();
+}

@@ -4,7 +4,7 @@
 import { strict as assert } from 'node:assert';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { startNori, type NoriProcess } from '../../helpers/daemon';
+import { startNori, type NoriProcess, removeAllPodsAndCleanup } from '../../helpers/daemon';
 import { pushFixtures, startRegistry, type PushedFixtures, type TestRegistry } from '../../helpers/registry';
 
 async function until(what: string, fn: () => Promise<boolean> | boolean, ms = 15_000): Promise<void> {
@@ -30,14 +30,7 @@ describe('containers through the daemon (kill -9 and restart)', function () {
     logDir = mkdtempSync('/tmp/nori-ctr-logs-');
   });
   after(async () => {
-    if (nori) {
-      const pods = await nori.client.call('ListPodSandbox', {}).catch(() => ({ items: [] }));
-      for (const p of pods.items) {
-        await nori.client.call('StopPodSandbox', { pod_sandbox_id: p.id }).catch(() => undefined);
-        await nori.client.call('RemovePodSandbox', { pod_sandbox_id: p.id }).catch(() => undefined);
-      }
-      await nori.cleanup();
-    }
+    if (nori) await removeAllPodsAndCleanup(nori);
     await reg?.stop();
     if (logDir) rmSync(logDir, { recursive: true, force: true });
   });

@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO, startNori, type NoriProcess } from '../../helpers/daemon';
+import { REPO, startNori, type NoriProcess, removeAllPodsAndCleanup } from '../../helpers/daemon';
 import { pushFixtures, startRegistry, type PushedFixtures, type TestRegistry } from '../../helpers/registry';
 import { SpdyClient, type ClientStream } from '../../helpers/spdy-client';
 import { PLUGINS, sh, succeeds } from '../sandbox/env';
@@ -85,14 +85,7 @@ describe('streaming through the daemon (Exec, Attach, PortForward)', function ()
   });
 
   after(async () => {
-    if (nori) {
-      const pods = await nori.client.call('ListPodSandbox', {}).catch(() => ({ items: [] }));
-      for (const p of pods.items) {
-        await nori.client.call('StopPodSandbox', { pod_sandbox_id: p.id }).catch(() => undefined);
-        await nori.client.call('RemovePodSandbox', { pod_sandbox_id: p.id }).catch(() => undefined);
-      }
-      await nori.cleanup();
-    }
+    if (nori) await removeAllPodsAndCleanup(nori);
     await reg?.stop();
     if (logDir) rmSync(logDir, { recursive: true, force: true });
     if (existsSync(`/sys/class/net/${bridge}`)) await succeeds('ip', ['link', 'del', bridge]);
