@@ -9,11 +9,9 @@
 // values come back byte for byte.
 
 import { ContainerConfig, ContainerState } from '../gen/api';
-import type Database from 'better-sqlite3';
+import type { Db, Migration } from './types';
 
-type Db = Database.Database;
-
-export const CONTAINERS_MIGRATION = {
+export const CONTAINERS_MIGRATION: Migration = {
   version: 4,
   description: 'containers',
   sql: `

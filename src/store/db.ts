@@ -8,7 +8,8 @@ import { FailedPreconditionError } from '../errors';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations';
 import { mkdirp } from '../util/fs';
 
-export type Db = Database.Database;
+export type { Db } from './types';
+import type { Db } from './types';
 
 export function openDb(rootDir: string, migrations = MIGRATIONS): Db {
   try {

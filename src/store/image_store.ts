@@ -3,12 +3,9 @@
 // hold a writable layer over which image. Liveness is computed from these rows, not counters,
 // so a crash can never leave a count wrong.
 
-// Typed without importing db.ts or migrations.ts, which import this file (no cycle).
-import type Database from 'better-sqlite3';
+import type { Db, Migration } from './types';
 
-type Db = Database.Database;
-
-export const IMAGES_MIGRATION: { version: number; description: string; sql: string } = {
+export const IMAGES_MIGRATION: Migration = {
   version: 2,
   description: 'images, image names, layers, container layers',
   sql: `

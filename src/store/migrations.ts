@@ -5,11 +5,9 @@ import { CONTAINERS_MIGRATION } from './container_store';
 import { IMAGES_MIGRATION } from './image_store';
 import { SANDBOXES_MIGRATION } from './sandbox_store';
 
-export interface Migration {
-  version: number;
-  description: string;
-  sql: string;
-}
+import type { Migration } from './types';
+
+export type { Migration };
 
 export const MIGRATIONS: Migration[] = [
   {

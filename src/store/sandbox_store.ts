@@ -10,13 +10,9 @@
 //
 // The name key `<name>_<namespace>_<uid>_<attempt>` is UNIQUE: a live duplicate cannot exist.
 
-// Types from better-sqlite3 directly and a structural migration: importing db.ts or
-// migrations.ts here would make an import cycle (migrations.ts imports this file).
-import type Database from 'better-sqlite3';
+import type { Db, Migration } from './types';
 
-type Db = Database.Database;
-
-export const SANDBOXES_MIGRATION: { version: number; description: string; sql: string } = {
+export const SANDBOXES_MIGRATION: Migration = {
   version: 3,
   description: 'pod sandboxes',
   sql: `
