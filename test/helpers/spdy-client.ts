@@ -311,3 +311,16 @@ export class SpdyClient extends EventEmitter {
     }
   }
 }
+
+/** Opens the remotecommand streams a kubectl-style client opens, error first as kubelet expects. */
+export async function openRemotecommandStreams(
+  c: SpdyClient,
+  o: { stdin?: boolean; stdout?: boolean; stderr?: boolean; resize?: boolean },
+): Promise<{ error: ClientStream; stdin?: ClientStream; stdout?: ClientStream; stderr?: ClientStream; resize?: ClientStream }> {
+  const error = await c.open({ streamType: 'error' });
+  const stdin = o.stdin ? await c.open({ streamType: 'stdin' }) : undefined;
+  const stdout = o.stdout !== false ? await c.open({ streamType: 'stdout' }) : undefined;
+  const stderr = o.stderr ? await c.open({ streamType: 'stderr' }) : undefined;
+  const resize = o.resize ? await c.open({ streamType: 'resize' }) : undefined;
+  return { error, stdin, stdout, stderr, resize };
+}

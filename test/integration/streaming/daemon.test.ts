@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { REPO, startNori, type NoriProcess, removeAllPodsAndCleanup } from '../../helpers/daemon';
 import { pushFixtures, startRegistry, type PushedFixtures, type TestRegistry } from '../../helpers/registry';
-import { SpdyClient, type ClientStream } from '../../helpers/spdy-client';
+import { SpdyClient, type ClientStream, openRemotecommandStreams } from '../../helpers/spdy-client';
 import { PLUGINS, sh, succeeds } from '../sandbox/env';
 
 const V4 = 'v4.channel.k8s.io';
@@ -22,15 +22,6 @@ async function until(what: string, fn: () => Promise<boolean> | boolean, ms = 15
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-async function streams(c: SpdyClient, o: { stdin?: boolean; stdout?: boolean; stderr?: boolean; resize?: boolean }) {
-  const error = await c.open({ streamType: 'error' });
-  const stdin = o.stdin ? await c.open({ streamType: 'stdin' }) : undefined;
-  const stdout = o.stdout !== false ? await c.open({ streamType: 'stdout' }) : undefined;
-  const stderr = o.stderr ? await c.open({ streamType: 'stderr' }) : undefined;
-  const resize = o.resize ? await c.open({ streamType: 'resize' }) : undefined;
-  return { error, stdin, stdout, stderr, resize };
 }
 
 async function status(error: ClientStream): Promise<{ status: string; reason?: string; details?: { causes: { reason: string; message: string }[] } }> {
@@ -95,12 +86,12 @@ describe('streaming through the daemon (Exec, Attach, PortForward)', function ()
     const id = await container('sleeper', fx.get('busybox').reference, { command: ['sleep', '1000'] });
     const { url } = await c().call('Exec', { container_id: id, cmd: ['echo', 'hi'], stdout: true, stderr: true });
     assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/exec\/[A-Za-z0-9_-]+$/);
-    let s = await streams(await SpdyClient.connect(url, [V4]), { stderr: true });
+    let s = await openRemotecommandStreams(await SpdyClient.connect(url, [V4]), { stderr: true });
     assert.equal((await s.stdout!.finished()).toString(), 'hi\n');
     assert.deepEqual(await status(s.error), { metadata: {}, status: 'Success' });
 
     const r2 = await c().call('Exec', { container_id: id, cmd: ['sh', '-c', 'cat; echo oops >&2; exit 7'], stdin: true, stdout: true, stderr: true });
-    s = await streams(await SpdyClient.connect(r2.url, [V4]), { stdin: true, stderr: true });
+    s = await openRemotecommandStreams(await SpdyClient.connect(r2.url, [V4]), { stdin: true, stderr: true });
     s.stdin!.write('from stdin', true);
     assert.equal((await s.stdout!.finished()).toString(), 'from stdin');
     assert.equal((await s.stderr!.finished()).toString(), 'oops\n');
@@ -110,14 +101,14 @@ describe('streaming through the daemon (Exec, Attach, PortForward)', function ()
 
     // The process runs as the container's: its environment, not runc's defaults.
     const r3 = await c().call('Exec', { container_id: id, cmd: ['sh', '-c', 'echo $HOSTNAME'], stdout: true });
-    s = await streams(await SpdyClient.connect(r3.url, [V4]), {});
+    s = await openRemotecommandStreams(await SpdyClient.connect(r3.url, [V4]), {});
     assert.equal((await s.stdout!.finished()).toString(), 'sp\n');
   });
 
   it('exec with a tty: terminal, input, resize, exit code', async () => {
     const id = (await c().call('ListContainers', { filter: { label_selector: {} } })).containers.find((x: any) => x.metadata.name === 'sleeper').id;
     const { url } = await c().call('Exec', { container_id: id, cmd: ['sh'], tty: true, stdin: true, stdout: true });
-    const s = await streams(await SpdyClient.connect(url, [V4]), { stdin: true, resize: true });
+    const s = await openRemotecommandStreams(await SpdyClient.connect(url, [V4]), { stdin: true, resize: true });
     s.resize!.write(JSON.stringify({ Width: 100, Height: 30 }));
     await new Promise((r) => setTimeout(r, 500));
     s.stdin!.write('tty; stty size; exit 3\n');
@@ -131,7 +122,7 @@ describe('streaming through the daemon (Exec, Attach, PortForward)', function ()
   it('attach: the container reads our stdin and its output comes back; StdinOnce ends it', async () => {
     const id = await container('shell', fx.get('busybox').reference, { command: ['/bin/sh'], stdin: true, stdin_once: true });
     const { url } = await c().call('Attach', { container_id: id, stdin: true, stdout: true, stderr: true });
-    const s = await streams(await SpdyClient.connect(url, [V4]), { stdin: true, stderr: true });
+    const s = await openRemotecommandStreams(await SpdyClient.connect(url, [V4]), { stdin: true, stderr: true });
     s.stdin!.write('echo attached; echo to-err >&2\n');
     await until('attach output', () => s.stdout!.text() === 'attached\n' && s.stderr!.text() === 'to-err\n');
     s.stdin!.end();
@@ -147,7 +138,7 @@ describe('streaming through the daemon (Exec, Attach, PortForward)', function ()
     const { url } = await c().call('Attach', { container_id: id, tty: true, stdin: true, stdout: true });
     const cl = await SpdyClient.connect(url, [V4]);
     // With a tty, v4 clients also open the resize stream (the server waits for it).
-    const s = await streams(cl, { stdin: true, resize: true });
+    const s = await openRemotecommandStreams(cl, { stdin: true, resize: true });
     s.resize!.write(JSON.stringify({ Width: 80, Height: 24 }));
     s.stdin!.write('echo tty-$((6*7))\n');
     await until('tty attach output', () => s.stdout!.text().includes('tty-42\r\n')).catch((e) => {

@@ -3,20 +3,11 @@ import { createHash } from 'node:crypto';
 import { silentLogger } from '../../../src/log';
 import { StreamingServer } from '../../../src/streaming/server';
 import { SPDY_DICTIONARY } from '../../../src/streaming/spdy/dictionary';
-import { SpdyClient, rawRequest, readBody } from '../../helpers/spdy-client';
+import { SpdyClient, rawRequest, readBody, openRemotecommandStreams } from '../../helpers/spdy-client';
 import { LocalExecTarget } from './fake-target';
 import { waitFor } from './wait';
 
 const V4 = 'v4.channel.k8s.io';
-
-async function execStreams(c: SpdyClient, o: { stdin?: boolean; stdout?: boolean; stderr?: boolean; resize?: boolean }) {
-  const error = await c.open({ streamType: 'error' });
-  const stdin = o.stdin ? await c.open({ streamType: 'stdin' }) : undefined;
-  const stdout = o.stdout !== false ? await c.open({ streamType: 'stdout' }) : undefined;
-  const stderr = o.stderr ? await c.open({ streamType: 'stderr' }) : undefined;
-  const resize = o.resize ? await c.open({ streamType: 'resize' }) : undefined;
-  return { error, stdin, stdout, stderr, resize };
-}
 
 describe('streaming: remotecommand over SPDY/3.1', () => {
   let target: LocalExecTarget;
@@ -50,7 +41,7 @@ describe('streaming: remotecommand over SPDY/3.1', () => {
     const url = server.getExecUrl({ containerId: 'c1', cmd: ['echo', 'hello world'], tty: false, stdin: false, stdout: true, stderr: true });
     const c = await SpdyClient.connect(url, [V4, 'v3.channel.k8s.io']);
     assert.equal(c.protocol, V4);
-    const s = await execStreams(c, { stdout: true, stderr: true });
+    const s = await openRemotecommandStreams(c, { stdout: true, stderr: true });
     assert.equal((await s.stdout!.finished()).toString(), 'hello world\n');
     assert.equal((await s.stderr!.finished()).toString(), '');
     assert.deepEqual(JSON.parse((await s.error.finished()).toString()), { metadata: {}, status: 'Success' });
@@ -63,7 +54,7 @@ describe('streaming: remotecommand over SPDY/3.1', () => {
   it('runs echo with tty: output on stdout, the tty flag reaches the target', async () => {
     const url = server.getExecUrl({ containerId: 'c1', cmd: ['sh', '-c', 'echo out; echo err >&2; echo tty=$FAKE_TTY'], tty: true, stdin: false, stdout: true, stderr: false });
     const c = await SpdyClient.connect(url, [V4]);
-    const s = await execStreams(c, { stdout: true, resize: true });
+    const s = await openRemotecommandStreams(c, { stdout: true, resize: true });
     const out = (await s.stdout!.finished()).toString();
     assert.match(out, /out\n/);
     assert.match(out, /err\n/);
@@ -75,7 +66,7 @@ describe('streaming: remotecommand over SPDY/3.1', () => {
   it('echoes stdin through cat and ends it on the client half-close', async () => {
     const url = server.getExecUrl({ containerId: 'c1', cmd: ['cat'], tty: false, stdin: true, stdout: true, stderr: true });
     const c = await SpdyClient.connect(url, [V4]);
-    const s = await execStreams(c, { stdin: true, stdout: true, stderr: true });
+    const s = await openRemotecommandStreams(c, { stdin: true, stdout: true, stderr: true });
     s.stdin!.write('line one\n');
     s.stdin!.write('line two\n', true); // DATA with FLAG_FIN: stdin half-close
     assert.equal((await s.stdout!.finished()).toString(), 'line one\nline two\n');
@@ -85,7 +76,7 @@ describe('streaming: remotecommand over SPDY/3.1', () => {
   it("reports sh -c 'exit 7' as NonZeroExitCode with cause ExitCode 7 (v4)", async () => {
     const url = server.getExecUrl({ containerId: 'c1', cmd: ['sh', '-c', 'exit 7'], tty: false, stdin: false, stdout: true, stderr: true });
     const c = await SpdyClient.connect(url, [V4]);
-    const s = await execStreams(c, { stdout: true, stderr: true });
+    const s = await openRemotecommandStreams(c, { stdout: true, stderr: true });
     const status = JSON.parse((await s.error.finished()).toString());
     assert.equal(status.status, 'Failure');
     assert.equal(status.reason, 'NonZeroExitCode');
@@ -96,14 +87,14 @@ describe('streaming: remotecommand over SPDY/3.1', () => {
     const url = server.getExecUrl({ containerId: 'c1', cmd: ['sh', '-c', 'exit 3'], tty: false, stdin: false, stdout: true, stderr: false });
     const c = await SpdyClient.connect(url, ['v2.channel.k8s.io']);
     assert.equal(c.protocol, 'v2.channel.k8s.io');
-    const s = await execStreams(c, { stdout: true });
+    const s = await openRemotecommandStreams(c, { stdout: true });
     assert.match((await s.error.finished()).toString(), /^command terminated with non-zero exit code: .*exit code 3$/);
   });
 
   it('delivers resize events to the process (v3+)', async () => {
     const url = server.getExecUrl({ containerId: 'c1', cmd: ['cat'], tty: true, stdin: true, stdout: true, stderr: false });
     const c = await SpdyClient.connect(url, ['v3.channel.k8s.io']);
-    const s = await execStreams(c, { stdin: true, stdout: true, resize: true });
+    const s = await openRemotecommandStreams(c, { stdin: true, stdout: true, resize: true });
     s.resize!.write('{"Width":100,"Height":40}\n{"Width":120');
     s.resize!.write(',"Height":50}');
     await waitFor(() => target.calls[0]?.resizes.length === 2);
@@ -118,7 +109,7 @@ describe('streaming: remotecommand over SPDY/3.1', () => {
   it('kills the process when the client goes away', async () => {
     const url = server.getExecUrl({ containerId: 'c1', cmd: ['sleep', '60'], tty: false, stdin: false, stdout: true, stderr: false });
     const c = await SpdyClient.connect(url, [V4]);
-    await execStreams(c, { stdout: true });
+    await openRemotecommandStreams(c, { stdout: true });
     await waitFor(() => target.calls.length === 1);
     c.close();
     await waitFor(() => target.calls[0].killed);
@@ -127,7 +118,7 @@ describe('streaming: remotecommand over SPDY/3.1', () => {
   it('honours SPDY/3.1 flow-control windows when the client uses them', async () => {
     const url = server.getExecUrl({ containerId: 'c1', cmd: ['head', '-c', '300000', '/dev/zero'], tty: false, stdin: false, stdout: true, stderr: false });
     const c = await SpdyClient.connect(url, [V4], { windowSize: 4096 });
-    const s = await execStreams(c, { stdout: true });
+    const s = await openRemotecommandStreams(c, { stdout: true });
     assert.equal((await s.stdout!.finished()).length, 300000);
     assert.ok(s.stdout!.maxFrame <= 4096, `frame of ${s.stdout!.maxFrame} bytes exceeds the window`);
   });
@@ -143,7 +134,7 @@ describe('streaming: remotecommand over SPDY/3.1', () => {
   it('rejects a reused token with 404', async () => {
     const url = server.getExecUrl({ containerId: 'c1', cmd: ['true'], tty: false, stdin: false, stdout: true, stderr: false });
     const c = await SpdyClient.connect(url, [V4]);
-    const s = await execStreams(c, { stdout: true });
+    const s = await openRemotecommandStreams(c, { stdout: true });
     await s.error.finished();
     await assert.rejects(SpdyClient.connect(url, [V4]), (e: Error & { status?: number }) => e.status === 404);
   });
@@ -194,7 +185,7 @@ describe('streaming: remotecommand over SPDY/3.1', () => {
     target.attachCmd = ['sh', '-c', 'echo attached; read x; echo got $x; exit 4'];
     const url = server.getAttachUrl({ containerId: 'c2', tty: false, stdin: true, stdout: true, stderr: true });
     const c = await SpdyClient.connect(url, [V4]);
-    const s = await execStreams(c, { stdin: true, stdout: true, stderr: true });
+    const s = await openRemotecommandStreams(c, { stdin: true, stdout: true, stderr: true });
     s.stdin!.write('ping\n');
     assert.equal((await s.stdout!.finished()).toString(), 'attached\ngot ping\n');
     assert.deepEqual(JSON.parse((await s.error.finished()).toString()), { metadata: {}, status: 'Success' });
