@@ -1,6 +1,7 @@
 {
-  # Two products: the addon (nori_native.node) and the pod init (nori-reaper), both in
-  # build/Release/. `npm run build:native` = `node-gyp rebuild --directory native`.
+  # Three products, all in build/Release/: the addon (nori_native.node), the pod init
+  # (nori-reaper) and the exec helper (nori-exec, see exec/main.c).
+  # `npm run build:native` = `node-gyp rebuild --directory native`.
   'targets': [
     {
       'target_name': 'nori_native',
@@ -12,6 +13,7 @@
         'src/namespaces.cc',
         'src/fs_ops.cc',
         'src/fd_ops.cc',
+        'src/net_stats.cc',
       ],
       # node-addon-api's headers with C++ exceptions on (what its except.gypi sets), included
       # directly: depending on its gyp target makes gyp write Makefiles into native/node_modules.
@@ -30,6 +32,16 @@
       'cflags': ['-Wall', '-Wextra', '-O2'],
       # Static, so a pod's init does not depend on the host's shared libraries staying put.
       'ldflags': ['-static', '-s'],
+    },
+    {
+      # ExecSync's fast path (exec/main.c): static like the reaper, libseccomp only for `compile`.
+      'target_name': 'nori-exec',
+      'type': 'executable',
+      'sources': ['exec/main.c', 'exec/profile.c', 'exec/enter.c', 'exec/seccomp.c', 'exec/attach.c'],
+      'defines': ['_GNU_SOURCE'],
+      'cflags': ['-Wall', '-Wextra', '-O2'],
+      'ldflags': ['-static', '-s'],
+      'libraries': ['-lseccomp'],
     },
   ],
 }

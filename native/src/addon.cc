@@ -55,6 +55,7 @@ static Napi::Object InitNoriNative(Napi::Env env, Napi::Object exports) {
   nori::RegisterNamespaceFunctions(env, exports);
   nori::RegisterFsFunctions(env, exports);
   nori::RegisterFdFunctions(env, exports);
+  nori::RegisterNetStatsFunctions(env, exports);
   return exports;
 }
 

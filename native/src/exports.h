@@ -8,5 +8,6 @@ namespace nori {
 void RegisterNamespaceFunctions(Napi::Env env, Napi::Object exports);
 void RegisterFsFunctions(Napi::Env env, Napi::Object exports);
 void RegisterFdFunctions(Napi::Env env, Napi::Object exports);
+void RegisterNetStatsFunctions(Napi::Env env, Napi::Object exports);
 
 }  // namespace nori
