@@ -1,5 +1,6 @@
-// One streaming exec: `runc exec --process` in the container, plain pipes without a tty, or a
-// pty that runc relays to a terminal `script` provides. The exec'd process is found by the
+// One streaming exec: `runc exec --process` in the container, plain pipes without a tty; with a
+// tty, nori-exec's tty mode (exec_fast_tty.ts), else a pty that runc relays to a terminal
+// `script` provides. The exec'd process is found by the
 // pid runc writes, so kill() ends it (and not the container).
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -10,6 +11,10 @@ import type { OciRuntime } from '../runtime/oci_runtime';
 import { readPidFile } from '../runtime/conmon';
 import type { ExecProcess, StdioOptions } from '../streaming/types';
 import { execProcessSpec } from './exec_process_spec';
+import type { Logger } from '../log';
+import { startFastTtyExec } from './exec_fast_tty';
+import { execProfilesFor, initPidOf } from './exec_profile_host';
+import { defaultExecHelper } from './exec_sync';
 
 export interface ExecSessionInput {
   runtime: OciRuntime;
@@ -18,9 +23,27 @@ export interface ExecSessionInput {
   cmd: string[];
   opts: StdioOptions;
   scriptPath?: string;
+  /** nori-exec for a tty (no `script`, no runc); '' disables it. Default: the native build's. */
+  helper?: string;
+  log?: Logger;
+}
+
+/** A tty exec through nori-exec, or why not (nothing has run then). */
+async function tryFastTty(i: ExecSessionInput, helper: string): Promise<ExecProcess | string> {
+  const initPid = initPidOf(i.bundle);
+  if (!initPid) return 'no init pid';
+  const profiles = execProfilesFor(helper);
+  const profile = await profiles.get(i.containerId, i.bundle, initPid);
+  if (!profile.ok) return profile.reason;
+  return startFastTtyExec(helper, profile.path, i.cmd, i.opts);
 }
 
 export async function startExec(i: ExecSessionInput): Promise<ExecProcess> {
+  if (i.opts.tty && i.helper !== '') {
+    const fast = await tryFastTty(i, i.helper ?? defaultExecHelper());
+    if (typeof fast !== 'string') return fast;
+    i.log?.debug({ container: i.containerId, reason: fast }, 'tty Exec through runc exec and script');
+  }
   const dir = mkdtempSync(join(tmpdir(), 'nori-exec-'));
   try {
     const processJson = join(dir, 'process.json');

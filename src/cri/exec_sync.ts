@@ -10,5 +10,5 @@ export const execSync = (m: ContainerManager) => async (req: ExecSyncRequest): P
   const row = m.get(req.containerId);
   if (!isRunning(row)) throw new FailedPreconditionError(`container ${row.id} is not running`);
   if (req.cmd.length === 0) throw new InvalidArgumentError('cmd must not be empty');
-  return runExecSync(m.runtimeFor(row.handler), row.id, row.bundle, req.cmd, Number(req.timeout));
+  return runExecSync(m.runtimeFor(row.handler), row.id, row.bundle, req.cmd, Number(req.timeout), { initPid: row.pid, log: m.deps.log });
 };
