@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { InternalError } from '../errors';
 import type { OciRuntime } from './oci_runtime';
+import { identify, signalIfSame, type ProcIdentity } from './proc_identity';
 
 export interface ConmonCreateOptions {
   conmonPath: string;
@@ -29,6 +30,8 @@ export interface ConmonCreateOptions {
 export interface ConmonCreated {
   pid: number;
   conmonPid: number;
+  /** The container init's pid with its start time, taken as soon as conmon reported it. */
+  init?: ProcIdentity;
 }
 
 export function conmonPidFile(bundle: string): string {
@@ -106,18 +109,20 @@ export async function conmonCreate(o: ConmonCreateOptions): Promise<ConmonCreate
   }
   if (spawnError) throw new InternalError(`cannot start conmon ${o.conmonPath}: ${spawnError.message}`);
   const conmonPid = readPidFile(conmonPidFile(o.bundle));
+  const conmon = conmonPid ? identify(conmonPid) : undefined;
   let parsed: { pid: number; message?: string };
   try {
     parsed = parseSyncMessage(text);
   } catch (e) {
-    killConmon(conmonPid);
+    killConmon(conmon);
     throw text === '' ? new InternalError(`conmon did not report the container within ${timeoutMs} ms`) : e;
   }
   if (parsed.pid <= 0) {
-    killConmon(conmonPid);
+    killConmon(conmon);
     throw new InternalError(`container create failed: ${(parsed.message ?? 'unknown error').trim()}`);
   }
-  return { pid: parsed.pid, conmonPid: conmonPid ?? 0 };
+  const init = identify(parsed.pid);
+  return { pid: parsed.pid, conmonPid: conmonPid ?? 0, ...(init ? { init } : {}) };
 }
 
 export function readPidFile(path: string): number | undefined {
@@ -129,13 +134,9 @@ export function readPidFile(path: string): number | undefined {
   }
 }
 
-function killConmon(pid: number | undefined): void {
-  if (!pid) return;
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    /* already gone */
-  }
+/** Only the conmon we started: a pid that has since been reused is left alone. */
+function killConmon(conmon: ProcIdentity | undefined): void {
+  if (conmon) signalIfSame(conmon, 'SIGKILL');
 }
 
 /** conmon's control FIFO: "<type> <height> <width>\n"; type 2 reopens the log file. */

@@ -8,7 +8,7 @@ import { ALL_CAPABILITIES, buildCapabilities } from './capabilities';
 import { buildDevices } from './devices';
 import { buildEnv } from './env';
 import { buildPaths } from './masked_paths';
-import { buildMounts } from './mounts';
+import { buildMounts, terminationMessagePath } from './mounts';
 import { buildNamespaces, pidMode } from './namespaces';
 import { buildResources, cgroupsPath, clampOomScoreAdj } from './resources';
 import { buildSeccomp, chooseSeccomp, goArch } from './seccomp';
@@ -67,7 +67,7 @@ export function buildOciSpec(input: SpecInput): SpecResult {
     resolveHostPath: defaults.resolveHostPath ?? ((p) => p),
     mountInfo: defaults.mountInfo ?? '',
     recursiveReadOnlySupported: defaults.recursiveReadOnlySupported ?? false,
-  });
+  }, { containerPath: terminationMessagePath(config.annotations), hostPath: input.terminationMessagePath });
   if (mounts.rootfsPropagation) linux.rootfsPropagation = mounts.rootfsPropagation;
 
   if (!privileged) {

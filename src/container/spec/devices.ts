@@ -8,11 +8,15 @@ import type { HostDevice } from './types';
 export interface OciDevice { path: string; type: string; major: number; minor: number; fileMode: number; uid: number; gid: number }
 export interface OciDeviceRule { allow: boolean; type?: string; major?: number; minor?: number; access?: string }
 
-/** runc's and containerd's default allow list (null, zero, full, random, urandom, tty, console, ptmx, pts, tun). */
+/**
+ * runc's and containerd's default allow list (null, zero, full, random, urandom, tty, console,
+ * ptmx, pts, tun). A wildcard major or minor is left out, as the OCI spec says: runc also takes
+ * -1, but crun writes it to devices.allow verbatim and the kernel refuses "c -1:-1 m".
+ */
 export const DEFAULT_DEVICE_RULES: OciDeviceRule[] = [
   { allow: false, access: 'rwm' },
-  { allow: true, type: 'c', major: -1, minor: -1, access: 'm' },
-  { allow: true, type: 'b', major: -1, minor: -1, access: 'm' },
+  { allow: true, type: 'c', access: 'm' },
+  { allow: true, type: 'b', access: 'm' },
   { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' },
   { allow: true, type: 'c', major: 1, minor: 8, access: 'rwm' },
   { allow: true, type: 'c', major: 1, minor: 7, access: 'rwm' },
@@ -20,7 +24,7 @@ export const DEFAULT_DEVICE_RULES: OciDeviceRule[] = [
   { allow: true, type: 'c', major: 1, minor: 5, access: 'rwm' },
   { allow: true, type: 'c', major: 1, minor: 9, access: 'rwm' },
   { allow: true, type: 'c', major: 5, minor: 1, access: 'rwm' },
-  { allow: true, type: 'c', major: 136, minor: -1, access: 'rwm' },
+  { allow: true, type: 'c', major: 136, access: 'rwm' },
   { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' },
   { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' },
 ];

@@ -74,8 +74,36 @@ export interface MountEnv {
   recursiveReadOnlySupported: boolean;
 }
 
-/** The pod's files (hostname, hosts, resolv.conf, /dev/shm) the CRI mounts do not already cover. */
-export function podMounts(criMounts: Mount[], sandbox: SandboxRecord, readonlyRootfs: boolean): Mount[] {
+/** kubelet's annotation naming the container's terminationMessagePath. */
+export const TERMINATION_MESSAGE_PATH_ANNOTATION = 'io.kubernetes.container.terminationMessagePath';
+export const DEFAULT_TERMINATION_MESSAGE_PATH = '/dev/termination-log';
+
+/** Where the container writes its termination message: kubelet's annotation, else the k8s default. */
+export function terminationMessagePath(annotations: Record<string, string> | undefined): string {
+  const p = annotations?.[TERMINATION_MESSAGE_PATH_ANNOTATION] ?? '';
+  return p !== '' && path.posix.isAbsolute(p) ? cleanPath(p) : DEFAULT_TERMINATION_MESSAGE_PATH;
+}
+
+/**
+ * The host file behind the termination message: kubelet mounts its own file there (then that
+ * mount's host path), otherwise the runtime's own file (`ownFile`) is mounted and read.
+ */
+export function terminationMessageSource(criMounts: Mount[], annotations: Record<string, string> | undefined, ownFile: string): string {
+  const dest = terminationMessagePath(annotations);
+  const cri = criMounts.find((m) => m.containerPath !== '' && cleanPath(m.containerPath) === dest && m.hostPath !== '');
+  return cri ? cri.hostPath : ownFile;
+}
+
+/**
+ * The pod's files (hostname, hosts, resolv.conf, /dev/shm) and the container's termination-message
+ * file, where the CRI mounts do not already cover them.
+ */
+export function podMounts(
+  criMounts: Mount[],
+  sandbox: SandboxRecord,
+  readonlyRootfs: boolean,
+  termination?: { containerPath: string; hostPath: string },
+): Mount[] {
   const covered = new Set(criMounts.map((m) => cleanPath(m.containerPath)));
   const extra: Mount[] = [];
   const add = (containerPath: string, hostPath: string, readonly: boolean): void => {
@@ -89,6 +117,8 @@ export function podMounts(criMounts: Mount[], sandbox: SandboxRecord, readonlyRo
   add('/etc/hosts', sandbox.hostsPath, readonlyRootfs);
   add('/etc/resolv.conf', sandbox.resolvConfPath, readonlyRootfs);
   add('/dev/shm', sandbox.shmPath, false);
+  // Written by the container even when its rootfs is read-only.
+  if (termination) add(termination.containerPath, termination.hostPath, false);
   return extra;
 }
 
@@ -159,6 +189,7 @@ export function buildMounts(
   privileged: boolean,
   readonlyRootfs: boolean,
   env: MountEnv,
+  termination?: { containerPath: string; hostPath: string },
 ): { mounts: OciMount[]; rootfsPropagation?: string } {
   let propagation: 'rshared' | 'rslave' | undefined;
   const supplied: OciMount[] = [];
@@ -166,7 +197,7 @@ export function buildMounts(
   const podEnv: MountEnv = { ...env, resolveHostPath: (p) => p };
   const all = [
     ...criMounts.map((m) => ({ m, env })),
-    ...podMounts(criMounts, sandbox, readonlyRootfs).map((m) => ({ m, env: podEnv })),
+    ...podMounts(criMounts, sandbox, readonlyRootfs, termination).map((m) => ({ m, env: podEnv })),
   ];
   for (const { m, env: e } of all) {
     const r = criMount(m, e);

@@ -48,6 +48,7 @@ describe('container spec: buildOciSpec', () => {
         { destination: '/etc/hosts', type: 'bind', source: '/var/lib/nori/sb1/hosts', options: ['rbind', 'rprivate', 'rw'] },
         { destination: '/etc/resolv.conf', type: 'bind', source: '/var/lib/nori/sb1/resolv.conf', options: ['rbind', 'rprivate', 'rw'] },
         { destination: '/dev/shm', type: 'bind', source: '/run/nori/sb1/shm', options: ['rbind', 'rprivate', 'rw'] },
+        { destination: '/dev/termination-log', type: 'bind', source: '/var/lib/nori/c1/termination-log', options: ['rbind', 'rprivate', 'rw'] },
         { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] },
       ],
       annotations: {

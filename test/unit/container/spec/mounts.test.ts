@@ -1,5 +1,7 @@
 import { strict as assert } from 'node:assert';
-import { buildMounts, mergeMounts, mountOf, parseMountInfo } from '../../../../src/container/spec/mounts';
+import {
+  buildMounts, mergeMounts, mountOf, parseMountInfo, terminationMessagePath, terminationMessageSource,
+} from '../../../../src/container/spec/mounts';
 import { FailedPreconditionError, InvalidArgumentError, UnimplementedError } from '../../../../src/errors';
 import { Mount, MountPropagation as P, type DeepPartial } from '../../../../src/gen/api';
 import { sandbox } from './fixtures';
@@ -92,4 +94,31 @@ describe('container spec: mounts', () => {
     );
     assert.deepEqual(merged.map((x) => x.destination), ['/sys', '/dev', '/a', '/sys/fs/cgroup', '/a/b/c']);
   });
+
+  const TERM = { containerPath: '/dev/termination-log', hostPath: '/var/lib/nori/c1/termination-log' };
+  const ANN = 'io.kubernetes.container.terminationMessagePath';
+  const termCases: { name: string; annotations: Record<string, string>; mounts: DeepPartial<Mount>[]; path: string; source: string; mounted: boolean }[] = [
+    { name: 'default path, own file', annotations: {}, mounts: [], path: '/dev/termination-log', source: '/own', mounted: true },
+    { name: 'kubelet annotation', annotations: { [ANN]: '/tmp/msg/' }, mounts: [], path: '/tmp/msg', source: '/own', mounted: true },
+    { name: 'relative annotation ignored', annotations: { [ANN]: 'msg' }, mounts: [], path: '/dev/termination-log', source: '/own', mounted: true },
+    {
+      name: 'kubelet mounts its own file there', annotations: { [ANN]: '/dev/termination-log' },
+      mounts: [{ containerPath: '/dev/termination-log', hostPath: '/pods/u/containers/c/abc' }],
+      path: '/dev/termination-log', source: '/pods/u/containers/c/abc', mounted: false,
+    },
+  ];
+  for (const c of termCases) {
+    it(`termination message: ${c.name}`, () => {
+      const cri = c.mounts.map(m);
+      assert.equal(terminationMessagePath(c.annotations), c.path);
+      assert.equal(terminationMessageSource(cri, c.annotations, '/own'), c.source);
+      const out = buildMounts(cri, sandbox(), false, true, env, { containerPath: c.path, hostPath: TERM.hostPath });
+      const at = out.mounts.filter((x) => x.destination === c.path);
+      assert.equal(at.length, 1);
+      // rw even with a read-only rootfs: the container must be able to write it
+      assert.deepEqual(at[0], c.mounted
+        ? { destination: c.path, type: 'bind', source: TERM.hostPath, options: ['rbind', 'rprivate', 'rw'] }
+        : { destination: c.path, type: 'bind', source: c.source, options: ['rbind', 'rprivate', 'rw'] });
+    });
+  }
 });

@@ -62,6 +62,16 @@ describe('container spec: devices', () => {
   it('default rules only', () => {
     assert.deepEqual(buildDevices([], false, [fuse], stat), { devices: [], rules: DEFAULT_DEVICE_RULES });
   });
+  it('wildcards are an absent major/minor, never -1 (crun writes -1 verbatim; the kernel refuses it)', () => {
+    for (const r of DEFAULT_DEVICE_RULES) {
+      assert.ok(r.major === undefined || r.major >= 0, JSON.stringify(r));
+      assert.ok(r.minor === undefined || r.minor >= 0, JSON.stringify(r));
+    }
+    assert.deepEqual(DEFAULT_DEVICE_RULES.slice(0, 3), [
+      { allow: false, access: 'rwm' }, { allow: true, type: 'c', access: 'm' }, { allow: true, type: 'b', access: 'm' },
+    ]);
+    assert.ok(DEFAULT_DEVICE_RULES.some((r) => r.type === 'c' && r.major === 136 && r.minor === undefined), 'all of /dev/pts/*');
+  });
   it('requested device: node at container path and an allow rule', () => {
     const out = buildDevices([dev({ hostPath: '/dev/fuse', containerPath: '/dev/myfuse', permissions: 'mrw' })], false, [], stat);
     assert.deepEqual(out.devices, [{ path: '/dev/myfuse', type: 'c', major: 10, minor: 229, fileMode: 0o666, uid: 0, gid: 0 }]);

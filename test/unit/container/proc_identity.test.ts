@@ -1,0 +1,99 @@
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  identify, loadIdentity, parseProcStat, saveIdentity, signalIfSame, stillRunning, type ProcStatReader,
+} from '../../../src/runtime/proc_identity';
+import { ContainerManager, INIT_IDENTITY_FILE } from '../../../src/container/manager';
+import type { ContainerRow } from '../../../src/store/container_store';
+
+/** A /proc/<pid>/stat line with the given comm, state and start time (field 22). */
+function stat(pid: number, comm: string, state: string, start: number): string {
+  const fields = [state, ...Array.from({ length: 18 }, (_, i) => String(i + 1)), String(start), '4096', '12'];
+  return `${pid} (${comm}) ${fields.join(' ')}\n`;
+}
+
+/** A fake /proc: pid → stat text. */
+function fakeProc(entries: Record<number, string>): ProcStatReader {
+  return (pid) => entries[pid];
+}
+
+describe('pid reuse guard (runtime/proc_identity)', () => {
+  it('parses state and start time, whatever the comm holds', () => {
+    assert.deepEqual(parseProcStat(stat(7, 'sh', 'S', 123456)), { state: 'S', startTime: '123456' });
+    assert.deepEqual(parseProcStat(stat(7, 'a) (b c', 'R', 99)), { state: 'R', startTime: '99' });
+    assert.equal(parseProcStat('garbage'), undefined);
+    assert.equal(parseProcStat('7 (x) S 1 2'), undefined);
+  });
+
+  it('matches the real /proc for this process and knows a reaped child is gone', () => {
+    const me = identify(process.pid);
+    assert.ok(me && /^\d+$/.test(me.startTime));
+    assert.ok(stillRunning(me));
+    const child = spawnSync('true');
+    assert.ok(child.pid);
+    assert.equal(stillRunning({ pid: child.pid!, startTime: '1' }), false);
+  });
+
+  it('a pid reused by another process (other start time) is not the same process', () => {
+    const saved = { pid: 4242, startTime: '1000' };
+    assert.ok(stillRunning(saved, fakeProc({ 4242: stat(4242, 'sleep', 'S', 1000) })));
+    assert.equal(stillRunning(saved, fakeProc({ 4242: stat(4242, 'bash', 'S', 5000) })), false);
+    assert.equal(stillRunning(saved, fakeProc({})), false);
+    // a zombie is exited, even with its own start time
+    assert.equal(stillRunning(saved, fakeProc({ 4242: stat(4242, 'sleep', 'Z', 1000) })), false);
+  });
+
+  it('signals only the same process', () => {
+    const sent: [number, string][] = [];
+    const kill = (pid: number, sig: NodeJS.Signals) => void sent.push([pid, sig]);
+    const saved = { pid: 4242, startTime: '1000' };
+    assert.equal(signalIfSame(saved, 'SIGKILL', fakeProc({ 4242: stat(4242, 'other', 'S', 2000) }), kill), false);
+    assert.deepEqual(sent, []);
+    assert.equal(signalIfSame(saved, 'SIGKILL', fakeProc({ 4242: stat(4242, 'conmon', 'S', 1000) }), kill), true);
+    assert.deepEqual(sent, [[4242, 'SIGKILL']]);
+  });
+
+  it('identities round-trip through a file; a bad file is no identity', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nori-ident-'));
+    try {
+      saveIdentity(join(dir, 'id'), { pid: 12, startTime: '345' });
+      assert.deepEqual(loadIdentity(join(dir, 'id')), { pid: 12, startTime: '345' });
+      writeFileSync(join(dir, 'bad'), 'x y');
+      assert.equal(loadIdentity(join(dir, 'bad')), undefined);
+      assert.equal(loadIdentity(join(dir, 'missing')), undefined);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  describe('ContainerManager.livePid', () => {
+    let dir: string;
+    beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'nori-livepid-'))));
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+    const row = (pid: number) => ({ id: 'c1', handler: '', bundle: dir, pid }) as ContainerRow;
+    /** Just what livePid uses of the manager: the runtime's `state`. */
+    const managerWith = (state: unknown) =>
+      ({ runtimeFor: () => ({ state: async () => state }) }) as unknown as ContainerManager;
+    const livePid = (m: ContainerManager, r: ContainerRow, read: ProcStatReader) => ContainerManager.prototype.livePid.call(m, r, read);
+
+    it('trusts the recorded pid only while its start time matches', async () => {
+      saveIdentity(join(dir, INIT_IDENTITY_FILE), { pid: 300, startTime: '777' });
+      const m = managerWith({ status: 'running', pid: 300 });
+      assert.equal(await livePid(m, row(300), fakeProc({ 300: stat(300, 'sh', 'S', 777) })), 300);
+      // the container died while nori was down and pid 300 went to someone else
+      assert.equal(await livePid(m, row(300), fakeProc({ 300: stat(300, 'sshd', 'S', 901) })), undefined);
+      assert.equal(await livePid(m, row(300), fakeProc({})), undefined);
+    });
+
+    it('without a recorded identity, asks the runtime (which checks its own start time)', async () => {
+      const none = fakeProc({});
+      assert.equal(await livePid(managerWith({ status: 'running', pid: 300 }), row(300), none), 300);
+      assert.equal(await livePid(managerWith({ status: 'stopped', pid: 0 }), row(300), none), undefined);
+      assert.equal(await livePid(managerWith(undefined), row(300), none), undefined);
+    });
+  });
+});
