@@ -1,0 +1,33 @@
+// Whether the conmon of a container still runs. Its pid file is in the bundle; the pid is only
+// believed when that process's command line names the container (`-c <id>`), so a pid reused by
+// an unrelated process after a crash or reboot is never mistaken for it (nor killed).
+
+import { readFileSync } from 'node:fs';
+import { conmonPidFile, readPidFile } from '../runtime/conmon';
+
+/** The conmon pid of container `id` with bundle `bundle`, when that conmon is alive. */
+export function liveConmonPid(bundle: string, id: string): number | undefined {
+  const pid = readPidFile(conmonPidFile(bundle));
+  if (!pid) return undefined;
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const i = argv.indexOf('-c');
+    if (i < 0 || argv[i + 1] !== id) return undefined;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] === 'Z' ? undefined : pid;
+  } catch {
+    return undefined;
+  }
+}
+
+/** SIGKILLs a verified conmon and waits (bounded) until it is gone. */
+export async function killConmon(bundle: string, id: string): Promise<void> {
+  const pid = liveConmonPid(bundle, id);
+  if (!pid) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    return;
+  }
+  for (let i = 0; i < 200 && liveConmonPid(bundle, id); i++) await new Promise((r) => setTimeout(r, 10));
+}

@@ -1,0 +1,96 @@
+// Sandbox pieces with no store row: a quarantined row, or a row removed by hand. Every path of
+// a sandbox derives from its id (src/sandbox/paths.ts) and libcni's cache records each
+// attachment by id, so the pieces are found under nori's own dirs: a cached CNI attachment
+// (DEL it: that frees the IP lease and the veth), pinned namespaces (the pod init is the
+// process whose PID namespace is the pinned one: killed), the shm mount and the sandbox dir,
+// and the default cgroup parent `/<prefix>/pod<id>` while empty.
+
+import { promises as fs, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CgroupManager } from '../cgroups/manager';
+import { errorMessage } from '../errors';
+import type { Logger } from '../log';
+import { podRuntimeConf, type CniNetwork } from '../network';
+import { sandboxPaths } from '../sandbox/paths';
+import { MNT_DETACH } from '../sys/constants';
+import type { Sys } from '../sys/types';
+import { unpinNamespace } from '../sys/unpin';
+
+export interface OrphanSandboxDeps {
+  state: string;
+  cgroupRootPrefix: string;
+  cni: CniNetwork;
+  cgroups: CgroupManager;
+  sys: Sys;
+  /** True for ids with a store row. */
+  known: (id: string) => boolean;
+  log: Logger;
+}
+
+const ID = /^[0-9a-f]{64}$/;
+
+function ls(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/** Processes whose PID namespace is the one pinned at `pin` (the pod init and its children). */
+async function processesInPinnedPidNs(pin: string): Promise<number[]> {
+  let ino: number;
+  try {
+    ino = (await fs.stat(pin)).ino;
+  } catch {
+    return [];
+  }
+  const out: number[] = [];
+  for (const p of ls('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    const st = await fs.stat(`/proc/${p}/ns/pid`).catch(() => undefined);
+    if (st && st.ino === ino) out.push(Number(p));
+  }
+  return out;
+}
+
+export async function removeOrphanSandboxes(d: OrphanSandboxDeps): Promise<string[]> {
+  const ids = new Set<string>(ls(join(d.state, 'sandboxes')));
+  for (const t of ['net', 'ipc', 'uts', 'pid']) for (const n of ls(join(d.state, 'ns', t))) ids.add(n);
+  for (const a of await d.cni.cachedAttachments().catch(() => [])) ids.add(a.containerId);
+  const cleaned: string[] = [];
+  for (const id of ids) {
+    if (!ID.test(id) || d.known(id)) continue;
+    const p = sandboxPaths(d.state, id);
+    try {
+      if ((await d.cni.cachedAttachments(id)).length > 0) {
+        // The cache holds the ADD's config, args and result: enough for DEL without the record.
+        const rt = podRuntimeConf({ sandboxId: id, netns: p.ns.net, podName: '', podNamespace: '', podUid: '' });
+        await d.cni.del(rt, { signal: AbortSignal.timeout(120_000) });
+      }
+      for (const pid of await processesInPinnedPidNs(p.ns.pid)) {
+        try {
+          d.sys.kill(pid, 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
+      try {
+        d.sys.umount2(p.shm, MNT_DETACH);
+      } catch {
+        // not mounted
+      }
+      for (const f of Object.values(p.ns)) await unpinNamespace(d.sys, f);
+      await fs.rm(p.dir, { recursive: true, force: true });
+      const parent = `/${d.cgroupRootPrefix}/pod${id}`;
+      await d.cgroups.removeDirs(await d.cgroups.paths(parent)).catch(() => undefined);
+      // the prefix dir is shared by the daemon's pods: it goes with the last (rmdir of a busy one fails)
+      await d.cgroups.removeDirs(await d.cgroups.paths(`/${d.cgroupRootPrefix}`)).catch(() => undefined);
+      cleaned.push(id);
+    } catch (e) {
+      d.log.error({ sandbox: id, err: errorMessage(e) }, 'cleaning up a sandbox without a store row failed; will retry at next start');
+    }
+  }
+  if (cleaned.length) d.log.warn({ sandboxes: cleaned }, 'removed sandbox pieces that had no store row');
+  return cleaned;
+}
