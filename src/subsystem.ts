@@ -24,4 +24,6 @@ export interface Subsystem {
   recover?(): Promise<void>;
   /** Releases what the daemon holds (watchers, servers); never stops containers. */
   close?(): Promise<void>;
+  /** Ends calls that never finish on their own (event streams), so shutdown need not wait them out. */
+  drain?(): void;
 }

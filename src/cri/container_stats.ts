@@ -4,13 +4,14 @@ import type { ContainerStats, ContainerStatsRequest, ContainerStatsResponse } fr
 import type { ContainerManager } from '../container/manager';
 import { nowNs } from '../container/manager';
 import { toStats } from '../container/views';
+import { samplerFor } from '../stats';
 import type { ContainerRow } from '../store/container_store';
 
 export async function statsOf(m: ContainerManager, row: ContainerRow): Promise<ContainerStats> {
   const ts = nowNs();
   const sample = row.cgroupPath ? m.cgroups.sample(row.cgroupPath) : {};
   const layer = await m.deps.images.containerLayerUsage(row.id).catch(() => undefined);
-  return toStats(row, sample, layer, m.deps.config.root, ts);
+  return samplerFor(m).completeContainer(row.id, row.cgroupPath, toStats(row, sample, layer, m.deps.config.root, ts));
 }
 
 export const containerStats = (m: ContainerManager) => async (req: ContainerStatsRequest): Promise<ContainerStatsResponse> => ({

@@ -62,6 +62,8 @@ export class CniNetwork {
   private readonly onStderr: InvokeOptions['onStderr'];
   /** One operation at a time per attachment: ADD racing DEL would leak or double-release. */
   private readonly locks = new KeyedLock();
+  /** Told the duration and outcome of each ADD and DEL (the daemon's metrics set it). */
+  observer?: (op: 'ADD' | 'DEL', seconds: number, err: unknown) => void;
 
   constructor(opts: CniNetworkOptions) {
     this.confDir = opts.confDir ?? DEFAULT_CNI_CONF_DIR;
@@ -93,7 +95,7 @@ export class CniNetwork {
 
   /** ADD on the default network; the result is cached for DEL and CHECK. */
   add(rt: RuntimeConf, opts: CallOptions = {}): Promise<AddOutcome> {
-    return this.serialize(rt, async () => {
+    return this.observed('ADD', () => this.serialize(rt, async () => {
       const network = await this.requireNetwork();
       const result = await addNetworkList(network, rt, this.invokeOptions(opts));
       await this.cache.write({
@@ -107,7 +109,7 @@ export class CniNetwork {
         result: result.raw,
       });
       return { networkName: network.name, result };
-    });
+    }));
   }
 
   /**
@@ -118,7 +120,7 @@ export class CniNetwork {
    * Safe to repeat: plugins must accept DEL of something already deleted.
    */
   del(rt: RuntimeConf, opts: CallOptions = {}): Promise<DelOutcome> {
-    return this.serialize(rt, async () => {
+    return this.observed('DEL', () => this.serialize(rt, async () => {
       const netns = (await isNetnsPath(rt.netns)) ? rt.netns : '';
       const base: RuntimeConf = { ...rt, netns };
       const invoke = this.invokeOptions(opts);
@@ -143,7 +145,20 @@ export class CniNetwork {
       await this.cache.remove(network.name, rt.containerId, rt.ifName);
       for (const e of unusable) await this.cache.remove(e.networkName, rt.containerId, rt.ifName);
       return { torn: [{ networkName: network.name, source: 'config' }] };
-    });
+    }));
+  }
+
+  private async observed<T>(op: 'ADD' | 'DEL', fn: () => Promise<T>): Promise<T> {
+    const started = process.hrtime.bigint();
+    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+    try {
+      const out = await fn();
+      this.observer?.(op, seconds(), undefined);
+      return out;
+    } catch (e) {
+      this.observer?.(op, seconds(), e);
+      throw e;
+    }
   }
 
   /** CHECK on the default network against the cached ADD result (0.4.0+ configs only). */

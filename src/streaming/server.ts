@@ -49,6 +49,7 @@ export class StreamingServer {
   private bound?: { host: string; port: number };
   private readonly sessions?: import('prom-client').Counter<'kind' | 'transport'>;
   private readonly rejected?: import('prom-client').Counter<'reason'>;
+  private readonly open?: import('prom-client').Gauge<'kind'>;
 
   constructor(private readonly opts: StreamingServerOptions) {
     this.tokens = new TokenCache(opts.tokenTtlMs ?? TOKEN_TTL_MS);
@@ -57,6 +58,7 @@ export class StreamingServer {
     if (opts.metrics) {
       this.sessions = opts.metrics.counter('nori_streaming_sessions_total', 'Streaming sessions started, by kind and transport', ['kind', 'transport']);
       this.rejected = opts.metrics.counter('nori_streaming_rejected_total', 'Streaming requests refused, by reason', ['reason']);
+      this.open = opts.metrics.gauge('nori_streaming_sessions_open', 'Streaming sessions open now, by kind', ['kind']);
     }
   }
 
@@ -154,6 +156,11 @@ export class StreamingServer {
     }
     const ws = isWebSocketUpgrade(req);
     this.sessions?.inc({ kind: request.kind, transport: ws ? 'websocket' : 'spdy' });
+    if (this.open) {
+      const open = this.open;
+      open.inc({ kind: request.kind });
+      socket.once('close', () => open.dec({ kind: request.kind }));
+    }
     this.opts.log.debug({ kind: request.kind, transport: ws ? 'websocket' : 'spdy' }, 'streaming session');
     const deps = { log: this.opts.log, dial: this.dial, start: this.starter(request) };
     if (ws) handleWebSocket(req, socket, head, request, deps);

@@ -76,6 +76,8 @@ export class FakeSys implements Sys {
   readonly podInits = new Map<number, FakePodInit>();
   /** What connectInNetns returns; replace to hand out real fds (e.g. from a socketpair). */
   connectHandler: (nsPath: string, host: string, port: number) => number | Promise<number>;
+  /** /proc/net/dev text readNetDevInNetns returns, by netns path; set by tests. */
+  readonly netDev = new Map<string, string>();
 
   private injections: Injection[] = [];
   private fdQueues = new Map<number, number[]>();
@@ -158,6 +160,12 @@ export class FakeSys implements Sys {
     validateConnect(host, port, opts.timeoutMs);
     this.resolveJoin([['net', nsPath]]);
     return this.connectHandler(nsPath, host, port);
+  }
+
+  readNetDevInNetns(nsPath: string): string {
+    this.record('readNetDevInNetns', [nsPath]);
+    this.resolveJoin([['net', nsPath]]);
+    return this.netDev.get(nsPath) ?? '';
   }
 
   mount(source: string | null, target: string, fstype: string | null, flags?: MountFlags, data?: string | null): void {
@@ -302,6 +310,8 @@ function fakeSyscallName(op: SysOp): string {
       return 'setns';
     case 'connectInNetns':
       return 'connect';
+    case 'readNetDevInNetns':
+      return 'setns';
     case 'recvFd':
       return 'recvmsg';
     case 'sendFd':

@@ -32,6 +32,8 @@ export interface NativeAddon {
   }): Promise<void>;
   startPodInit(opts: { reaperPath: string; join?: NamespacePaths }): Promise<number>;
   connectInNetns(nsPath: string, host: string, port: number, timeoutMs?: number): Promise<number>;
+  /** Absent from addons built before native/src/net_stats.cc. */
+  readNetDevInNetns?(nsPath: string): string;
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
   umount2(target: string, flags: number): void;
   lsetxattr(path: string, name: string, value: Buffer, flags: number): void;
@@ -124,6 +126,12 @@ export class NativeSys implements Sys {
   connectInNetns(nsPath: string, host: string, port: number, opts: ConnectOptions = {}): Promise<number> {
     validateConnect(host, port, opts.timeoutMs);
     return this.n.connectInNetns(nsPath, host, port, opts.timeoutMs ?? 0);
+  }
+
+  readNetDevInNetns(nsPath: string): string {
+    const read = this.n.readNetDevInNetns;
+    if (!read) throw new FailedPreconditionError('native addon lacks readNetDevInNetns (run npm run build:native)');
+    return read(nsPath);
   }
 
   mount(source: string | null, target: string, fstype: string | null, flags?: MountFlags, data?: string | null): void {

@@ -68,6 +68,8 @@ export interface Sys {
   startPodInit(opts?: StartPodInitOptions): Promise<number>;
   /** A TCP socket fd connected from inside the netns at nsPath; wrap with new net.Socket({ fd }). */
   connectInNetns(nsPath: string, host: string, port: number, opts?: ConnectOptions): Promise<number>;
+  /** The text of /proc/net/dev as seen inside the netns at nsPath (pod network counters). */
+  readNetDevInNetns(nsPath: string): string;
 
   mount(source: string | null, target: string, fstype: string | null, flags?: MountFlags, data?: string | null): void;
   umount2(target: string, flags?: number): void;
