@@ -20,9 +20,9 @@ done
 
 # Runtime: OCI runtimes, the container monitor, CNI plugins and what they call, the seccomp
 # profile and registries.conf, and what the build needs.
-PKGS=(runc crun conmon containernetworking-plugins iptables iproute2 util-linux bsdutils socat
-	golang-github-containers-common golang-github-containers-image zstd
-	protobuf-compiler g++ make python3 libseccomp-dev pkg-config)
+PKGS=(runc crun conmon containernetworking-plugins iptables iproute2 util-linux bsdutils
+	golang-github-containers-common golang-github-containers-image zstd criu
+	protobuf-compiler gcc libc6-dev g++ make python3 libseccomp-dev pkg-config)
 # Tests: a real registry and image tools for fixtures.
 TEST_PKGS=(docker-registry skopeo umoci jq openssl apache2-utils dpkg-dev)
 

@@ -9,7 +9,16 @@ fail() { echo "hack/test.sh: $*" >&2; echo "0 passed, 1 failed, 0 skipped"; exit
 
 echo "== typecheck + build"
 npm run --silent build:ts || fail "TypeScript build failed"
-[ -f native/build/Release/nori_native.node ] || npm run --silent build:native || fail "native build failed"
+# Rebuild the addon and helpers when one is missing or a native source is newer than it.
+native_stale() {
+	local out
+	for out in nori_native.node nori-reaper nori-exec; do
+		[ -f "native/build/Release/$out" ] || return 0
+		[ -z "$(find native/src native/exec native/*.c native/binding.gyp -newer "native/build/Release/$out" 2>/dev/null | head -1)" ] || return 0
+	done
+	return 1
+}
+if native_stale; then npm run --silent build:native || fail "native build failed"; fi
 echo "== generated code is up to date"
 bash hack/gen-proto.sh --check || fail "src/gen differs from what proto/ generates: run npm run gen:proto"
 echo "== no import cycles"
