@@ -39,6 +39,8 @@ export interface Config {
   shmSize: number;
   maxConcurrentDownloads: number;
   pullProgressTimeoutSeconds: number;
+  /** images reported pinned (never garbage-collected by kubelet): exact, "prefix*" or "*word*" */
+  pinnedImages: string[];
   shutdownGraceSeconds: number;
 }
 
@@ -70,6 +72,7 @@ export function defaultConfig(): Config {
     shmSize: 64 * 1024 * 1024,
     maxConcurrentDownloads: 4,
     pullProgressTimeoutSeconds: 60,
+    pinnedImages: [],
     shutdownGraceSeconds: 10,
   };
 }
@@ -121,6 +124,13 @@ export const FLAGS: FlagSpec[] = [
   { flag: 'shm-size', help: 'bytes of each pod /dev/shm tmpfs', apply: num('shmSize', 'shm-size') },
   { flag: 'max-concurrent-downloads', help: 'layers downloaded in parallel per pull', apply: num('maxConcurrentDownloads', 'max-concurrent-downloads') },
   { flag: 'pull-progress-timeout', help: 'seconds a pull may make no progress before it fails', apply: num('pullProgressTimeoutSeconds', 'pull-progress-timeout') },
+  {
+    flag: 'pinned-images',
+    help: 'comma-separated images reported pinned: exact names, "prefix*" or "*keyword*"',
+    apply: (c, v) => {
+      c.pinnedImages = v.split(',').map((p) => p.trim()).filter((p) => p !== '');
+    },
+  },
   { flag: 'shutdown-grace', help: 'seconds in-flight calls get on SIGTERM', apply: num('shutdownGraceSeconds', 'shutdown-grace') },
 ];
 

@@ -24,6 +24,7 @@ export function configToToml(c: Config): string {
     'shm-size': c.shmSize,
     'max-concurrent-downloads': c.maxConcurrentDownloads,
     'pull-progress-timeout': c.pullProgressTimeoutSeconds,
+    'pinned-images': c.pinnedImages,
     'shutdown-grace': c.shutdownGraceSeconds,
     runtimes: Object.fromEntries(
       Object.entries(c.runtimes).map(([name, r]) => [name, { path: r.path, options: r.options, root: r.root }]),

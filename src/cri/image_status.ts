@@ -2,6 +2,7 @@ import { InvalidArgumentError } from '../errors';
 import type { ImageStatusRequest, ImageStatusResponse } from '../gen/api';
 import type { ImageService } from '../image/service';
 import type { UnaryHandler } from './context';
+import { isCleanText } from './validate_ids';
 import { toCriImage } from '../image/cri_image';
 
 /** Not found is an empty response, not an error (CRI). */
@@ -9,6 +10,7 @@ export function imageStatus(images: ImageService): UnaryHandler<ImageStatusReque
   return async (req) => {
     const ref = req.image?.image ?? '';
     if (!ref) throw new InvalidArgumentError('image.image is required');
+    if (!isCleanText(ref)) throw new InvalidArgumentError('image.image is not valid UTF-8 text');
     const r = images.findRow(ref);
     if (!r) return { image: undefined, info: {} };
     const info: Record<string, string> = {};
@@ -26,6 +28,6 @@ export function imageStatus(images: ImageService): UnaryHandler<ImageStatusReque
         layerDirs: r.layers.map((c) => images.dirs.diff(c)),
       });
     }
-    return { image: toCriImage(r), info };
+    return { image: toCriImage(r, images.isPinned(r)), info };
   };
 }

@@ -4,12 +4,14 @@
 import { existsSync } from 'node:fs';
 import type { ImageLookup } from '../image/api';
 import { LayerDirs } from '../image/layer_store';
+import { pinnedMatcher } from '../image/pinned';
 import { Puller } from '../image/puller';
 import { pullMetrics } from '../image/pull_metrics';
 import { loadRegistriesConf } from '../image/registries_conf';
 import { RegistryClient } from '../image/registry_client';
 import { ImageService } from '../image/service';
 import { TokenCache } from '../image/token_cache';
+import { UnpackPool } from '../image/unpack_pool';
 import { ImageStore } from '../store/image_store';
 import type { Subsystem, SubsystemContext } from '../subsystem';
 import { imageFsInfo } from './image_fs_info';
@@ -43,8 +45,10 @@ export function imageSubsystem(ctx: SubsystemContext): ImageSubsystem {
     maxConcurrentDownloads: ctx.config.maxConcurrentDownloads || 4,
     progressTimeoutMs: (ctx.config.pullProgressTimeoutSeconds || 60) * 1000,
     metrics: pullMetrics(ctx.metrics),
+    // one worker thread per core unpacks big layers, so layers unpack side by side
+    unpacker: new UnpackPool(log),
   });
-  const service = new ImageService(store, dirs, ctx.sys, log, () => puller.busyLayers.keys());
+  const service = new ImageService(store, dirs, ctx.sys, log, () => puller.busyLayers.keys(), pinnedMatcher(ctx.config.pinnedImages ?? []));
   return {
     name: 'image',
     lookup: service,

@@ -8,8 +8,8 @@ export function listImages(images: ImageService): UnaryHandler<ListImagesRequest
     const want = req.filter?.image?.image;
     if (want) {
       const r = images.findRow(want);
-      return { images: r ? [toCriImage(r)] : [] };
+      return { images: r ? [toCriImage(r, images.isPinned(r))] : [] };
     }
-    return { images: images.list().map(toCriImage) };
+    return { images: images.list().map((r) => toCriImage(r, images.isPinned(r))) };
   };
 }

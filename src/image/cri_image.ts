@@ -11,7 +11,8 @@ export function userOf(user: string | undefined): { uid?: number; username: stri
   return { username: u };
 }
 
-export function toCriImage(row: ImageRow): Image {
+/** `pinned`: whether config pins it (pinned-images); the stored flag counts too. */
+export function toCriImage(row: ImageRow, pinned = false): Image {
   const rec = toRecord(row);
   const { uid, username } = userOf(rec.config.User);
   return {
@@ -22,6 +23,6 @@ export function toCriImage(row: ImageRow): Image {
     uid: uid === undefined ? undefined : { value: BigInt(uid) },
     username,
     spec: { image: rec.id, annotations: {}, userSpecifiedImage: '', runtimeHandler: '', imageRef: rec.id },
-    pinned: rec.pinned,
+    pinned: rec.pinned || pinned,
   };
 }

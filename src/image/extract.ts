@@ -35,6 +35,9 @@ export class LayerExtractor {
   /** relative paths known to be real directories we made */
   private readonly dirs = new Set<string>(['']);
   private readonly dirTimes = new Map<string, number>();
+  /** relative paths of the non-directories this extraction made (the root starts empty, so
+   *  nothing else can be in the way) */
+  private readonly made = new Set<string>();
   readonly stats: ExtractStats = { bytes: 0, inodes: 0 };
 
   constructor(
@@ -71,6 +74,7 @@ export class LayerExtractor {
 
   /** Removes whatever is at rel (so a new entry never follows an old symlink). */
   private clear(rel: string, keepDir: boolean): boolean {
+    if (!this.made.has(rel) && !this.dirs.has(rel)) return false;
     let st: fs.Stats;
     try {
       st = fs.lstatSync(this.abs(rel));
@@ -111,6 +115,7 @@ export class LayerExtractor {
       const rel = parent ? `${parent}/${name}` : name;
       this.clear(rel, false);
       this.sys.mknod(this.abs(rel), fs.constants.S_IFCHR, 0, 0);
+      this.made.add(rel);
       this.stats.inodes++;
       return;
     }
@@ -132,6 +137,7 @@ export class LayerExtractor {
     this.ensureParents(comps, true);
     this.clear(rel, false);
     const p = this.abs(rel);
+    this.made.add(rel);
     this.stats.inodes++;
     switch (e.type) {
       case 'file': {
@@ -141,12 +147,16 @@ export class LayerExtractor {
             let off = 0;
             while (off < chunk.length) off += fs.writeSync(fd, chunk, off);
           }
+          // through the descriptor: no path walks; chmod after chown, which clears setuid
+          fs.fchownSync(fd, e.uid, e.gid);
+          fs.fchmodSync(fd, e.mode);
+          fs.futimesSync(fd, e.mtime, e.mtime);
         } finally {
           fs.closeSync(fd);
         }
         this.stats.bytes += e.size;
-        this.meta(rel, e, true);
-        break;
+        for (const [k, v] of e.xattrs) this.sys.lsetxattr(p, k, v);
+        return;
       }
       case 'symlink':
         fs.symlinkSync(e.linkname, p);

@@ -8,6 +8,7 @@
 // Short names are derived from the chain id, so a layer's `lower` file can be written before
 // the layers below it have finished downloading.
 
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
@@ -20,6 +21,21 @@ export function chainIds(diffIds: string[]): string[] {
     out.push(prev === undefined ? d : `sha256:${createHash('sha256').update(`${prev} ${d}`).digest('hex')}`);
   }
   return out;
+}
+
+/**
+ * Marks dir with ext4's "top of directory hierarchy" flag (chattr +T), so the allocator places
+ * each new layer dir made in it in a fresh block group instead of its parent's. Without a
+ * journal, ext4 skips inodes freed in the last few seconds one by one when allocating (its
+ * recently_deleted check); unpacking right after a removal in the same group then costs
+ * ~0.3 ms per file instead of ~0.03 ms. Harmless elsewhere; other filesystems refuse it.
+ */
+function spreadSubdirs(dir: string): void {
+  try {
+    execFileSync('chattr', ['+T', dir], { stdio: 'ignore', timeout: 5000 });
+  } catch {
+    // not ext2/3/4, or no chattr: only a placement hint
+  }
 }
 
 const hex = (digest: string) => digest.replace(/^sha256:/, '');
@@ -36,6 +52,7 @@ export class LayerDirs {
     this.links = join(this.root, 'l');
     this.containers = join(this.root, 'containers');
     for (const d of [this.root, this.tmp, this.links, this.containers]) mkdirp(d, 0o700);
+    spreadSubdirs(this.tmp);
   }
 
   dir(chainId: string): string {

@@ -7,26 +7,28 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { Readable, pipeline } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { DeadlineExceededError, InternalError, InvalidArgumentError, errorMessage, isNoriError } from '../errors';
 import type { Logger } from '../log';
 import type { ImageStore } from '../store/image_store';
 import type { Sys } from '../sys/types';
 import { fromAuthFile, fromCriAuth, type CriAuth, type Credentials } from './credentials';
-import { compressionOf, decompressor, tap } from './decompress';
-import { extractLayer } from './extract';
+import { compressionOf } from './decompress';
+import { InlineUnpacker } from './inline_unpack';
+import type { LayerSink, LayerUnpacker, UnpackResult } from './layer_unpack';
 import { chainIds, type LayerDirs } from './layer_store';
 import { choosePlatform, INDEX_TYPES, parseImageManifest, type Descriptor } from './manifest';
 import { formatReference, parseReference, repoName, tagged, type ImageReference } from './reference';
 import { endpointsFor, type Endpoint, type RegistriesConf } from './registries_conf';
 import { TransientError, type RegistryClient } from './registry_client';
-import { readTar } from './tar_reader';
+import { faultPoint } from '../fault';
 
 export interface PullMetrics {
   pullStarted(): void;
   pullFinished(registry: string, result: 'success' | 'failure', seconds: number): void;
   bytes(n: number): void;
+  /** bytes done and expected of a running pull, by image name */
+  progress(image: string, done: number, total: number): void;
+  progressEnded(image: string): void;
 }
 
 export interface PullerDeps {
@@ -40,6 +42,8 @@ export interface PullerDeps {
   maxConcurrentDownloads: number;
   progressTimeoutMs: number;
   metrics: PullMetrics;
+  /** where big layers are unpacked (worker threads); small ones, or all without it, inline */
+  unpacker?: LayerUnpacker;
 }
 
 interface Progress {
@@ -48,6 +52,10 @@ interface Progress {
 }
 
 const RETRIES = 3;
+/** 0.5 s, 1 s, … with jitter, so pulls that failed together do not retry together */
+const backoffMs = (attempt: number) => 250 * 2 ** attempt * (0.75 + Math.random() / 2);
+/** compressed layers below this are unpacked on the event loop, not in a worker */
+const INLINE_MAX_BYTES = 4 << 20;
 
 function sha256hex(b: Buffer): string {
   return createHash('sha256').update(b).digest('hex');
@@ -75,8 +83,11 @@ export class Puller {
   private readonly layerJobs = new Map<string, Promise<void>>();
   /** chain id → pulls that are using it and have not recorded their image yet */
   readonly busyLayers = new Map<string, number>();
+  private readonly inline: LayerUnpacker;
 
-  constructor(private readonly d: PullerDeps) {}
+  constructor(private readonly d: PullerDeps) {
+    this.inline = new InlineUnpacker(d.sys);
+  }
 
   async pull(refText: string, auth: CriAuth | undefined, signal: AbortSignal, log: Logger): Promise<string> {
     const ref = parseReference(refText);
@@ -117,14 +128,14 @@ export class Puller {
 
   private async pullFrom(ep: Endpoint, ref: ImageReference, creds: Credentials | undefined, signal: AbortSignal, log: Logger): Promise<string> {
     const c = this.d.client;
-    const top = await c.manifest(ep, ref.digest ?? ref.tag!, creds, signal);
+    const top = await this.retrying(`manifest ${ref.digest ?? ref.tag}`, signal, () => c.manifest(ep, ref.digest ?? ref.tag!, creds, signal));
     let m = top;
     if (INDEX_TYPES.has(top.mediaType)) {
       const chosen = choosePlatform(JSON.parse(top.body.toString('utf8')) as { manifests?: Descriptor[] });
-      m = await c.manifest(ep, chosen.digest, creds, signal);
+      m = await this.retrying(`manifest ${chosen.digest}`, signal, () => c.manifest(ep, chosen.digest, creds, signal));
     }
     const manifest = parseImageManifest(m.body, m.mediaType);
-    const configBytes = await this.smallBlob(ep, manifest.config, creds, signal);
+    const configBytes = await this.retrying(`config ${manifest.config.digest}`, signal, () => this.smallBlob(ep, manifest.config, creds, signal));
     const config = JSON.parse(configBytes.toString('utf8')) as { rootfs?: { diff_ids?: string[] } };
     const diffIds = config.rootfs?.diff_ids ?? [];
     if (diffIds.length !== manifest.layers.length) {
@@ -136,7 +147,12 @@ export class Puller {
     try {
       const progress: Progress = { done: 0, total: manifest.layers.reduce((a, l) => a + l.size, 0) };
       const name = formatReference(ref);
-      const timer = setInterval(() => log.debug({ image: name, bytesDone: progress.done, bytesTotal: progress.total }, 'pull progress'), 1000);
+      const report = () => {
+        log.debug({ image: name, bytesDone: progress.done, bytesTotal: progress.total }, 'pull progress');
+        this.d.metrics.progress(name, progress.done, progress.total);
+      };
+      report();
+      const timer = setInterval(report, 1000);
       try {
         let next = 0;
         let failed = false;
@@ -158,8 +174,10 @@ export class Puller {
         if (bad) throw bad.reason;
       } finally {
         clearInterval(timer);
+        this.d.metrics.progressEnded(name);
       }
       log.debug({ image: name, bytesDone: progress.done, bytesTotal: progress.total }, 'pull progress');
+      faultPoint('pull.after-layers');
       this.d.store.putImage({
         id,
         size: manifest.layers.reduce((a, l) => a + l.size, 0),
@@ -213,6 +231,19 @@ export class Puller {
     return raceSignal(job, signal);
   }
 
+  /** Runs fn again after a transient failure (connection, HTTP 5xx/429), with backoff. */
+  private async retrying<T>(what: string, signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (signal.aborted || !(e instanceof TransientError) || attempt >= RETRIES) throw e;
+        this.d.log.warn({ what, attempt, err: errorMessage(e) }, 'registry request failed; retrying');
+        await raceSignal(new Promise((r) => setTimeout(r, backoffMs(attempt))), signal);
+      }
+    }
+  }
+
   private async downloadWithRetry(ep: Endpoint, creds: Credentials | undefined, desc: Descriptor, diffId: string, chain: string[], progress: Progress): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       const before = progress.done;
@@ -223,7 +254,7 @@ export class Puller {
         const transient = e instanceof TransientError || (!isNoriError(e) && /ECONNRESET|terminated|socket|premature|aborted/i.test(errorMessage(e)));
         if (!transient || attempt >= RETRIES) throw e;
         this.d.log.warn({ layer: desc.digest, attempt, err: errorMessage(e) }, 'layer download failed; retrying');
-        await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+        await new Promise((r) => setTimeout(r, backoffMs(attempt)));
       }
     }
   }
@@ -240,53 +271,59 @@ export class Puller {
       );
     };
     const temp = this.d.dirs.newTemp();
+    let sink: LayerSink | undefined;
+    let got = 0;
     try {
       arm();
       const res = await this.d.client.blob(ep, desc.digest, creds, ctl.signal);
       if (!res.body) throw new TransientError(`blob ${desc.digest}: empty response`);
-      const compressed = createHash('sha256');
-      const uncompressed = createHash('sha256');
-      let got = 0;
-      const body = Readable.fromWeb(res.body as unknown as WebReadableStream<Uint8Array>);
-      const out = pipeline(
-        body,
-        tap((b) => {
-          got += b.length;
-          if (got > desc.size) throw new InternalError(`blob ${desc.digest} is longer than the ${desc.size} bytes the manifest says`);
-          compressed.update(b);
-          progress.done += b.length;
-          this.d.metrics.bytes(b.length);
-          arm();
-        }),
-        decompressor(compressionOf(desc.mediaType)),
-        tap((b) => uncompressed.update(b)),
-        () => undefined,
-      );
-      ctl.signal.addEventListener('abort', () => out.destroy(ctl.signal.reason as Error), { once: true });
-      let stats;
+      // small layers are cheaper to unpack here than to hand to a worker thread
+      const unpacker = desc.size < INLINE_MAX_BYTES ? this.inline : this.d.unpacker ?? this.inline;
+      sink = unpacker.start(join(temp, 'diff'), compressionOf(desc.mediaType), ctl.signal, arm);
+      let result: UnpackResult;
       try {
-        // the tar reader reads to the end of the stream, past the end blocks, so the whole
-        // blob has gone through the hashes when it returns
-        stats = await extractLayer(readTar(out), join(temp, 'diff'), this.d.sys);
+        const body = (res.body as unknown as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+        for (;;) {
+          let next: IteratorResult<Uint8Array>;
+          try {
+            next = await body.next();
+          } catch (e) {
+            if (ctl.signal.aborted) throw ctl.signal.reason;
+            // the connection failed mid-blob: worth another try
+            throw new TransientError(`blob ${desc.digest}: ${errorMessage(e)} after ${got} of ${desc.size} bytes`);
+          }
+          if (next.done) break;
+          const chunk = next.value;
+          got += chunk.length;
+          if (got > desc.size) throw new InternalError(`blob ${desc.digest} is longer than the ${desc.size} bytes the manifest says`);
+          progress.done += chunk.length;
+          this.d.metrics.bytes(chunk.length);
+          arm();
+          const wait = sink.write(chunk);
+          if (wait) await wait;
+        }
+        result = await raceSignal(sink.end(), ctl.signal);
+        sink = undefined;
       } catch (e) {
-        out.destroy();
         if (ctl.signal.aborted) throw ctl.signal.reason;
         if (got !== desc.size && !isNoriError(e)) throw new InternalError(`blob ${desc.digest}: ${errorMessage(e)} after ${got} of ${desc.size} bytes`);
         throw e;
       }
-      const digest = `sha256:${compressed.digest('hex')}`;
-      if (got !== desc.size || digest !== desc.digest) {
-        throw new InternalError(`blob ${desc.digest} failed verification: got ${got} bytes with digest ${digest}`);
+      if (got !== desc.size || result.size !== got || result.digest !== desc.digest) {
+        throw new InternalError(`blob ${desc.digest} failed verification: got ${got} bytes with digest ${result.digest}`);
       }
-      const diff = `sha256:${uncompressed.digest('hex')}`;
-      if (diff !== diffId) throw new InternalError(`layer ${desc.digest} unpacks to ${diff}, the config says ${diffId}`);
+      if (result.diffId !== diffId) throw new InternalError(`layer ${desc.digest} unpacks to ${result.diffId}, the config says ${diffId}`);
       this.d.dirs.commit(temp, chainId, chain.slice(0, -1));
-      this.d.store.addLayer({ chainId, diffId, parent: chain.length > 1 ? chain[chain.length - 2]! : null, link: this.d.dirs.link(chainId), size: stats.bytes, inodes: stats.inodes });
+      faultPoint('pull.after-layer-commit');
+      this.d.store.addLayer({ chainId, diffId, parent: chain.length > 1 ? chain[chain.length - 2]! : null, link: this.d.dirs.link(chainId), size: result.stats.bytes, inodes: result.stats.inodes });
     } catch (e) {
       if (isNoriError(e) || e instanceof Error) throw e;
       throw new InternalError(errorMessage(e));
     } finally {
       clearTimeout(stall);
+      ctl.abort(); // ends the response body if we stopped reading it early
+      // nothing may still be writing into temp when it is removed
+      if (sink) await sink.abort();
       fs.rmSync(temp, { recursive: true, force: true });
     }
   }

@@ -12,6 +12,7 @@ import { mkdirp } from '../util/fs';
 import type { ContainerLayer, ImageLookup, ImageRecord, OciImageConfig } from './api';
 import type { LayerDirs } from './layer_store';
 import { readMerged } from './merged_read';
+import type { PinnedMatcher } from './pinned';
 import { parseReference, repoName, tagged } from './reference';
 
 const FULL_ID = /^(?:sha256:)?([a-f0-9]{64})$/;
@@ -59,7 +60,13 @@ export class ImageService implements ImageLookup {
     private readonly log: Logger,
     /** chain ids a running pull is using (not yet recorded in an image) */
     private readonly busy: () => Iterable<string>,
+    private readonly pinnedBy: PinnedMatcher = () => false,
   ) {}
+
+  /** Whether pinned-images names the image (by a tag, a digest name or its id). */
+  isPinned(r: ImageRow): boolean {
+    return r.pinned || this.pinnedBy([...r.repoTags, ...r.repoDigests, r.id]);
+  }
 
   findRow(ref: string): ImageRow | undefined {
     if (!ref) return undefined;
