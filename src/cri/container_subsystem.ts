@@ -19,6 +19,7 @@ import { reopenContainerLog } from './reopen_container_log';
 import { startContainer } from './start_container';
 import { stopContainer } from './stop_container';
 import { updateContainerResources } from './update_container_resources';
+import { guardIds } from './validate_ids';
 
 export function containerSubsystem(ctx: SubsystemContext, deps: { images: ImageLookup; sandboxes: SandboxLookup }): Subsystem & { manager: ContainerManager } {
   let fixed: ReturnType<typeof staticNodeDefaults> | undefined;
@@ -48,7 +49,7 @@ export function containerSubsystem(ctx: SubsystemContext, deps: { images: ImageL
   return {
     name: 'containers',
     manager: m,
-    handlers: {
+    handlers: guardContainerIds(m, deps.sandboxes, {
       CreateContainer: createContainer(m),
       StartContainer: startContainer(m),
       StopContainer: stopContainer(m),
@@ -60,8 +61,20 @@ export function containerSubsystem(ctx: SubsystemContext, deps: { images: ImageL
       ExecSync: execSync(m),
       ContainerStats: containerStats(m),
       ListContainerStats: listContainerStats(m),
-    },
+    }),
     recover: () => m.recover(),
     close: async () => m.close(),
   };
+}
+
+/** Every RPC naming one container; CreateContainer names its pod. */
+export const CONTAINER_ID_RPCS = [
+  'StartContainer', 'StopContainer', 'RemoveContainer', 'ContainerStatus', 'UpdateContainerResources',
+  'ReopenContainerLog', 'ExecSync', 'ContainerStats',
+];
+
+function guardContainerIds(m: ContainerManager, sandboxes: SandboxLookup, table: Subsystem['handlers']): Subsystem['handlers'] {
+  const ids = () => m.store.list().map((r) => r.id);
+  const withContainers = guardIds(table, CONTAINER_ID_RPCS, 'containerId', 'container', ids);
+  return guardIds(withContainers, ['CreateContainer'], 'podSandboxId', 'pod sandbox', sandboxes.ids ? () => sandboxes.ids!() : undefined);
 }

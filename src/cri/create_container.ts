@@ -2,7 +2,9 @@
 
 import type { CreateContainerRequest, CreateContainerResponse } from '../gen/api';
 import type { ContainerManager } from '../container/manager';
+import { checkContainerRequest } from './validate_container';
 
-export const createContainer = (m: ContainerManager) => async (req: CreateContainerRequest): Promise<CreateContainerResponse> => ({
-  containerId: await m.create(req.podSandboxId, req.config),
-});
+export const createContainer = (m: ContainerManager) => async (req: CreateContainerRequest): Promise<CreateContainerResponse> => {
+  checkContainerRequest(req.podSandboxId, req.config);
+  return { containerId: await m.create(req.podSandboxId, req.config) };
+};

@@ -4,7 +4,7 @@
 
 import * as grpc from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
-import { CancelledError, DeadlineExceededError, UnavailableError, UnimplementedError, isNoriError, type ErrorKind } from '../errors';
+import { CancelledError, DeadlineExceededError, InvalidArgumentError, UnavailableError, UnimplementedError, isNoriError, type ErrorKind } from '../errors';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import type { CallContext, HandlerTable, StreamHandler, UnaryHandler } from './context';
@@ -44,6 +44,38 @@ export function rpcName(path: string): string {
 }
 
 const BOOT = randomBytes(3).toString('hex');
+
+/** What a request that did not decode becomes, so the call answers InvalidArgument (not grpc-js's INTERNAL). */
+class MalformedRequest {
+  constructor(readonly reason: string) {}
+}
+
+/**
+ * `def` with request decoders that never throw: bytes that are not a valid message of the
+ * request type (truncated, wrong wire types, lengths past the end) reach the edge wrapper as a
+ * MalformedRequest, which it refuses with InvalidArgument before any handler runs.
+ */
+export function tolerantDefinition<D extends grpc.ServiceDefinition>(def: D): D {
+  const out: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  for (const [key, m] of Object.entries(def)) {
+    out[key] = {
+      ...m,
+      requestDeserialize: (b: Buffer) => {
+        try {
+          return m.requestDeserialize(b);
+        } catch (e) {
+          return new MalformedRequest(e instanceof Error ? e.message : String(e));
+        }
+      },
+    };
+  }
+  return out as unknown as D;
+}
+
+function decoded(rpc: string, req: unknown): Promise<void> | undefined {
+  if (req instanceof MalformedRequest) return Promise.reject(new InvalidArgumentError(`malformed ${rpc} request: ${req.reason}`));
+  return undefined;
+}
 
 export class Edge {
   private seq = 0;
@@ -104,7 +136,7 @@ export class Edge {
       const started = process.hrtime.bigint();
       this.metrics.rpcInFlight.inc({ rpc });
       const { ctx, done } = this.context(rpc, call);
-      const run = this.gate.ready ? handler(call.request, ctx) : Promise.reject(notReady());
+      const run = decoded(rpc, call.request) ?? (this.gate.ready ? handler(call.request, ctx) : Promise.reject(notReady()));
       run.then(
         (res) => {
           done();
@@ -137,7 +169,7 @@ export class Edge {
           });
         });
       };
-      const run = this.gate.ready ? handler(call.request, ctx, send) : Promise.reject(notReady());
+      const run = decoded(rpc, call.request) ?? (this.gate.ready ? handler(call.request, ctx, send) : Promise.reject(notReady()));
       run.then(
         () => {
           done();

@@ -8,6 +8,7 @@ import { podSandboxStatus } from './pod_sandbox_status';
 import { removePodSandbox } from './remove_pod_sandbox';
 import { runPodSandbox } from './run_pod_sandbox';
 import { stopPodSandbox } from './stop_pod_sandbox';
+import { guardIds } from './validate_ids';
 
 export interface SandboxSubsystem extends Subsystem {
   lookup: SandboxLookup;
@@ -20,13 +21,19 @@ export function sandboxSubsystem(ctx: SubsystemContext, extra: Partial<SandboxSe
     name: 'sandboxes',
     lookup: service,
     service,
-    handlers: {
-      RunPodSandbox: runPodSandbox(service),
-      StopPodSandbox: stopPodSandbox(service),
-      RemovePodSandbox: removePodSandbox(service),
-      PodSandboxStatus: podSandboxStatus(service),
-      ListPodSandbox: listPodSandbox(service),
-    },
+    handlers: guardIds(
+      {
+        RunPodSandbox: runPodSandbox(service),
+        StopPodSandbox: stopPodSandbox(service),
+        RemovePodSandbox: removePodSandbox(service),
+        PodSandboxStatus: podSandboxStatus(service),
+        ListPodSandbox: listPodSandbox(service),
+      },
+      ['StopPodSandbox', 'RemovePodSandbox', 'PodSandboxStatus'],
+      'podSandboxId',
+      'pod sandbox',
+      () => service.ids(),
+    ),
     recover: () => service.recover(),
   };
 }

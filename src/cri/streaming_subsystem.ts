@@ -9,6 +9,7 @@ import type { Subsystem, SubsystemContext } from '../subsystem';
 import { attach } from './attach';
 import { exec } from './exec';
 import { portForward } from './port_forward';
+import { guardIds } from './validate_ids';
 
 export function streamingSubsystem(ctx: SubsystemContext, deps: { containers: ContainerManager; sandboxes: SandboxLookup }): Subsystem & { server: StreamingServer } {
   const server = new StreamingServer({
@@ -20,11 +21,19 @@ export function streamingSubsystem(ctx: SubsystemContext, deps: { containers: Co
   return {
     name: 'streaming',
     server,
-    handlers: {
-      Exec: exec(deps.containers, server),
-      Attach: attach(deps.containers, server),
-      PortForward: portForward(deps.sandboxes, server),
-    },
+    handlers: guardIds(
+      guardIds(
+        { Exec: exec(deps.containers, server), Attach: attach(deps.containers, server), PortForward: portForward(deps.sandboxes, server) },
+        ['Exec', 'Attach'],
+        'containerId',
+        'container',
+        () => deps.containers.store.list().map((r) => r.id),
+      ),
+      ['PortForward'],
+      'podSandboxId',
+      'pod sandbox',
+      deps.sandboxes.ids ? () => deps.sandboxes.ids!() : undefined,
+    ),
     recover: () => server.start(),
     close: () => server.close(),
   };

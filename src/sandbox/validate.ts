@@ -27,6 +27,20 @@ export interface SandboxPlan {
   cgroupParent: string;
 }
 
+/**
+ * Kubernetes' bound on a pod's annotations (TotalAnnotationSizeLimitB), for labels and annotations
+ * alike: they come back in every ListPodSandbox reply, which must stay under 16 MiB.
+ */
+export const MAX_METADATA_MAP_BYTES = 256 * 1024;
+
+/** kubelet sends an absolute, clean directory; anything else could put logs anywhere. */
+function checkLogDirectory(dir: string): void {
+  if (dir === '') return;
+  if (dir.includes('\0') || dir.includes('\uFFFD')) throw new InvalidArgumentError('config.log_directory is not valid UTF-8 text');
+  if (!dir.startsWith('/')) throw new InvalidArgumentError(`config.log_directory "${dir}" must be an absolute path`);
+  if (dir.split('/').includes('..')) throw new InvalidArgumentError(`config.log_directory "${dir}" must not contain '..'`);
+}
+
 const MODES = new Set([NamespaceMode.POD, NamespaceMode.CONTAINER, NamespaceMode.NODE, NamespaceMode.TARGET]);
 
 export function planSandbox(req: RunPodSandboxRequest, config: Config, defaultParent: string): SandboxPlan {
@@ -37,6 +51,12 @@ export function planSandbox(req: RunPodSandboxRequest, config: Config, defaultPa
   for (const [field, v] of [['name', m.name], ['namespace', m.namespace], ['uid', m.uid]] as const) {
     if (!v) throw new InvalidArgumentError(`config.metadata.${field} is required`);
     if (v.includes('\0') || v.includes('\uFFFD')) throw new InvalidArgumentError(`config.metadata.${field} is not valid UTF-8 text`);
+  }
+  checkLogDirectory(c.logDirectory);
+  for (const [field, map] of [['labels', c.labels], ['annotations', c.annotations]] as const) {
+    let n = 0;
+    for (const [k, v] of Object.entries(map ?? {})) n += Buffer.byteLength(k) + Buffer.byteLength(v);
+    if (n > MAX_METADATA_MAP_BYTES) throw new InvalidArgumentError(`config.${field} total ${n} bytes, more than the ${MAX_METADATA_MAP_BYTES} allowed`);
   }
   const handlers = Object.keys(config.runtimes).sort();
   const handler = req.runtimeHandler === '' ? config.defaultRuntime : req.runtimeHandler;
