@@ -10,8 +10,11 @@ import { join } from 'node:path';
 import type { Config } from './config';
 import { parseHostPort } from './config';
 import { containerSubsystem } from './cri/container_subsystem';
-import { Edge, InitGate } from './cri/edge';
+import { Edge, InitGate, tolerantDefinition } from './cri/edge';
+import { armedFaultPoints, FAULT_ENV } from './fault';
+import { quarantineBadRows } from './recovery/quarantine';
 import { imageSubsystem } from './cri/image_subsystem';
+import { observeSubsystem } from './cri/observe_subsystem';
 import { runtimeSubsystem } from './cri/runtime_subsystem';
 import { sandboxSubsystem } from './cri/sandbox_subsystem';
 import { streamingSubsystem } from './cri/streaming_subsystem';
@@ -43,6 +46,7 @@ export class Daemon {
 
   static async start(config: Config, log: Logger): Promise<Daemon> {
     const db = openDb(config.root);
+    quarantineBadRows(db, config.root, log);
     mkdirp(config.state, 0o700);
     const metrics = new Metrics();
     const gate = new InitGate();
@@ -56,6 +60,7 @@ export class Daemon {
     const containers = containerSubsystem(ctx, { images: images.lookup, sandboxes: sandboxes.lookup });
     subsystems.push(containers);
     subsystems.push(streamingSubsystem(ctx, { containers: containers.manager, sandboxes: sandboxes.lookup }));
+    subsystems.push(observeSubsystem(ctx, { containers: containers.manager, sandboxes: sandboxes.service, images: images.service }));
 
     let metricsServer: HttpServer | undefined;
     let metricsPort: number | undefined;
@@ -67,8 +72,8 @@ export class Daemon {
 
       const edge = new Edge(log, metrics, gate);
       const handlers = Object.assign({}, ...subsystems.map((s) => s.handlers));
-      server.addService(RuntimeServiceService, edge.implement(RuntimeServiceService, handlers));
-      server.addService(ImageServiceService, edge.implement(ImageServiceService, handlers));
+      server.addService(tolerantDefinition(RuntimeServiceService), edge.implement(RuntimeServiceService, handlers));
+      server.addService(tolerantDefinition(ImageServiceService), edge.implement(ImageServiceService, handlers));
       const how = await prepareSocketPath(config.listen);
       if (how === 'replaced-stale') log.warn({ socket: config.listen }, 'replaced a stale socket left by an earlier run');
       listener = await bindUnix(server, config.listen);
@@ -80,6 +85,8 @@ export class Daemon {
       throw e;
     }
     log.info({ socket: config.listen, metricsPort }, 'listening; recovering state');
+    const faults = armedFaultPoints();
+    if (faults.length) log.warn({ faultPoints: faults, env: FAULT_ENV }, 'fault injection armed: nori kills itself at these points (tests only)');
 
     for (const s of subsystems) {
       const started = Date.now();
@@ -92,6 +99,7 @@ export class Daemon {
   }
 
   async stop(): Promise<void> {
+    for (const s of this.subsystems) s.drain?.();
     const how = await shutdownServer(this.server, this.listener, this.config.shutdownGraceSeconds * 1000);
     for (const s of [...this.subsystems].reverse()) {
       try {

@@ -14,17 +14,27 @@ import type { ImageLookup } from '../image/api';
 import type { Logger } from '../log';
 import type { SandboxLookup, SandboxRecord } from '../sandbox/api';
 import { conmonCreate, reopenLog } from '../runtime/conmon';
+import { loadIdentity, readProcStat, saveIdentity, stillRunning, type ProcStatReader } from '../runtime/proc_identity';
 import { OciRuntime } from '../runtime/oci_runtime';
+import { adaptHandler } from '../runtime/crun_hybrid';
+import { removeContainerCgroups } from '../runtime/cgroup_cleanup';
 import { ContainerStore, stateOf, type ContainerRow } from '../store/container_store';
 import type { Db } from '../store/db';
 import type { Sys } from '../sys/types';
-import { mkdirp, writeFileAtomic } from '../util/fs';
+import { mkdirp } from '../util/fs';
 import { CgroupReader } from './cgroup_stats';
 import { ExitWatcher, readExitFile } from './exit_watcher';
 import { KeyedLock } from '../util/keyed_lock';
 import type { NodeDefaults, SpecInput, SpecResult } from './spec/types';
+import { terminationMessageSource } from './spec/mounts';
+import { faultPoint } from '../fault';
+import { liveConmonPid } from '../recovery/conmon_alive';
+import { removeOrphanContainers } from '../recovery/orphan_containers';
+import { ImageStore } from '../store/image_store';
 
 const MNT_DETACH = 2;
+/** "<pid> <start time>" of the container's init, in its bundle (see runtime/proc_identity.ts). */
+export const INIT_IDENTITY_FILE = 'init.identity';
 
 export interface ContainerManagerDeps {
   config: Config;
@@ -37,6 +47,10 @@ export interface ContainerManagerDeps {
   nodeDefaults(): NodeDefaults;
   cgroups?: CgroupReader;
 }
+
+/** A container state change, for listeners (events, metrics); `row` is the row after it. */
+export type ContainerTransition = 'CREATED' | 'STARTED' | 'STOPPED' | 'DELETED';
+export type TransitionListener = (t: ContainerTransition, row: ContainerRow) => void;
 
 export function nowNs(): bigint {
   return process.hrtime.bigint() - HR_BASE + EPOCH_BASE;
@@ -55,6 +69,8 @@ export class ContainerManager {
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly reservedNames = new Set<string>();
   readonly lock = new KeyedLock();
+  /** Told of every transition, synchronously, right after the store has it. */
+  readonly listeners: TransitionListener[] = [];
 
   constructor(readonly deps: ContainerManagerDeps) {
     this.store = new ContainerStore(deps.db);
@@ -73,7 +89,9 @@ export class ContainerManager {
     if (rt) return rt;
     const h = this.deps.config.runtimes[name];
     if (!h) throw new NotFoundError(`runtime handler "${name}" is not configured`);
-    rt = new OciRuntime({ name, path: h.path, options: h.options, root: h.root || join(this.deps.config.state, name) });
+    const handler = { name, path: h.path, options: h.options, root: h.root || join(this.deps.config.state, name) };
+    // crun on this kind of hybrid cgroup host only runs through a wrapper (runtime/crun_hybrid.ts).
+    rt = new OciRuntime(adaptHandler(handler, join(this.deps.config.state, 'runtime-wrappers')));
     this.runtimes.set(name, rt);
     return rt;
   }
@@ -110,6 +128,14 @@ export class ContainerManager {
     const runtime = this.runtimeFor(sandbox.runtimeHandler);
     const undo: (() => Promise<void> | void)[] = [];
     const log = this.deps.log.child({ container: id });
+    // Milliseconds per step, logged with "container created" (where CreateContainer's time goes).
+    const steps: Record<string, number> = {};
+    let mark = performance.now();
+    const step = (name: string): void => {
+      const now = performance.now();
+      steps[name] = Math.round((now - mark) * 10) / 10;
+      mark = now;
+    };
     try {
       mkdirp(rootfs, 0o700);
       undo.push(() => rmSync(bundle, { recursive: true, force: true }));
@@ -117,7 +143,9 @@ export class ContainerManager {
       const layer = await this.deps.images.createContainerLayer(id, image.id);
       undo.push(() => this.deps.images.removeContainerLayer(id));
       this.mountOverlay(layer, rootfs);
+      step('rootfs');
       undo.push(() => this.unmount(rootfs));
+      faultPoint('create.after-overlay-mount');
 
       const [passwd, group] = await Promise.all([
         this.deps.images.readImageFile(image.id, '/etc/passwd'),
@@ -134,14 +162,21 @@ export class ContainerManager {
         rootfs,
         terminationMessagePath,
         defaults: this.nodeDefaults(),
-        targetPidNamespace: this.targetPidNamespace(config),
+        targetPidNamespace: await this.targetPidNamespace(config),
       });
       for (const w of warnings) log.warn({ warning: w }, 'container spec');
-      writeFileAtomic(join(bundle, 'config.json'), JSON.stringify(spec));
+      // A plain write, no fsync: the bundle is fresh (nothing reads config.json before conmon
+      // starts) and lives in the volatile state dir, gone with the containers after a crash.
+      writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec), { mode: 0o600 });
+      step('spec');
 
       const logPath = this.logPathFor(sandbox, config, bundle);
       mkdirp(dirname(logPath));
 
+      // A runtime that fails half-way may leave its state and the container's cgroup behind.
+      const cgroupsPathOf = typeof spec.linux.cgroupsPath === 'string' ? spec.linux.cgroupsPath : '';
+      undo.push(() => void removeContainerCgroups(cgroupsPathOf));
+      undo.push(() => runtime.delete(id));
       const created = await conmonCreate({
         conmonPath: this.deps.config.conmon,
         runtime,
@@ -156,7 +191,9 @@ export class ContainerManager {
         stdinOnce: config.stdinOnce,
         logLevel: this.deps.config.logLevel === 'trace' ? 'debug' : 'info',
       });
-      undo.push(() => runtime.delete(id));
+      step('runtime');
+      if (created.init) saveIdentity(join(bundle, INIT_IDENTITY_FILE), created.init);
+      faultPoint('create.after-runtime-create');
 
       const stopSignal = config.stopSignal
         ? signalToJSON(config.stopSignal)
@@ -185,7 +222,9 @@ export class ContainerManager {
         unknown: false,
         resources: res ? JSON.stringify(LinuxContainerResources.toJSON(res)) : '',
       });
-      log.info({ pid: created.pid, name: nameKey }, 'container created');
+      step('record');
+      log.info({ pid: created.pid, name: nameKey, steps }, 'container created');
+      this.emit('CREATED', id);
       // A container whose init died during create already has an exit file.
       this.onExitFile(id);
       return id;
@@ -207,14 +246,25 @@ export class ContainerManager {
     return this.deps.nodeDefaults();
   }
 
-  private targetPidNamespace(config: ContainerConfig): string | undefined {
+  private async targetPidNamespace(config: ContainerConfig): Promise<string | undefined> {
     const opts = config.linux?.securityContext?.namespaceOptions;
     if (!opts || opts.pid !== 3 /* TARGET */ || !opts.targetId) return undefined;
     const target = this.store.find(opts.targetId);
-    if (!target || stateOf(target) !== ContainerState.CONTAINER_RUNNING) {
-      throw new NotFoundError(`target container "${opts.targetId}" of the PID namespace is not running`);
-    }
-    return `/proc/${target.pid}/ns/pid`;
+    const pid = target && stateOf(target) === ContainerState.CONTAINER_RUNNING ? await this.livePid(target) : undefined;
+    if (!pid) throw new NotFoundError(`target container "${opts.targetId}" of the PID namespace is not running`);
+    return `/proc/${pid}/ns/pid`;
+  }
+
+  /**
+   * The container's init pid if that process still runs — checked against the start time
+   * recorded at create, so a pid reused after the container died is never trusted. Containers
+   * created before nori recorded it are asked of the runtime (runc checks its own start time).
+   */
+  async livePid(row: ContainerRow, read: ProcStatReader = readProcStat): Promise<number | undefined> {
+    const saved = loadIdentity(join(row.bundle, INIT_IDENTITY_FILE));
+    if (saved) return saved.pid === row.pid && stillRunning(saved, read) ? saved.pid : undefined;
+    const st = await this.runtimeFor(row.handler).state(row.id).catch(() => undefined);
+    return st && (st.status === 'running' || st.status === 'created') && st.pid === row.pid ? row.pid : undefined;
   }
 
   private logPathFor(sandbox: SandboxRecord, config: ContainerConfig, bundle: string): string {
@@ -267,11 +317,14 @@ export class ContainerManager {
       const startedAt = nowNs();
       try {
         await this.runtimeFor(cur.handler).start(cur.id);
+        faultPoint('start.after-runtime-start');
       } catch (e) {
         this.store.update(cur.id, { finishedAt: nowNs(), exitCode: 128, reason: 'StartError', message: errorMessage(e) });
+        this.emit('STOPPED', cur.id);
         throw new InternalError(`failed to start container ${cur.id}: ${errorMessage(e)}`);
       }
       this.store.update(cur.id, { startedAt });
+      this.emit('STARTED', cur.id);
       this.onExitFile(cur.id);
     });
   }
@@ -351,6 +404,7 @@ export class ContainerManager {
     const message = this.terminationMessage(row);
     const finishedAt = exit.at > row.startedAt ? exit.at : nowNs();
     this.store.update(id, { finishedAt, exitCode: code, reason, message });
+    this.emit('STOPPED', id);
     this.deps.log.info({ container: id, exitCode: code, reason }, 'container exited');
     for (const w of [...(this.waiters.get(id) ?? [])]) w();
     this.waiters.delete(id);
@@ -358,7 +412,8 @@ export class ContainerManager {
 
   private terminationMessage(row: ContainerRow): string {
     try {
-      return readFileSync(join(row.bundle, 'termination-log')).subarray(0, 4096).toString('utf8');
+      const file = terminationMessageSource(row.config.mounts ?? [], row.config.annotations, join(row.bundle, 'termination-log'));
+      return readFileSync(file).subarray(0, 4096).toString('utf8');
     } catch {
       return '';
     }
@@ -378,11 +433,13 @@ export class ContainerManager {
       const rt = this.runtimeFor(row.handler);
       await rt.delete(row.id);
       this.unmount(join(row.bundle, 'rootfs'));
+      faultPoint('remove-container.after-unmount');
       await this.deps.images.removeContainerLayer(row.id);
       rmSync(row.bundle, { recursive: true, force: true });
       rmSync(join(this.exitDir, row.id), { force: true });
       rmSync(join(this.socketDir, row.id), { recursive: true, force: true });
       this.store.delete(row.id);
+      this.emit('DELETED', row.id, row);
       this.deps.log.info({ container: row.id }, 'container removed');
     });
   }
@@ -422,20 +479,74 @@ export class ContainerManager {
     this.watcher.start();
     this.watcher.sweep();
     for (const row of this.store.list()) {
-      if (row.finishedAt > 0n) continue;
-      const state = await this.runtimeFor(row.handler).state(row.id).catch(() => undefined);
-      if (!state) {
-        this.onExitFile(row.id);
-        if (this.store.get(row.id)!.finishedAt === 0n) this.store.update(row.id, { unknown: true });
-        continue;
-      }
-      if (state.status === 'running' && row.startedAt === 0n) this.store.update(row.id, { startedAt: nowNs() });
-      if (state.status === 'stopped') this.onExitFile(row.id);
+      // One container's trouble must not stop the daemon from starting.
+      await this.recoverOne(row).catch((e) => this.deps.log.error({ container: row.id, err: errorMessage(e) }, 'recovering a container failed'));
     }
+    await removeOrphanContainers({
+      stateDir: this.deps.config.state,
+      containersDir: this.containersDir,
+      exitDir: this.exitDir,
+      socketDir: this.socketDir,
+      runtimes: Object.keys(this.deps.config.runtimes).map((n) => this.runtimeFor(n)),
+      layerIds: () => new ImageStore(this.deps.db).containers(),
+      removeLayer: (id) => this.deps.images.removeContainerLayer(id),
+      unmount: (t) => this.unmount(t),
+      known: (id) => this.store.get(id) !== undefined,
+      log: this.deps.log,
+    });
+  }
+
+  private async recoverOne(row: ContainerRow): Promise<void> {
+    if (row.finishedAt > 0n) return;
+    let lost = false;
+    const state = await this.runtimeFor(row.handler).state(row.id).then(
+      (s) => ((lost = s === undefined), s),
+      () => undefined,
+    );
+    if (!state) {
+      this.onExitFile(row.id);
+      if (this.store.get(row.id)!.finishedAt > 0n) return;
+      // The runtime has no such container (its state under /run is gone: a reboot): it cannot
+      // be running, and no exit file will ever come. As containerd: exited, 255, "Unknown".
+      if (lost) this.recordLostExit(row.id, 255, 'Unknown', 'the container was gone when nori restarted (node reboot?)');
+      else this.store.update(row.id, { unknown: true });
+      return;
+    }
+    if (state.status === 'running' && row.startedAt === 0n) this.store.update(row.id, { startedAt: nowNs() });
+    if (state.status === 'stopped') this.onExitFile(row.id);
+    if ((state.status === 'running' || state.status === 'created') && !liveConmonPid(row.bundle, row.id)) {
+      // Its conmon died while nori was down: nobody would ever write its exit file, collect
+      // its logs or serve attach. Kill it now and say why, rather than report a ghost.
+      await this.runtimeFor(row.handler).kill(row.id, 'SIGKILL', true).catch(() => undefined);
+      this.onExitFile(row.id);
+      if (this.store.get(row.id)!.finishedAt === 0n) this.recordLostExit(row.id, 137, 'Error', 'conmon (the container monitor) died while nori was down; container killed');
+    }
+  }
+
+  /** An exit nori saw no exit file for (lost with a reboot, or with a dead conmon). */
+  private recordLostExit(id: string, exitCode: number, reason: string, message: string): void {
+    this.store.update(id, { finishedAt: nowNs(), exitCode, reason, message, unknown: false });
+    this.emit('STOPPED', id);
+    this.deps.log.warn({ container: id, exitCode, reason: message }, 'container exit recorded without an exit file');
+    for (const w of [...(this.waiters.get(id) ?? [])]) w();
+    this.waiters.delete(id);
   }
 
   close(): void {
     this.watcher.close();
+  }
+
+  /** A listener's failure is logged, never the caller's: transitions already happened. */
+  private emit(t: ContainerTransition, id: string, gone?: ContainerRow): void {
+    const row = gone ?? this.store.get(id);
+    if (!row) return;
+    for (const l of this.listeners) {
+      try {
+        l(t, row);
+      } catch (e) {
+        this.deps.log.warn({ container: id, transition: t, err: errorMessage(e) }, 'transition listener failed');
+      }
+    }
   }
 
   containersOf(sandboxId: string): ContainerRow[] {

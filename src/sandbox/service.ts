@@ -26,6 +26,8 @@ import { Rollback } from './rollback';
 import { modeName, planSandbox, type SandboxPlan } from './validate';
 import { isSysError } from '../sys/errors';
 import { MNT_DETACH } from '../sys/constants';
+import { faultPoint } from '../fault';
+import { removeOrphanSandboxes } from '../recovery/orphan_sandboxes';
 
 export interface SandboxServiceDeps {
   config: Config;
@@ -60,6 +62,8 @@ export class SandboxService implements SandboxLookup {
   private readonly locks = new KeyedLock();
   /** READY and NOTREADY sandboxes (not CREATING), by id. */
   private readonly entries = new Map<string, SandboxEntry>();
+  /** Told of each transition right after it (container events report pods as containerd does). */
+  readonly listeners: Array<(t: 'READY' | 'NOTREADY' | 'REMOVED', id: string) => void> = [];
 
   constructor(d: SandboxServiceDeps) {
     this.config = d.config;
@@ -95,6 +99,10 @@ export class SandboxService implements SandboxLookup {
 
   list(): SandboxEntry[] {
     return [...this.entries.values()];
+  }
+
+  ids(): string[] {
+    return [...this.entries.keys()];
   }
 
   /** Full id, or a prefix matching exactly one sandbox. */
@@ -217,6 +225,7 @@ export class SandboxService implements SandboxLookup {
         await this.sys.pinNamespaces({ targets, hostname: pinUts ? plan.hostname : undefined, sysctls: plan.sysctls });
         undo.push('namespace pins', () => unpinAll(this.sys, Object.values(targets)));
       }
+      faultPoint('run-pod.after-ns-pinned');
       step('pin');
 
       if (sharedPid) {
@@ -246,6 +255,7 @@ export class SandboxService implements SandboxLookup {
         rec.ip = ips.ip;
         rec.additionalIps = [...ips.additionalIps];
         cniResult = JSON.stringify(added.result.raw);
+        faultPoint('run-pod.after-cni-add');
       }
       step('cni');
 
@@ -254,14 +264,26 @@ export class SandboxService implements SandboxLookup {
       writeFileAtomic(p.resolvConf, resolvConfFrom(plan.config.dnsConfig) ?? hostFile('/etc/resolv.conf'));
 
       this.store.update(id, { state: 'READY', record: encodeRecord(rec), cniResult });
+      faultPoint('run-pod.after-ready-write');
       this.entries.set(id, { row: { ...row, state: 'READY', record: encodeRecord(rec), cniResult, podInitPid: rec.internals.podInitPid || null }, rec });
       step('files');
+      this.emit('READY', id);
       log.info({ sandbox: id, name: key, ip: rec.ip, ms: Date.now() - started, steps }, 'pod sandbox ready');
       return id;
     } catch (e) {
       const failed = await undo.run(log);
       log.warn({ sandbox: id, name: key, err: errorMessage(e), rollbackFailed: failed }, 'RunPodSandbox failed; rolled back');
       throw e;
+    }
+  }
+
+  private emit(t: 'READY' | 'NOTREADY' | 'REMOVED', id: string): void {
+    for (const l of this.listeners) {
+      try {
+        l(t, id);
+      } catch (err) {
+        this.log.warn({ sandbox: id, transition: t, err: errorMessage(err) }, 'sandbox listener failed');
+      }
     }
   }
 
@@ -294,8 +316,10 @@ export class SandboxService implements SandboxLookup {
       if (!cur) return;
       await this.stopLocked(cur.row.id, signal);
       await this.hooks.removePodContainers(cur.row.id);
+      faultPoint('remove-pod.after-containers-removed');
       await this.releaseEverything(cur.row.id, cur.rec);
       this.entries.delete(cur.row.id);
+      this.emit('REMOVED', cur.row.id);
     });
   }
 
@@ -303,11 +327,13 @@ export class SandboxService implements SandboxLookup {
     const e = this.entries.get(id);
     if (!e) return;
     await this.hooks.stopPodContainers(id, signal);
+    faultPoint('stop-pod.after-containers-stopped');
     let netErr: unknown;
     if (e.rec.network !== 'NODE' && !e.row.networkTornDown) {
       try {
         // Works with the netns gone too (CniNetwork passes CNI_NETNS=""): the lease is freed.
         await this.cni.del(this.runtimeConf(e.rec), { signal });
+        faultPoint('stop-pod.after-cni-del');
         this.store.update(id, { networkTornDown: true });
         e.row.networkTornDown = true;
       } catch (err) {
@@ -319,6 +345,7 @@ export class SandboxService implements SandboxLookup {
     if (e.row.state !== 'NOTREADY') {
       this.store.update(id, { state: 'NOTREADY' });
       e.row.state = 'NOTREADY';
+      this.emit('NOTREADY', id);
     }
     if (netErr) throw new InternalError(`failed to tear down the network of pod sandbox ${id}: ${errorMessage(netErr)}`);
   }
@@ -328,6 +355,7 @@ export class SandboxService implements SandboxLookup {
     const p = sandboxPaths(this.config.state, id);
     if (rec.internals.shmOwned) umountQuiet(this.sys, p.shm);
     await unpinAll(this.sys, [p.ns.net, p.ns.ipc, p.ns.uts, p.ns.pid]);
+    faultPoint('remove-pod.after-unpin');
     await fs.rm(p.dir, { recursive: true, force: true });
     const kept = await this.cgroups.removeDirs(rec.internals.cgroupCreated);
     if (kept.length > 0) this.log.info({ sandbox: id, kept }, 'cgroup dirs still in use are left in place');
@@ -358,21 +386,44 @@ export class SandboxService implements SandboxLookup {
       }
       this.entries.set(row.id, { row, rec });
       if (row.state !== 'READY') continue;
-      const lost: string[] = [];
-      for (const [type, file] of Object.entries(rec.nsPaths)) if (file && !(await isPinned(file))) lost.push(type);
-      if (rec.nsPaths.pid && lost.length === 0 && !(await isPodInit(rec.internals.podInitPid, rec.nsPaths.pid))) lost.push('pod init');
-      if (lost.length > 0) {
-        this.log.warn({ sandbox: row.id, lost }, 'sandbox lost its namespaces since the last run; marking it NOTREADY');
-        this.store.update(row.id, { state: 'NOTREADY' });
-        row.state = 'NOTREADY';
+      try {
+        const lost: string[] = [];
+        for (const [type, file] of Object.entries(rec.nsPaths)) if (file && !(await isPinned(file))) lost.push(type);
+        if (rec.nsPaths.pid && lost.length === 0 && !(await isPodInit(rec.internals.podInitPid, rec.nsPaths.pid))) lost.push('pod init');
+        if (lost.length > 0) {
+          this.log.warn({ sandbox: row.id, lost }, 'sandbox lost its namespaces since the last run; marking it NOTREADY');
+          this.store.update(row.id, { state: 'NOTREADY' });
+          row.state = 'NOTREADY';
+        }
+      } catch (err) {
+        // One sandbox's trouble must not stop the daemon from starting.
+        this.log.error({ sandbox: row.id, err: errorMessage(err) }, 'checking a sandbox after the restart failed');
       }
     }
+    const rows = new Set(this.store.all().map((r) => r.id));
+    await removeOrphanSandboxes({
+      state: this.config.state,
+      cgroupRootPrefix: this.config.cgroupRootPrefix,
+      cni: this.cni,
+      cgroups: this.cgroups,
+      sys: this.sys,
+      known: (id) => rows.has(id),
+      log: this.log,
+    });
   }
 
   private async rollbackCreating(row: SandboxRow, rec: StoredRecord): Promise<void> {
     this.log.warn({ sandbox: row.id }, 'rolling back a sandbox a crash left half-made');
     try {
-      if ((await this.cni.cachedAttachments(row.id)).length > 0) await this.cni.del(this.runtimeConf(rec), { signal: AbortSignal.timeout(120_000) });
+      // DEL even without a cached result: a crash during ADD leaves the plugins' work (veth,
+      // lease) done but nothing cached, and DEL of what was never added is fine.
+      if (rec.network !== 'NODE') {
+        const cached = (await this.cni.cachedAttachments(row.id)).length > 0;
+        await this.cni.del(this.runtimeConf(rec), { signal: AbortSignal.timeout(120_000) }).catch((err) => {
+          if (cached) throw err; // a lease we know of: keep the row, retry at the next start
+          this.log.warn({ sandbox: row.id, err: errorMessage(err) }, 'CNI DEL of a sandbox that may never have been attached failed');
+        });
+      }
       if (rec.nsPaths.pid) await killPodInit(this.sys, rec.internals.podInitPid, rec.nsPaths.pid);
       await this.releaseEverything(row.id, rec);
     } catch (err) {

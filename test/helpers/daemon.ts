@@ -16,6 +16,8 @@ export interface NoriProcess {
   state: string;
   cniConfDir: string;
   metricsPort: number;
+  /** The command line it was started with (after the node binary). */
+  args: string[];
   proc: ChildProcess;
   client: CriClient;
   /** Every log line the daemon wrote, parsed. */
@@ -83,7 +85,7 @@ export async function startNori(opts: StartOptions = {}): Promise<NoriProcess> {
 
   const client = criClient(socket);
   const n: NoriProcess = {
-    dir, socket, root, state, cniConfDir, proc, client, logs,
+    dir, socket, root, state, cniConfDir, args, proc, client, logs,
     get metricsPort() {
       return metricsPort;
     },
