@@ -15,6 +15,9 @@ import { containerdInstalled, startBenchContainerd } from './runtimes/containerd
 import { startBenchNori } from './runtimes/nori';
 import type { BenchRuntime } from './runtimes/types';
 import { removeFleets, SCENARIOS } from './scenarios';
+import { statsScenario } from './stats_scenario';
+
+SCENARIOS.push(statsScenario);
 import { jsonRows, table, type Row } from './stats';
 
 interface Options {

@@ -227,7 +227,7 @@ const pull: Scenario = {
 };
 
 /** `fleetPods` pods with one running container each, made 10 at a time; shared by list and memory. */
-async function ensureFleet(ctx: BenchContext, rt: BenchRuntime): Promise<Fleet> {
+export async function ensureFleet(ctx: BenchContext, rt: BenchRuntime): Promise<Fleet> {
   const have = ctx.fleets.get(rt.name);
   if (have) return have;
   const fleet: Fleet = { pods: [], containers: [], setupMs: 0 };
