@@ -14,6 +14,7 @@
         'src/fs_ops.cc',
         'src/fd_ops.cc',
         'src/net_stats.cc',
+        'src/memory.cc',
       ],
       # node-addon-api's headers with C++ exceptions on (what its except.gypi sets), included
       # directly: depending on its gyp target makes gyp write Makefiles into native/node_modules.

@@ -26,6 +26,7 @@ import { openDb, type Db } from './store/db';
 import type { Subsystem, SubsystemContext } from './subsystem';
 import { getSys } from './sys';
 import { mkdirp } from './util/fs';
+import { idleTrimSubsystem } from './memory_trim';
 
 export function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
@@ -62,6 +63,9 @@ export class Daemon {
     subsystems.push(streamingSubsystem(ctx, { containers: containers.manager, sandboxes: sandboxes.lookup }));
     subsystems.push(observeSubsystem(ctx, { containers: containers.manager, sandboxes: sandboxes.service, images: images.service }));
 
+    const edge = new Edge(log, metrics, gate);
+    subsystems.push(idleTrimSubsystem(ctx.sys, log, () => edge.calls));
+
     let metricsServer: HttpServer | undefined;
     let metricsPort: number | undefined;
     const server = createServer();
@@ -70,7 +74,6 @@ export class Daemon {
       const m = parseHostPort(config.metricsListen, 'metrics-listen');
       if (m) ({ server: metricsServer, port: metricsPort } = await serveMetrics(metrics, m.host, m.port));
 
-      const edge = new Edge(log, metrics, gate);
       const handlers = Object.assign({}, ...subsystems.map((s) => s.handlers));
       server.addService(tolerantDefinition(RuntimeServiceService), edge.implement(RuntimeServiceService, handlers));
       server.addService(tolerantDefinition(ImageServiceService), edge.implement(ImageServiceService, handlers));

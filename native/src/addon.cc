@@ -56,6 +56,7 @@ static Napi::Object InitNoriNative(Napi::Env env, Napi::Object exports) {
   nori::RegisterFsFunctions(env, exports);
   nori::RegisterFdFunctions(env, exports);
   nori::RegisterNetStatsFunctions(env, exports);
+  nori::RegisterMemoryFunctions(env, exports);
   return exports;
 }
 

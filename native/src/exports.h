@@ -9,5 +9,6 @@ void RegisterNamespaceFunctions(Napi::Env env, Napi::Object exports);
 void RegisterFsFunctions(Napi::Env env, Napi::Object exports);
 void RegisterFdFunctions(Napi::Env env, Napi::Object exports);
 void RegisterNetStatsFunctions(Napi::Env env, Napi::Object exports);
+void RegisterMemoryFunctions(Napi::Env env, Napi::Object exports);
 
 }  // namespace nori

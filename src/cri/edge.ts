@@ -80,6 +80,11 @@ function decoded(rpc: string, req: unknown): Promise<void> | undefined {
 export class Edge {
   private seq = 0;
 
+  /** Calls started so far (idle detection). */
+  get calls(): number {
+    return this.seq;
+  }
+
   constructor(
     private readonly log: Logger,
     private readonly metrics: Metrics,

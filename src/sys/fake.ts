@@ -162,6 +162,13 @@ export class FakeSys implements Sys {
     return this.connectHandler(nsPath, host, port);
   }
 
+  /** Nothing to trim in a fake; counted for tests. */
+  mallocTrims = 0;
+  mallocTrim(): boolean {
+    this.mallocTrims++;
+    return false;
+  }
+
   readNetDevInNetns(nsPath: string): string {
     this.record('readNetDevInNetns', [nsPath]);
     this.resolveJoin([['net', nsPath]]);

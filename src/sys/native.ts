@@ -34,6 +34,8 @@ export interface NativeAddon {
   connectInNetns(nsPath: string, host: string, port: number, timeoutMs?: number): Promise<number>;
   /** Absent from addons built before native/src/net_stats.cc. */
   readNetDevInNetns?(nsPath: string): string;
+  /** Absent from addons built before native/src/memory.cc. */
+  mallocTrim?(): boolean;
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
   umount2(target: string, flags: number): void;
   lsetxattr(path: string, name: string, value: Buffer, flags: number): void;
@@ -132,6 +134,10 @@ export class NativeSys implements Sys {
     const read = this.n.readNetDevInNetns;
     if (!read) throw new FailedPreconditionError('native addon lacks readNetDevInNetns (run npm run build:native)');
     return read(nsPath);
+  }
+
+  mallocTrim(): boolean {
+    return this.n.mallocTrim?.() ?? false;
   }
 
   mount(source: string | null, target: string, fstype: string | null, flags?: MountFlags, data?: string | null): void {

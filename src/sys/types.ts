@@ -70,6 +70,8 @@ export interface Sys {
   connectInNetns(nsPath: string, host: string, port: number, opts?: ConnectOptions): Promise<number>;
   /** The text of /proc/net/dev as seen inside the netns at nsPath (pod network counters). */
   readNetDevInNetns(nsPath: string): string;
+  /** Asks glibc to return freed arena memory to the kernel; false when there was none (or no addon support). */
+  mallocTrim(): boolean;
 
   mount(source: string | null, target: string, fstype: string | null, flags?: MountFlags, data?: string | null): void;
   umount2(target: string, flags?: number): void;
