@@ -22,7 +22,7 @@ export interface CriClient {
   /** Calls a unary RPC by its proto name, e.g. call('Version', {}). */
   call(rpc: string, req?: Msg, opts?: { deadlineMs?: number }): Promise<Msg>;
   /** Calls a server-streaming RPC and collects every message. */
-  stream(rpc: string, req?: Msg): Promise<Msg[]>;
+  stream(rpc: string, req?: Msg, opts?: { deadlineMs?: number }): Promise<Msg[]>;
   runtime: grpc.Client;
   image: grpc.Client;
   close(): void;
@@ -53,11 +53,12 @@ export function criClient(socket: string): CriClient {
         c[rpc]!.call(c, req, { deadline }, (err: grpc.ServiceError | null, res: Msg) => (err ? reject(err) : resolve(res)));
       });
     },
-    stream(rpc, req = {}) {
+    stream(rpc, req = {}, opts = {}) {
       const c = clientFor(rpc);
       return new Promise((resolve, reject) => {
         const out: Msg[] = [];
-        const s = c[rpc]!.call(c, req) as grpc.ClientReadableStream<Msg>;
+        const callOpts = opts.deadlineMs ? { deadline: Date.now() + opts.deadlineMs } : {};
+        const s = c[rpc]!.call(c, req, callOpts) as grpc.ClientReadableStream<Msg>;
         s.on('data', (m: Msg) => out.push(m));
         s.on('error', reject);
         s.on('end', () => resolve(out));

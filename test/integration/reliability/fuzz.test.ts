@@ -212,6 +212,7 @@ describe('fuzzing every RPC (real daemon)', function () {
       RemoveImage: { image: { image: `${env.reg!.host}/nori-test/none:1` } },
     };
     const rpcs = allRpcs();
+    const versionRpc = rpcs.find((x) => x.name === 'Version')!;
     const seeds = new Map<string, Buffer>(rpcs.map((r) => [r.name, SEEDS[r.name] ? encode(r.requestType, SEEDS[r.name]!) : Buffer.alloc(0)]));
     const seedList = [...seeds.values()].filter((b) => b.length > 0);
     const seed = Number(process.env.NORI_FUZZ_SEED ?? (Date.now() & 0x7fffffff));
@@ -239,7 +240,11 @@ describe('fuzzing every RPC (real daemon)', function () {
         counts.set(key, (counts.get(key) ?? 0) + 1);
         const what = `${rpc.name} [${how.join('+')}] ${body.toString('hex').slice(0, 120)} → ${statusName(res.code)} ${res.details}`;
         // UNAVAILABLE from a handler (a registry that cannot be reached) is an answer; from the transport it is not
-        if (res.code === grpc.status.UNAVAILABLE && TRANSPORT_DOWN.test(res.details)) problems.push(`daemon unreachable: ${what}`);
+        // (a registry's "connect ECONNREFUSED" looks like a transport error: ask the daemon itself)
+        if (res.code === grpc.status.UNAVAILABLE && TRANSPORT_DOWN.test(res.details)) {
+          const probe = await raw.call(versionRpc, Buffer.alloc(0), 5000);
+          if (probe.code !== grpc.status.OK) problems.push(`daemon unreachable: ${what} (Version then: ${statusName(probe.code)} ${probe.details})`);
+        }
         if (res.code === grpc.status.INTERNAL || res.code === grpc.status.UNKNOWN) internals.push(what);
         if (res.code === grpc.status.DEADLINE_EXCEEDED && !MAY_BLOCK.has(rpc.name)) problems.push(`no answer: ${what}`);
         if (env.nori.proc.exitCode !== null || env.nori.proc.signalCode !== null) {
