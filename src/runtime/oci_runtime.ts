@@ -2,7 +2,9 @@
 // process with `--root <handler root>` so several daemons on one host never share state.
 
 import { execFile, spawn } from 'node:child_process';
+import { basename, join } from 'node:path';
 import { InternalError, NotFoundError } from '../errors';
+import { startViaExecFifo } from './exec_fifo_start';
 
 export interface RuntimeHandler {
   name: string;
@@ -44,8 +46,10 @@ export class OciRuntime {
     });
   }
 
-  start(id: string): Promise<string> {
-    return this.run(['start', id]);
+  /** With the init's pid, runc's start is done in-process (exec_fifo_start.ts); otherwise its CLI. */
+  async start(id: string, initPid?: number): Promise<void> {
+    if (initPid && basename(this.handler.path) === 'runc' && (await startViaExecFifo(join(this.handler.root, id), initPid))) return;
+    await this.run(['start', id]);
   }
 
   kill(id: string, signal: string, all = false): Promise<string> {
