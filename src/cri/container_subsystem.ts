@@ -74,7 +74,7 @@ export const CONTAINER_ID_RPCS = [
 ];
 
 function guardContainerIds(m: ContainerManager, sandboxes: SandboxLookup, table: Subsystem['handlers']): Subsystem['handlers'] {
-  const ids = () => m.store.list().map((r) => r.id);
+  const ids = () => m.store.ids();
   const withContainers = guardIds(table, CONTAINER_ID_RPCS, 'containerId', 'container', ids);
   return guardIds(withContainers, ['CreateContainer'], 'podSandboxId', 'pod sandbox', sandboxes.ids ? () => sandboxes.ids!() : undefined);
 }

@@ -27,7 +27,7 @@ export function streamingSubsystem(ctx: SubsystemContext, deps: { containers: Co
         ['Exec', 'Attach'],
         'containerId',
         'container',
-        () => deps.containers.store.list().map((r) => r.id),
+        () => deps.containers.store.ids(),
       ),
       ['PortForward'],
       'podSandboxId',

@@ -49,6 +49,6 @@ export interface SandboxLookup {
   /** By full id or unique prefix; undefined if none or ambiguous. */
   get(idOrPrefix: string): SandboxRecord | undefined;
   /** Every sandbox id (READY and NOTREADY), to tell an ambiguous prefix from an unknown one. */
-  ids?(): string[];
+  ids?(): Iterable<string>;
   setContainerHooks(hooks: PodContainerHooks): void;
 }

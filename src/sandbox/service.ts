@@ -101,8 +101,8 @@ export class SandboxService implements SandboxLookup {
     return [...this.entries.values()];
   }
 
-  ids(): string[] {
-    return [...this.entries.keys()];
+  ids(): Iterable<string> {
+    return this.entries.keys();
   }
 
   /** Full id, or a prefix matching exactly one sandbox. */
