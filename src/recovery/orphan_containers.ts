@@ -4,7 +4,8 @@
 // conmon — and no row. Start-up recovery removes every such piece whose id has no row. Ids come
 // only from this daemon's own dirs and store, never from a host-wide listing.
 
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { listDirQuiet } from '../util/fs';
 import { join } from 'node:path';
 import { errorMessage } from '../errors';
 import type { Logger } from '../log';
@@ -30,23 +31,15 @@ export interface OrphanContainerDeps {
 
 const ID = /^[0-9a-f]{64}$/;
 
-function ls(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
-}
-
 /** Removes every container piece whose id has no row; returns the ids cleaned. */
 export async function removeOrphanContainers(d: OrphanContainerDeps): Promise<string[]> {
   const ids = new Set<string>();
-  for (const n of ls(d.containersDir)) ids.add(n);
-  for (const n of ls(d.socketDir)) ids.add(n);
-  for (const n of ls(d.exitDir)) if (!n.includes('.')) ids.add(n);
+  for (const n of listDirQuiet(d.containersDir)) ids.add(n);
+  for (const n of listDirQuiet(d.socketDir)) ids.add(n);
+  for (const n of listDirQuiet(d.exitDir)) if (!n.includes('.')) ids.add(n);
   // A handler's state root is listed only when it is nori's own (under --state): a root shared
   // with other users of runc holds containers that are none of nori's business.
-  for (const rt of d.runtimes) if (rt.handler.root.startsWith(`${d.stateDir}/`)) for (const n of ls(rt.handler.root)) ids.add(n);
+  for (const rt of d.runtimes) if (rt.handler.root.startsWith(`${d.stateDir}/`)) for (const n of listDirQuiet(rt.handler.root)) ids.add(n);
   for (const n of d.layerIds()) ids.add(n);
   const cleaned: string[] = [];
   for (const id of ids) {

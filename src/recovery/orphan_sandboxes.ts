@@ -5,7 +5,8 @@
 // process whose PID namespace is the pinned one: killed), the shm mount and the sandbox dir,
 // and the default cgroup parent `/<prefix>/pod<id>` while empty.
 
-import { promises as fs, readdirSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
+import { listDirQuiet } from '../util/fs';
 import { join } from 'node:path';
 import type { CgroupManager } from '../cgroups/manager';
 import { errorMessage } from '../errors';
@@ -29,14 +30,6 @@ export interface OrphanSandboxDeps {
 
 const ID = /^[0-9a-f]{64}$/;
 
-function ls(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
-}
-
 /** Processes whose PID namespace is the one pinned at `pin` (the pod init and its children). */
 async function processesInPinnedPidNs(pin: string): Promise<number[]> {
   let ino: number;
@@ -46,7 +39,7 @@ async function processesInPinnedPidNs(pin: string): Promise<number[]> {
     return [];
   }
   const out: number[] = [];
-  for (const p of ls('/proc')) {
+  for (const p of listDirQuiet('/proc')) {
     if (!/^\d+$/.test(p)) continue;
     const st = await fs.stat(`/proc/${p}/ns/pid`).catch(() => undefined);
     if (st && st.ino === ino) out.push(Number(p));
@@ -55,8 +48,8 @@ async function processesInPinnedPidNs(pin: string): Promise<number[]> {
 }
 
 export async function removeOrphanSandboxes(d: OrphanSandboxDeps): Promise<string[]> {
-  const ids = new Set<string>(ls(join(d.state, 'sandboxes')));
-  for (const t of ['net', 'ipc', 'uts', 'pid']) for (const n of ls(join(d.state, 'ns', t))) ids.add(n);
+  const ids = new Set<string>(listDirQuiet(join(d.state, 'sandboxes')));
+  for (const t of ['net', 'ipc', 'uts', 'pid']) for (const n of listDirQuiet(join(d.state, 'ns', t))) ids.add(n);
   for (const a of await d.cni.cachedAttachments().catch(() => [])) ids.add(a.containerId);
   const cleaned: string[] = [];
   for (const id of ids) {

@@ -1,6 +1,6 @@
 // File-system helpers Node lacks or gets wrong.
 
-import { mkdirSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
 import { dirname, resolve, sep } from 'node:path';
 
 /**
@@ -32,4 +32,13 @@ export function writeFileAtomic(path: string, data: string | Buffer, mode = 0o64
     closeSync(fd);
   }
   renameSync(tmp, path);
+}
+
+/** The names in `dir`, or none when it is missing or unreadable (sweeps treat both alike). */
+export function listDirQuiet(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }
