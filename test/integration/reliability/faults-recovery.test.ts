@@ -66,14 +66,7 @@ describe('crash safety: start-up recovery of what changed while nori was down', 
   });
 
   after(async () => {
-    if (!env?.nori) return;
-    try {
-      await env.removeAllPodsAndImages();
-      await assertNoLeaks(env.nori);
-    } finally {
-      await env.cleanup();
-      await reg?.stop();
-    }
+    await env?.removeAllAndAssertClean(reg);
   });
 
   it('records an exit that happened while nori was down', async () => {

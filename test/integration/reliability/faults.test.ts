@@ -102,15 +102,7 @@ describe('crash safety: kill -9 at every fault point, restart, retry, no leaks',
   });
 
   after(async () => {
-    if (!env?.nori) return;
-    try {
-      await env.removeAllPodsAndImages();
-      // With every pod and image gone, nothing at all may be left.
-      await assertNoLeaks(env.nori);
-    } finally {
-      await env.cleanup();
-      await reg?.stop();
-    }
+    await env?.removeAllAndAssertClean(reg);
   });
 
   // A failed point must not fail the next ones: its victim goes, on a daemon that is up and unarmed.

@@ -8,8 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { startNori, type NoriProcess } from '../../helpers/daemon';
-import { snapshot } from '../../helpers/leaks';
-import type { PushedFixtures } from '../../helpers/registry';
+import { assertNoLeaks, snapshot } from '../../helpers/leaks';
+import type { PushedFixtures, TestRegistry } from '../../helpers/registry';
 import { PLUGINS, removeMasqRules, sh, succeeds } from '../sandbox/env';
 
 export class FaultEnv {
@@ -136,6 +136,18 @@ export class FaultEnv {
     if (this.down) await this.restart();
     for (const p of (await this.c.call('ListPodSandbox', {})).items) await this.removePod(p.id).catch(() => undefined);
     for (const i of (await this.c.call('ListImages', {})).images) await this.c.call('RemoveImage', { image: { image: i.id } }).catch(() => undefined);
+  }
+
+  /** The suites' teardown: with every pod and image gone, nothing at all may be left; then clean up. */
+  async removeAllAndAssertClean(reg: TestRegistry | undefined): Promise<void> {
+    if (!this.nori) return;
+    try {
+      await this.removeAllPodsAndImages();
+      await assertNoLeaks(this.nori);
+    } finally {
+      await this.cleanup();
+      await reg?.stop();
+    }
   }
 
   async cleanup(): Promise<void> {
