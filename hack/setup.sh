@@ -24,7 +24,7 @@ PKGS=(runc crun conmon containernetworking-plugins iptables iproute2 util-linux 
 	golang-github-containers-common golang-github-containers-image zstd criu
 	protobuf-compiler gcc libc6-dev g++ make python3 libseccomp-dev pkg-config)
 # Tests: a real registry and image tools for fixtures.
-TEST_PKGS=(docker-registry skopeo umoci jq openssl apache2-utils dpkg-dev)
+TEST_PKGS=(docker-registry skopeo umoci jq openssl apache2-utils dpkg-dev systemd)
 
 want=("${PKGS[@]}")
 [ "$TEST" = 1 ] && want+=("${TEST_PKGS[@]}")
@@ -57,6 +57,15 @@ install -d -m 0755 /etc/cni/net.d
 if ! ls /etc/cni/net.d/*.conflist /etc/cni/net.d/*.conf /etc/cni/net.d/*.json >/dev/null 2>&1; then
 	install -m 0644 hack/cni/10-nori.conflist /etc/cni/net.d/10-nori.conflist
 	echo "== installed /etc/cni/net.d/10-nori.conflist (network nori, bridge nori0, 10.89.0.0/16)"
+fi
+
+# The service, only where systemd is PID 1 (sd_booted's test); elsewhere start bin/nori yourself.
+if [ -d /run/systemd/system ]; then
+	ln -sfn "$ROOT/bin/nori" /usr/local/bin/nori
+	install -m 0644 hack/systemd/nori.service /etc/systemd/system/nori.service
+	systemctl daemon-reload
+	systemctl enable --quiet nori.service
+	echo "== installed nori.service (enabled; start it with: systemctl start nori)"
 fi
 
 if [ "$TEST" = 1 ] && [ -x hack/build-test-images.sh ]; then

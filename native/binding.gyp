@@ -15,6 +15,7 @@
         'src/fd_ops.cc',
         'src/net_stats.cc',
         'src/memory.cc',
+        'src/host_probe.cc',
       ],
       # node-addon-api's headers with C++ exceptions on (what its except.gypi sets), included
       # directly: depending on its gyp target makes gyp write Makefiles into native/node_modules.

@@ -5,6 +5,7 @@ import { configToToml } from './config_print';
 import { Daemon, packageVersion } from './daemon';
 import { errorMessage } from './errors';
 import { createLogger } from './log';
+import { SystemdNotifier } from './sd_notify';
 
 async function main(argv: string[]): Promise<number> {
   let loaded;
@@ -33,6 +34,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const log = createLogger(config.logLevel, config.logFormat);
+  const systemd = SystemdNotifier.fromEnv();
   let daemon: Daemon;
   try {
     daemon = await Daemon.start(config, log);
@@ -40,12 +42,14 @@ async function main(argv: string[]): Promise<number> {
     log.fatal({ err: errorMessage(e) }, 'nori failed to start');
     return 1;
   }
+  notifyQuietly(log, () => systemd.ready(`serving CRI on ${config.listen}`));
   return new Promise<number>((resolve) => {
     let stopping = false;
     const onSignal = (sig: NodeJS.Signals) => {
       if (stopping) return;
       stopping = true;
       log.info({ signal: sig }, 'shutting down');
+      notifyQuietly(log, () => systemd.stopping());
       daemon.stop().then(
         () => resolve(0),
         (e) => {
@@ -57,6 +61,15 @@ async function main(argv: string[]): Promise<number> {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
+}
+
+/** A lost notification is logged, never fatal: systemd's start timeout reports it too. */
+function notifyQuietly(log: ReturnType<typeof createLogger>, send: () => void): void {
+  try {
+    send();
+  } catch (e) {
+    log.error({ err: errorMessage(e) }, 'sd_notify failed');
+  }
 }
 
 main(process.argv.slice(2)).then(

@@ -57,6 +57,7 @@ static Napi::Object InitNoriNative(Napi::Env env, Napi::Object exports) {
   nori::RegisterFdFunctions(env, exports);
   nori::RegisterNetStatsFunctions(env, exports);
   nori::RegisterMemoryFunctions(env, exports);
+  nori::RegisterHostProbeFunctions(env, exports);
   return exports;
 }
 

@@ -10,5 +10,6 @@ void RegisterFsFunctions(Napi::Env env, Napi::Object exports);
 void RegisterFdFunctions(Napi::Env env, Napi::Object exports);
 void RegisterNetStatsFunctions(Napi::Env env, Napi::Object exports);
 void RegisterMemoryFunctions(Napi::Env env, Napi::Object exports);
+void RegisterHostProbeFunctions(Napi::Env env, Napi::Object exports);
 
 }  // namespace nori
