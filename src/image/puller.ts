@@ -4,7 +4,6 @@
 // is renamed into place only when everything matched. A layer wanted by several pulls at once
 // is fetched once.
 
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { DeadlineExceededError, InternalError, InvalidArgumentError, errorMessage, isNoriError } from '../errors';
@@ -12,6 +11,7 @@ import type { Logger } from '../log';
 import type { ImageStore } from '../store/image_store';
 import type { Sys } from '../sys/types';
 import { fromAuthFile, fromCriAuth, type CriAuth, type Credentials } from './credentials';
+import { MAX_CONFIG_BYTES, readVerified } from './bounded_body';
 import { compressionOf } from './decompress';
 import { InlineUnpacker } from './inline_unpack';
 import type { LayerSink, LayerUnpacker, UnpackResult } from './layer_unpack';
@@ -56,10 +56,6 @@ const RETRIES = 3;
 const backoffMs = (attempt: number) => 250 * 2 ** attempt * (0.75 + Math.random() / 2);
 /** compressed layers below this are unpacked on the event loop, not in a worker */
 const INLINE_MAX_BYTES = 4 << 20;
-
-function sha256hex(b: Buffer): string {
-  return createHash('sha256').update(b).digest('hex');
-}
 
 function raceSignal<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(signal.reason);
@@ -132,7 +128,7 @@ export class Puller {
     let m = top;
     if (INDEX_TYPES.has(top.mediaType)) {
       const chosen = choosePlatform(JSON.parse(top.body.toString('utf8')) as { manifests?: Descriptor[] });
-      m = await this.retrying(`manifest ${chosen.digest}`, signal, () => c.manifest(ep, chosen.digest, creds, signal));
+      m = await this.retrying(`manifest ${chosen.digest}`, signal, () => c.manifest(ep, chosen.digest, creds, signal, Number.isSafeInteger(chosen.size) ? chosen.size : undefined));
     }
     const manifest = parseImageManifest(m.body, m.mediaType);
     const configBytes = await this.retrying(`config ${manifest.config.digest}`, signal, () => this.smallBlob(ep, manifest.config, creds, signal));
@@ -199,11 +195,8 @@ export class Puller {
 
   private async smallBlob(ep: Endpoint, desc: Descriptor, creds: Credentials | undefined, signal: AbortSignal): Promise<Buffer> {
     const res = await this.d.client.blob(ep, desc.digest, creds, signal);
-    const body = Buffer.from(await res.arrayBuffer());
-    if (body.length !== desc.size || `sha256:${sha256hex(body)}` !== desc.digest) {
-      throw new InternalError(`blob ${desc.digest} failed verification (got ${body.length} bytes, sha256:${sha256hex(body)})`);
-    }
-    return body;
+    // size and digest checked as the bytes arrive: a wrong or endless config stops at its size
+    return readVerified(res, desc, MAX_CONFIG_BYTES, 'image config');
   }
 
   private ensureLayer(

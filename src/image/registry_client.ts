@@ -3,7 +3,8 @@
 // Plain HTTP only for endpoints registries.conf marks insecure (after HTTPS fails).
 
 import { createHash } from 'node:crypto';
-import { InvalidArgumentError, NotFoundError, UnavailableError, FailedPreconditionError } from '../errors';
+import { InvalidArgumentError, NotFoundError, FailedPreconditionError } from '../errors';
+import { discardBody, MAX_MANIFEST_BYTES, MAX_TOKEN_BYTES, readCapped, readErrorBody, readVerified, registryErrorMessage, TransientError } from './bounded_body';
 import type { Logger } from '../log';
 import type { Credentials } from './credentials';
 import type { Endpoint } from './registries_conf';
@@ -16,8 +17,7 @@ export const MANIFEST_ACCEPT = [
   'application/vnd.docker.distribution.manifest.v2+json',
 ].join(', ');
 
-/** Errors worth retrying: the connection or the server failed, not the request. */
-export class TransientError extends UnavailableError {}
+export { TransientError };
 
 export interface FetchedManifest {
   body: Buffer;
@@ -26,8 +26,6 @@ export interface FetchedManifest {
 }
 
 export type CredentialsFor = (host: string, repository: string) => Credentials | undefined;
-
-const MAX_MANIFEST = 8 << 20;
 
 export class RegistryClient {
   /** host → scheme that answered, for insecure endpoints */
@@ -45,7 +43,7 @@ export class RegistryClient {
     let scheme: 'https' | 'http' = 'http';
     try {
       const res = await fetch(`https://${ep.host}/v2/`, { signal: AbortSignal.any([signal, AbortSignal.timeout(3000)]) });
-      await res.arrayBuffer().catch(() => undefined);
+      await discardBody(res);
       scheme = 'https';
     } catch {
       if (signal.aborted) throw signal.reason;
@@ -75,7 +73,7 @@ export class RegistryClient {
       }
       if (res.status !== 401 || attempt === 1) return res;
       const challenge = res.headers.get('www-authenticate') ?? '';
-      await res.arrayBuffer().catch(() => undefined);
+      await discardBody(res);
       const { scheme: authScheme, params } = parseWwwAuthenticate(challenge);
       if (authScheme === 'basic') {
         if (!creds?.username) return res;
@@ -124,27 +122,38 @@ export class RegistryClient {
       throw new TransientError(`token request to ${realm}: ${(e as Error).message}`);
     }
     if (res.status === 401 || res.status === 403) {
-      await res.arrayBuffer().catch(() => undefined);
+      await discardBody(res);
       throw new FailedPreconditionError(`token server ${realm} refused the credentials (HTTP ${res.status})`);
     }
     if (!res.ok) {
-      await res.arrayBuffer().catch(() => undefined);
+      await discardBody(res);
       const E = res.status >= 500 ? TransientError : FailedPreconditionError;
       throw new E(`token server ${realm}: HTTP ${res.status}`);
     }
-    const j = (await res.json()) as { token?: string; access_token?: string; expires_in?: number };
-    const token = j.token ?? j.access_token;
+    const raw = await readCapped(res, MAX_TOKEN_BYTES, `token response from ${realm}`, FailedPreconditionError);
+    let j: { token?: unknown; access_token?: unknown; expires_in?: unknown };
+    try {
+      j = JSON.parse(raw.toString('utf8')) as typeof j;
+    } catch {
+      throw new FailedPreconditionError(`token server ${realm} sent a response that is not JSON`);
+    }
+    const token = typeof j.token === 'string' && j.token ? j.token : typeof j.access_token === 'string' && j.access_token ? j.access_token : undefined;
     if (!token) throw new FailedPreconditionError(`token server ${realm} sent no token`);
-    this.tokens.set(key, token, j.expires_in ?? 60);
+    const expiresIn = typeof j.expires_in === 'number' && Number.isFinite(j.expires_in) && j.expires_in > 0 ? j.expires_in : 60;
+    this.tokens.set(key, token, expiresIn);
     this.log.debug({ realm, scope }, 'obtained registry token');
     return token;
   }
 
-  async manifest(ep: Endpoint, ref: string, creds: Credentials | undefined, signal: AbortSignal): Promise<FetchedManifest> {
+  /** A manifest or index, read with the 4 MiB bound; `size`, when an index gave one, must match. */
+  async manifest(ep: Endpoint, ref: string, creds: Credentials | undefined, signal: AbortSignal, size?: number): Promise<FetchedManifest> {
     const res = await this.get(ep, `manifests/${ref}`, { Accept: MANIFEST_ACCEPT }, creds, signal);
-    await this.check(res, `manifest ${ep.host}/${ep.repository}:${ref}`);
-    const body = Buffer.from(await res.arrayBuffer());
-    if (body.length > MAX_MANIFEST) throw new InvalidArgumentError(`manifest ${ref} is larger than ${MAX_MANIFEST} bytes`);
+    const what = `manifest ${ep.host}/${ep.repository}${ref.startsWith('sha256:') ? '@' : ':'}${ref}`;
+    await this.check(res, what);
+    const body =
+      size !== undefined && ref.startsWith('sha256:')
+        ? await readVerified(res, { digest: ref, size }, MAX_MANIFEST_BYTES, 'manifest')
+        : await readCapped(res, MAX_MANIFEST_BYTES, what);
     const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
     if (ref.startsWith('sha256:') && digest !== ref) {
       throw new InvalidArgumentError(`manifest from ${ep.host} has digest ${digest}, expected ${ref}`);
@@ -168,10 +177,12 @@ export class RegistryClient {
 
   private async check(res: Response, what: string): Promise<void> {
     if (res.ok) return;
-    await res.arrayBuffer().catch(() => undefined);
-    if (res.status === 404) throw new NotFoundError(`${what}: not found`);
-    if (res.status === 401 || res.status === 403) throw new FailedPreconditionError(`${what}: access denied (HTTP ${res.status})`);
-    if (res.status === 429 || res.status >= 500) throw new TransientError(`${what}: HTTP ${res.status}`);
-    throw new FailedPreconditionError(`${what}: HTTP ${res.status}`);
+    // an error answer is read only up to a small cap: an endless one must not fill the daemon
+    const said = registryErrorMessage(await readErrorBody(res));
+    const tail = said ? ` (${said})` : '';
+    if (res.status === 404) throw new NotFoundError(`${what}: not found${tail}`);
+    if (res.status === 401 || res.status === 403) throw new FailedPreconditionError(`${what}: access denied (HTTP ${res.status})${tail}`);
+    if (res.status === 429 || res.status >= 500) throw new TransientError(`${what}: HTTP ${res.status}${tail}`);
+    throw new FailedPreconditionError(`${what}: HTTP ${res.status}${tail}`);
   }
 }
