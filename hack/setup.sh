@@ -19,12 +19,14 @@ done
 [ "$(id -u)" = 0 ] || { echo "hack/setup.sh: run as root (nori manages namespaces, mounts and cgroups)" >&2; exit 1; }
 
 # Runtime: OCI runtimes, the container monitor, CNI plugins and what they call, the seccomp
-# profile and registries.conf, and what the build needs.
+# profile and registries.conf, libnftables (the built-in network's NAT and hostPorts, loaded
+# in-process), and what the build needs.
 PKGS=(runc crun conmon containernetworking-plugins iptables iproute2 util-linux bsdutils
 	golang-github-containers-common golang-github-containers-image zstd criu
-	protobuf-compiler gcc libc6-dev g++ make python3 libseccomp-dev pkg-config)
+	protobuf-compiler gcc libc6-dev g++ make python3 libseccomp-dev pkg-config
+	libnftables1 libnftables-dev)
 # Tests: a real registry and image tools for fixtures.
-TEST_PKGS=(docker-registry skopeo umoci jq openssl apache2-utils dpkg-dev systemd)
+TEST_PKGS=(docker-registry skopeo umoci jq openssl apache2-utils dpkg-dev systemd nftables)
 
 want=("${PKGS[@]}")
 [ "$TEST" = 1 ] && want+=("${TEST_PKGS[@]}")

@@ -16,7 +16,11 @@
         'src/net_stats.cc',
         'src/memory.cc',
         'src/host_probe.cc',
+        'src/netlink.cc',
+        'src/nftables.cc',
       ],
+      # libnftables is dlopen()ed by nftables.cc (the addon loads without it).
+      'libraries': ['-ldl'],
       # node-addon-api's headers with C++ exceptions on (what its except.gypi sets), included
       # directly: depending on its gyp target makes gyp write Makefiles into native/node_modules.
       'include_dirs': ["<!(node -p \"require('node-addon-api').include_dir\")"],

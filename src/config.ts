@@ -2,6 +2,7 @@
 // The defaults and flag names are the ones CONVENTIONS.md and the README promise.
 
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { parse as parseToml } from 'smol-toml';
 import { InvalidArgumentError } from './errors';
 
@@ -16,6 +17,11 @@ export interface RuntimeHandlerConfig {
 
 export type CgroupDriver = 'cgroupfs' | 'systemd';
 export type LogFormat = 'json' | 'pretty';
+/** auto: CNI when the CNI conf dir holds a valid network configuration, else the built-in bridge. */
+export type NetworkMode = 'auto' | 'builtin' | 'cni';
+
+/** The built-in network's subnet when neither --pod-cidr nor UpdateRuntimeConfig names one. */
+export const DEFAULT_POD_CIDR = '10.89.0.0/16';
 
 export interface Config {
   configFile: string;
@@ -31,6 +37,11 @@ export interface Config {
   conmon: string;
   cniConfDir: string;
   cniBinDirs: string[];
+  network: NetworkMode;
+  /** The built-in network's Linux bridge (one per daemon: it also names the nft table). */
+  bridge: string;
+  /** "CIDR[,CIDR6]" of the built-in network; "" = UpdateRuntimeConfig's pod CIDR, else DEFAULT_POD_CIDR. */
+  podCidr: string;
   registriesConf: string;
   authFile: string;
   cgroupDriver: CgroupDriver;
@@ -64,6 +75,9 @@ export function defaultConfig(): Config {
     conmon: '/usr/bin/conmon',
     cniConfDir: '/etc/cni/net.d',
     cniBinDirs: ['/usr/lib/cni', '/opt/cni/bin'],
+    network: 'auto',
+    bridge: 'nori0',
+    podCidr: '',
     registriesConf: '/etc/containers/registries.conf',
     authFile: '/etc/containers/auth.json',
     cgroupDriver: 'cgroupfs',
@@ -116,6 +130,9 @@ export const FLAGS: FlagSpec[] = [
       c.cniBinDirs = v.split(':').filter((d) => d !== '');
     },
   },
+  { flag: 'network', help: 'auto|builtin|cni: pod network (auto: CNI when the conf dir holds a valid config, else built-in)', apply: oneOf('network', 'network', ['auto', 'builtin', 'cni']) },
+  { flag: 'bridge', help: `Linux bridge of the built-in network (default nori0)`, apply: (c, v) => void (c.bridge = checkBridgeName(v)) },
+  { flag: 'pod-cidr', help: `CIDR[,CIDR6] of the built-in network (default: UpdateRuntimeConfig's, else ${DEFAULT_POD_CIDR})`, apply: (c, v) => void (c.podCidr = checkPodCidr(v, 'pod-cidr')) },
   { flag: 'registries-conf', help: 'containers-registries.conf v2 file', apply: str('registriesConf') },
   { flag: 'auth-file', help: 'containers-auth.json file with node-wide registry credentials', apply: str('authFile') },
   { flag: 'cgroup-driver', help: 'cgroupfs|systemd', apply: oneOf('cgroupDriver', 'cgroup-driver', ['cgroupfs', 'systemd']) },
@@ -133,6 +150,29 @@ export const FLAGS: FlagSpec[] = [
   },
   { flag: 'shutdown-grace', help: 'seconds in-flight calls get on SIGTERM', apply: num('shutdownGraceSeconds', 'shutdown-grace') },
 ];
+
+/** A Linux interface name: 1-15 bytes, no '/', ':' or whitespace. */
+export function checkBridgeName(v: string): string {
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(v) || v === '.' || v === '..') throw new InvalidArgumentError(`--bridge: "${v}" is not a Linux interface name (1-15 of A-Z a-z 0-9 _ . -)`);
+  return v;
+}
+
+/** "CIDR[,CIDR6]": at most one IPv4 and one IPv6 subnet, each with room for pods. */
+export function checkPodCidr(v: string, what: string): string {
+  const parts = v.split(',').map((p) => p.trim()).filter((p) => p !== '');
+  const families = new Set<number>();
+  for (const p of parts) {
+    const m = /^(.+)\/(\d{1,3})$/.exec(p);
+    const family = m ? isIP(m[1]!) : 0;
+    const bits = m ? Number(m[2]) : -1;
+    if (family === 0 || bits < 8 || bits > (family === 4 ? 30 : 126)) {
+      throw new InvalidArgumentError(`--${what}: "${p}" is not an IPv4 (/8../30) or IPv6 (/8../126) CIDR`);
+    }
+    if (families.has(family)) throw new InvalidArgumentError(`--${what}: "${v}" names two IPv${family} subnets`);
+    families.add(family);
+  }
+  return parts.join(',');
+}
 
 /** Parses argv (without node and script) into flag values; `--flag=value` and `--flag value`. */
 export function parseFlags(argv: string[]): { flags: Map<string, string>; positional: string[] } {

@@ -1,7 +1,7 @@
 // `nori config`: the effective configuration as a TOML document that `--config` reads back.
 
 import { stringify } from 'smol-toml';
-import type { Config } from './config';
+import { DEFAULT_POD_CIDR, type Config } from './config';
 
 export function configToToml(c: Config): string {
   const doc: Record<string, unknown> = {
@@ -16,6 +16,11 @@ export function configToToml(c: Config): string {
     conmon: c.conmon,
     'cni-conf-dir': c.cniConfDir,
     'cni-bin-dir': c.cniBinDirs.join(':'),
+    network: c.network,
+    bridge: c.bridge,
+    // "" (unset) prints as "", so the output reads back to the same thing: UpdateRuntimeConfig's
+    // pod CIDR, else the default (the header comment says which).
+    'pod-cidr': c.podCidr,
     'registries-conf': c.registriesConf,
     'auth-file': c.authFile,
     'cgroup-driver': c.cgroupDriver,
@@ -30,5 +35,6 @@ export function configToToml(c: Config): string {
       Object.entries(c.runtimes).map(([name, r]) => [name, { path: r.path, options: r.options, root: r.root }]),
     ),
   };
-  return `# effective configuration (file: ${c.configFile})\n${stringify(doc)}\n`;
+  const podCidr = c.podCidr === '' ? `# pod-cidr "": UpdateRuntimeConfig's pod CIDR, else ${DEFAULT_POD_CIDR}\n` : '';
+  return `# effective configuration (file: ${c.configFile})\n${podCidr}${stringify(doc)}\n`;
 }

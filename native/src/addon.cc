@@ -58,6 +58,8 @@ static Napi::Object InitNoriNative(Napi::Env env, Napi::Object exports) {
   nori::RegisterNetStatsFunctions(env, exports);
   nori::RegisterMemoryFunctions(env, exports);
   nori::RegisterHostProbeFunctions(env, exports);
+  nori::RegisterNetlinkFunctions(env, exports);
+  nori::RegisterNftablesFunctions(env, exports);
   return exports;
 }
 

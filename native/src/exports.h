@@ -11,5 +11,7 @@ void RegisterFdFunctions(Napi::Env env, Napi::Object exports);
 void RegisterNetStatsFunctions(Napi::Env env, Napi::Object exports);
 void RegisterMemoryFunctions(Napi::Env env, Napi::Object exports);
 void RegisterHostProbeFunctions(Napi::Env env, Napi::Object exports);
+void RegisterNetlinkFunctions(Napi::Env env, Napi::Object exports);
+void RegisterNftablesFunctions(Napi::Env env, Napi::Object exports);
 
 }  // namespace nori

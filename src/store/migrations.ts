@@ -3,6 +3,7 @@
 
 import { CONTAINERS_MIGRATION } from './container_store';
 import { IMAGES_MIGRATION } from './image_store';
+import { NET_LEASES_MIGRATION } from './lease_store';
 import { SANDBOXES_MIGRATION } from './sandbox_store';
 
 import type { Migration } from './types';
@@ -23,6 +24,7 @@ export const MIGRATIONS: Migration[] = [
   IMAGES_MIGRATION,
   SANDBOXES_MIGRATION,
   CONTAINERS_MIGRATION,
+  NET_LEASES_MIGRATION,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -29,6 +29,33 @@ describe('config', () => {
     assert.equal(config.runtimes.runc!.path, '/usr/sbin/runc');
     assert.equal(config.runtimes.crun!.path, '/usr/bin/crun');
     assert.equal(config.runtimes.runc!.root, '/run/nori/runc', 'handler state under --state');
+    assert.equal(config.network, 'auto');
+    assert.equal(config.bridge, 'nori0');
+    assert.equal(config.podCidr, '', 'unset: UpdateRuntimeConfig, else 10.89.0.0/16');
+    assert.match(configToToml(config), /pod-cidr "": UpdateRuntimeConfig's pod CIDR, else 10\.89\.0\.0\/16/);
+  });
+
+  it('takes the built-in network settings from the file and the flags', () => {
+    const file = writeToml('network = "builtin"\nbridge = "br-a"\npod-cidr = "10.1.0.0/16"\n');
+    const { config } = loadConfig(['--config', file, '--bridge', 'norilab0', '--pod-cidr', '10.90.0.0/16, fd90::/64']);
+    assert.equal(config.network, 'builtin');
+    assert.equal(config.bridge, 'norilab0');
+    assert.equal(config.podCidr, '10.90.0.0/16,fd90::/64');
+    const printed = configToToml(config);
+    assert.match(printed, /^network = "builtin"$/m);
+    assert.match(printed, /^bridge = "norilab0"$/m);
+    assert.match(printed, /^pod-cidr = "10\.90\.0\.0\/16,fd90::\/64"$/m);
+  });
+
+  it('refuses bad built-in network settings', () => {
+    const base = ['--config', writeToml('')];
+    assert.throws(() => loadConfig([...base, '--network', 'flannel']), /auto, builtin, cni/);
+    assert.throws(() => loadConfig([...base, '--bridge', 'a-name-longer-than-15']), /not a Linux interface name/);
+    assert.throws(() => loadConfig([...base, '--bridge', 'a/b']), /not a Linux interface name/);
+    assert.throws(() => loadConfig([...base, '--pod-cidr', '10.0.0.0']), /not an IPv4/);
+    assert.throws(() => loadConfig([...base, '--pod-cidr', '10.0.0.0/31']), /not an IPv4/);
+    assert.throws(() => loadConfig([...base, '--pod-cidr', '10.0.0.0/16,10.1.0.0/16']), /two IPv4 subnets/);
+    assert.throws(() => loadConfig([...base, '--pod-cidr', 'fd00::/127']), /IPv6/);
   });
 
   it('file overrides defaults and flags override the file', () => {
@@ -60,7 +87,7 @@ options = ["--debug"]
   });
 
   it('`nori config` output reads back to the same configuration', () => {
-    const { config } = loadConfig(['--config', writeToml(''), '--root', '/r', '--cgroup-driver', 'systemd']);
+    const { config } = loadConfig(['--config', writeToml(''), '--root', '/r', '--cgroup-driver', 'systemd', '--network', 'cni']);
     const c2 = defaultConfig();
     applyToml(c2, configToToml(config), 'printed');
     c2.configFile = config.configFile;
