@@ -18,6 +18,7 @@
         'src/host_probe.cc',
         'src/netlink.cc',
         'src/nftables.cc',
+        'src/dir_usage.cc',
       ],
       # libnftables is dlopen()ed by nftables.cc (the addon loads without it).
       'libraries': ['-ldl'],

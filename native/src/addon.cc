@@ -60,6 +60,7 @@ static Napi::Object InitNoriNative(Napi::Env env, Napi::Object exports) {
   nori::RegisterHostProbeFunctions(env, exports);
   nori::RegisterNetlinkFunctions(env, exports);
   nori::RegisterNftablesFunctions(env, exports);
+  nori::RegisterDirUsageFunctions(env, exports);
   return exports;
 }
 

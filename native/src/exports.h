@@ -13,5 +13,6 @@ void RegisterMemoryFunctions(Napi::Env env, Napi::Object exports);
 void RegisterHostProbeFunctions(Napi::Env env, Napi::Object exports);
 void RegisterNetlinkFunctions(Napi::Env env, Napi::Object exports);
 void RegisterNftablesFunctions(Napi::Env env, Napi::Object exports);
+void RegisterDirUsageFunctions(Napi::Env env, Napi::Object exports);
 
 }  // namespace nori

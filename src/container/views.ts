@@ -76,7 +76,7 @@ export function matchesFilter(row: ContainerRow, f: ContainerFilter | ContainerS
 export function toStats(
   row: ContainerRow,
   sample: CgroupSample,
-  layer: { bytes: number; inodes: number } | undefined,
+  layer: { bytes: number; inodes: number; atNs?: bigint } | undefined,
   mountpoint: string,
   timestamp: bigint,
 ): ContainerStats {
@@ -93,7 +93,7 @@ export function toStats(
       majorPageFaults: u(sample.majorPageFaults),
     },
     writableLayer: layer
-      ? { timestamp, fsId: { mountpoint }, usedBytes: { value: BigInt(layer.bytes) }, inodesUsed: { value: BigInt(layer.inodes) } }
+      ? { timestamp: layer.atNs ?? timestamp, fsId: { mountpoint }, usedBytes: { value: BigInt(layer.bytes) }, inodesUsed: { value: BigInt(layer.inodes) } }
       : undefined,
   });
 }

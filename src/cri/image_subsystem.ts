@@ -60,6 +60,10 @@ export function imageSubsystem(ctx: SubsystemContext): ImageSubsystem {
       RemoveImage: removeImage(service),
       ImageFsInfo: imageFsInfo(service),
     },
-    recover: () => service.recover(),
+    recover: async () => {
+      await service.recover();
+      service.layerUsage.start();
+    },
+    close: () => service.layerUsage.stop(),
   };
 }

@@ -45,6 +45,9 @@ export interface ImageLookup {
   removeContainerLayer(containerId: string): Promise<void>;
   /** Reads a file from the image's merged layers without mounting (e.g. /etc/passwd); null if absent. */
   readImageFile(imageId: string, path: string): Promise<Buffer | null>;
-  /** Bytes and inodes used by the container's writable layer. */
-  containerLayerUsage(containerId: string): Promise<{ bytes: number; inodes: number }>;
+  /**
+   * Bytes and inodes used by the container's writable layer, as last measured in the
+   * background (atNs: when); undefined when not measured yet. Never walks the layer.
+   */
+  containerLayerUsage(containerId: string): Promise<{ bytes: number; inodes: number; atNs?: bigint } | undefined>;
 }

@@ -8,9 +8,11 @@ import { FailedPreconditionError, NotFoundError, InvalidArgumentError } from '..
 import type { Logger } from '../log';
 import type { ImageRow, ImageStore } from '../store/image_store';
 import type { Sys } from '../sys/types';
+import { dirUsage, removeTree } from '../sys/dir_usage';
 import { mkdirp } from '../util/fs';
 import type { ContainerLayer, ImageLookup, ImageRecord, OciImageConfig } from './api';
 import type { LayerDirs } from './layer_store';
+import { LayerUsageCache, type LayerUsageSample } from './layer_usage';
 import { readMerged } from './merged_read';
 import type { PinnedMatcher } from './pinned';
 import { parseReference, repoName, tagged } from './reference';
@@ -29,30 +31,10 @@ export function toRecord(r: ImageRow): ImageRecord {
   return { id: r.id, repoTags: r.repoTags, repoDigests: r.repoDigests, size: r.size, config, pinned: r.pinned };
 }
 
-function usage(dir: string): { bytes: number; inodes: number } {
-  let bytes = 0;
-  let inodes = 0;
-  const walk = (d: string) => {
-    let names: string[];
-    try {
-      names = fs.readdirSync(d);
-    } catch {
-      return;
-    }
-    for (const n of names) {
-      const p = join(d, n);
-      const st = fs.lstatSync(p, { throwIfNoEntry: false });
-      if (!st) continue;
-      inodes++;
-      if (st.isDirectory()) walk(p);
-      else bytes += st.size;
-    }
-  };
-  walk(dir);
-  return { bytes, inodes };
-}
-
 export class ImageService implements ImageLookup {
+  /** writable-layer usage, measured in the background (no RPC walks a container's files) */
+  readonly layerUsage: LayerUsageCache;
+
   constructor(
     readonly store: ImageStore,
     readonly dirs: LayerDirs,
@@ -61,7 +43,15 @@ export class ImageService implements ImageLookup {
     /** chain ids a running pull is using (not yet recorded in an image) */
     private readonly busy: () => Iterable<string>,
     private readonly pinnedBy: PinnedMatcher = () => false,
-  ) {}
+    measure = dirUsage,
+  ) {
+    this.layerUsage = new LayerUsageCache({
+      ids: () => this.store.containers(),
+      dirOf: (id) => join(this.dirs.containers, id, 'upper'),
+      measure,
+      log,
+    });
+  }
 
   /** Whether pinned-images names the image (by a tag, a digest name or its id). */
   isPinned(r: ImageRow): boolean {
@@ -147,7 +137,7 @@ export class ImageService implements ImageLookup {
     }
     const containers = new Set(this.store.containers());
     for (const n of fs.readdirSync(this.dirs.containers)) {
-      if (!containers.has(n)) fs.rmSync(join(this.dirs.containers, n), { recursive: true, force: true });
+      if (!containers.has(n)) await removeTree(join(this.dirs.containers, n));
     }
     this.gc();
   }
@@ -169,6 +159,7 @@ export class ImageService implements ImageLookup {
     mkdirp(workdir, 0o700);
     if (!fs.existsSync(upperdir)) {
       fs.mkdirSync(upperdir, 0o755);
+      this.layerUsage.seed(containerId);
       // the merged root takes the upper dir's attributes: give it the image root's
       const top = this.diffsTopFirst(img)[0];
       const st = top ? fs.statSync(top) : undefined;
@@ -189,8 +180,10 @@ export class ImageService implements ImageLookup {
 
   async removeContainerLayer(containerId: string): Promise<void> {
     if (!CONTAINER_ID.test(containerId)) return;
-    fs.rmSync(join(this.dirs.containers, containerId), { recursive: true, force: true });
+    // a container decides what its layer holds: remove it off the event loop, without paths
+    await removeTree(join(this.dirs.containers, containerId));
     this.store.removeContainer(containerId);
+    this.layerUsage.forget(containerId);
   }
 
   async readImageFile(imageId: string, path: string): Promise<Buffer | null> {
@@ -199,9 +192,9 @@ export class ImageService implements ImageLookup {
     return readMerged(this.diffsTopFirst(img), path, this.sys);
   }
 
-  async containerLayerUsage(containerId: string): Promise<{ bytes: number; inodes: number }> {
-    if (!CONTAINER_ID.test(containerId)) return { bytes: 0, inodes: 0 };
-    return usage(join(this.dirs.containers, containerId, 'upper'));
+  /** The last background sample of the layer (undefined until its first walk after a restart). */
+  async containerLayerUsage(containerId: string): Promise<LayerUsageSample | undefined> {
+    return this.layerUsage.get(containerId);
   }
 
   imageFsUsage(): { bytes: number; inodes: number } {
@@ -214,13 +207,8 @@ export class ImageService implements ImageLookup {
     return { bytes, inodes };
   }
 
-  containerFsUsage(): { bytes: number; inodes: number } {
-    const u = { bytes: 0, inodes: 0 };
-    for (const c of this.store.containers()) {
-      const x = usage(join(this.dirs.containers, c, 'upper'));
-      u.bytes += x.bytes;
-      u.inodes += x.inodes;
-    }
-    return u;
+  /** Every writable layer's last sample, summed (stamped with the oldest sample's time). */
+  containerFsUsage(): LayerUsageSample {
+    return this.layerUsage.total();
   }
 }
