@@ -5,6 +5,7 @@
 #   - npm ci, then builds the TypeScript and the native addon
 #   - installs /etc/nori/nori.toml and the default CNI conflist when absent
 #   - with --test: builds the test images (hack/build-test-images.sh)
+#   - runs `nori doctor` last and fails when it reports a blocking problem
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -73,5 +74,11 @@ fi
 if [ "$TEST" = 1 ] && [ -x hack/build-test-images.sh ]; then
 	echo "== test images"
 	hack/build-test-images.sh
+fi
+# Last: the host facts nori depends on. A FAIL (a blocking problem) fails the set-up.
+echo "== nori doctor"
+if ! bin/nori doctor; then
+	echo "hack/setup.sh: nori doctor found blocking problems (FAIL lines above, each with its fix)" >&2
+	exit 1
 fi
 echo "== nori is set up in $ROOT (start it with: bin/nori)"

@@ -284,7 +284,13 @@ export function parseHostPort(value: string, flag: string): { host: string; port
 }
 
 export function usage(): string {
-  const lines = ['usage: nori [flags]        serve CRI', '       nori config [flags] print the effective configuration', '', 'flags:'];
+  const lines = [
+    'usage: nori [flags]        serve CRI',
+    '       nori config [flags] print the effective configuration',
+    '       nori doctor [--json] [--online] [flags]  check the host: PASS/WARN/FAIL with fixes',
+    '',
+    'flags:',
+  ];
   for (const f of FLAGS) lines.push(`  --${f.flag.padEnd(26)} ${f.help}`);
   return lines.join('\n');
 }

@@ -1,17 +1,23 @@
-// Entry point: `nori [flags]` serves; `nori config [flags]` prints the effective configuration.
+// Entry point: `nori [flags]` serves; `nori config [flags]` prints the effective configuration;
+// `nori doctor` checks the host (src/doctor/).
 
+import { takeSubcommandFlags } from './cli/subcommand_flags';
 import { loadConfig, usage } from './config';
 import { configToToml } from './config_print';
 import { Daemon, packageVersion } from './daemon';
+import { runDoctor } from './doctor';
 import { errorMessage } from './errors';
 import { createLogger } from './log';
 import { SystemdNotifier } from './sd_notify';
 
-async function main(argv: string[]): Promise<number> {
+async function main(rawArgv: string[]): Promise<number> {
+  const { argv, own } = takeSubcommandFlags(rawArgv);
   let loaded;
   try {
     loaded = loadConfig(argv);
   } catch (e) {
+    // The doctor reports a configuration that does not load as its one FAIL.
+    if (argv.includes('doctor')) return runDoctor(e instanceof Error ? e : new Error(String(e)), { json: own.has('json'), online: own.has('online') });
     process.stderr.write(`nori: ${errorMessage(e)}\n`);
     return 2;
   }
@@ -27,6 +33,9 @@ async function main(argv: string[]): Promise<number> {
   if (positional[0] === 'config') {
     process.stdout.write(configToToml(config));
     return 0;
+  }
+  if (positional[0] === 'doctor' && positional.length === 1) {
+    return runDoctor(config, { json: own.has('json'), online: own.has('online') });
   }
   if (positional.length > 0) {
     process.stderr.write(`nori: unknown command "${positional[0]}"\n${usage()}\n`);

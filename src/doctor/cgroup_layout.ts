@@ -1,0 +1,40 @@
+// The cgroup layout as the kernel shows it in /proc/self/mountinfo: which v1 hierarchies are
+// mounted with which controllers, and where cgroup2 is. Pure, so tests feed it any mount table.
+
+export type LayoutKind = 'v2' | 'hybrid' | 'v1' | 'none';
+
+export interface CgroupMounts {
+  kind: LayoutKind;
+  /** v1 controller → its mount point (named hierarchies like name=systemd excluded). */
+  v1: Record<string, string>;
+  /** cgroup2 mount point, if any (the root on a v2 host, …/unified on a hybrid one). */
+  v2Mount?: string;
+}
+
+/** Parses mountinfo text; the last mount on a path wins, as the kernel shows it. */
+export function parseCgroupMounts(mountinfo: string): CgroupMounts {
+  const v1: Record<string, string> = {};
+  let v2Mount: string | undefined;
+  for (const line of mountinfo.split('\n')) {
+    const dash = line.indexOf(' - ');
+    if (dash < 0) continue;
+    const left = line.slice(0, dash).split(' ');
+    const [fstype, , superOpts = ''] = line.slice(dash + 3).split(' ');
+    const mountPoint = unescapeMountinfo(left[4] ?? '');
+    if (fstype === 'cgroup2') v2Mount = mountPoint;
+    else if (fstype === 'cgroup') {
+      for (const opt of superOpts.split(',')) {
+        if (opt === 'rw' || opt === 'ro' || opt.includes('=') || opt === 'xattr' || opt === 'noprefix' || opt === 'clone_children') continue;
+        v1[opt] = mountPoint;
+      }
+    }
+  }
+  const hasV1 = Object.keys(v1).length > 0;
+  const kind: LayoutKind = hasV1 ? (v2Mount ? 'hybrid' : 'v1') : v2Mount ? 'v2' : 'none';
+  return { kind, v1, ...(v2Mount ? { v2Mount } : {}) };
+}
+
+/** mountinfo escapes space, tab, newline and backslash as \ooo. */
+export function unescapeMountinfo(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
