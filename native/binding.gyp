@@ -19,6 +19,7 @@
         'src/netlink.cc',
         'src/nftables.cc',
         'src/dir_usage.cc',
+        'src/rro_mount.cc',
       ],
       # libnftables is dlopen()ed by nftables.cc (the addon loads without it).
       'libraries': ['-ldl'],

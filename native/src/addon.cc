@@ -61,6 +61,7 @@ static Napi::Object InitNoriNative(Napi::Env env, Napi::Object exports) {
   nori::RegisterNetlinkFunctions(env, exports);
   nori::RegisterNftablesFunctions(env, exports);
   nori::RegisterDirUsageFunctions(env, exports);
+  nori::RegisterRroMountFunctions(env, exports);
   return exports;
 }
 

@@ -14,5 +14,6 @@ void RegisterHostProbeFunctions(Napi::Env env, Napi::Object exports);
 void RegisterNetlinkFunctions(Napi::Env env, Napi::Object exports);
 void RegisterNftablesFunctions(Napi::Env env, Napi::Object exports);
 void RegisterDirUsageFunctions(Napi::Env env, Napi::Object exports);
+void RegisterRroMountFunctions(Napi::Env env, Napi::Object exports);
 
 }  // namespace nori

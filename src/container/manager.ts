@@ -32,6 +32,8 @@ import { faultPoint } from '../fault';
 import { liveConmonPid } from '../recovery/conmon_alive';
 import { removeOrphanContainers } from '../recovery/orphan_containers';
 import { ImageStore } from '../store/image_store';
+import { MountPreparer } from './prepared_mounts';
+import { rroMounter } from '../sys/rro_mount';
 
 const MNT_DETACH = 2;
 /** "<pid> <start time>" of the container's init, in its bundle (see runtime/proc_identity.ts). */
@@ -47,6 +49,8 @@ export interface ContainerManagerDeps {
   buildSpec(input: SpecInput): SpecResult;
   nodeDefaults(): NodeDefaults;
   cgroups?: CgroupReader;
+  /** Stages what the runtime cannot mount itself (prepared_mounts.ts); one over the state dir if absent. */
+  mountPreparer?: MountPreparer;
 }
 
 /** A container state change, for listeners (events, metrics); `row` is the row after it. */
@@ -70,6 +74,7 @@ export class ContainerManager {
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly reservedNames = new Set<string>();
   readonly lock = new KeyedLock();
+  readonly preparer: MountPreparer;
   /** Told of every transition, synchronously, right after the store has it. */
   readonly listeners: TransitionListener[] = [];
 
@@ -82,6 +87,10 @@ export class ContainerManager {
     this.containersDir = join(state, 'containers');
     for (const d of [this.exitDir, this.socketDir, this.containersDir]) mkdirp(d, 0o700);
     this.watcher = new ExitWatcher(this.exitDir, (id) => this.onExitFile(id));
+    this.preparer = deps.mountPreparer ?? new MountPreparer({
+      stateDir: state, sys: deps.sys, rro: rroMounter(), log: deps.log,
+      resolveHostPath: (p) => (deps.nodeDefaults().resolveHostPath ?? ((x: string) => x))(p),
+    });
   }
 
   runtimeFor(handlerName: string): OciRuntime {
@@ -152,6 +161,8 @@ export class ContainerManager {
         this.deps.images.readImageFile(image.id, '/etc/passwd'),
         this.deps.images.readImageFile(image.id, '/etc/group'),
       ]);
+      const prepared = await this.preparer.prepare(id, config, runtime.handler);
+      undo.push(() => prepared.release());
       const terminationMessagePath = join(bundle, 'termination-log');
       writeFileSync(terminationMessagePath, '', { mode: 0o666 });
 
@@ -162,8 +173,9 @@ export class ContainerManager {
         image: { id: image.id, config: image.config, files: { passwd: passwd?.toString('utf8') ?? null, group: group?.toString('utf8') ?? null } },
         rootfs,
         terminationMessagePath,
-        defaults: this.nodeDefaults(),
+        defaults: { ...this.nodeDefaults(), recursiveReadOnlySupported: prepared.rroOption },
         targetPidNamespace: await this.targetPidNamespace(config),
+        preparedMounts: prepared.sources,
       });
       for (const w of warnings) log.warn({ warning: w }, 'container spec');
       // A plain write, no fsync: the bundle is fresh (nothing reads config.json before conmon
@@ -193,6 +205,8 @@ export class ContainerManager {
         logLevel: this.deps.config.logLevel === 'trace' ? 'debug' : 'info',
       });
       step('runtime');
+      // The container's mount namespace has its own copies now.
+      prepared.release();
       if (created.init) saveIdentity(join(bundle, INIT_IDENTITY_FILE), created.init);
       faultPoint('create.after-runtime-create');
 
@@ -488,6 +502,7 @@ export class ContainerManager {
   async recover(): Promise<void> {
     this.watcher.start();
     this.watcher.sweep();
+    this.preparer.sweep();
     for (const row of this.store.list()) {
       // One container's trouble must not stop the daemon from starting.
       await this.recoverOne(row).catch((e) => this.deps.log.error({ container: row.id, err: errorMessage(e) }, 'recovering a container failed'));

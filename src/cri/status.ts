@@ -3,6 +3,8 @@ import type { RuntimeCondition, RuntimeHandler, StatusRequest, StatusResponse } 
 import type { Config } from '../config';
 import type { UnaryHandler } from './context';
 import { POD_CIDR_KEY, type ReadinessCheck, type RuntimeDeps } from './deps';
+import { recursiveReadOnlyByHandler } from '../runtime/features';
+import { rroMounter } from '../sys/rro_mount';
 
 export function status(d: RuntimeDeps): UnaryHandler<StatusRequest, StatusResponse> {
   return async (req) => {
@@ -17,8 +19,8 @@ export function status(d: RuntimeDeps): UnaryHandler<StatusRequest, StatusRespon
     return {
       status: { conditions: [condition('RuntimeReady', runtime), condition('NetworkReady', network)] },
       info,
-      runtimeHandlers: runtimeHandlers(d.config),
-      features: { supplementalGroupsPolicy: false, userNamespacesHostNetwork: false },
+      runtimeHandlers: runtimeHandlers(d.config, await recursiveReadOnlyByHandler(d.config, () => rroMounter().available())),
+      features: { supplementalGroupsPolicy: true, userNamespacesHostNetwork: false },
     };
   };
 }
@@ -43,12 +45,13 @@ export function runtimeReadiness(c: Config): ReadinessCheck {
 
 /**
  * Every configured handler, plus the default one again under the empty name: kubelet sends ""
- * for pods without a RuntimeClass, as containerd advertises.
+ * for pods without a RuntimeClass, as containerd advertises. Recursive read-only mounts are
+ * advertised for the handlers `rro` names (runtime/features.ts).
  */
-export function runtimeHandlers(c: Config): RuntimeHandler[] {
-  const features = { recursiveReadOnlyMounts: false, userNamespaces: false };
+export function runtimeHandlers(c: Config, rro: Record<string, boolean> = {}): RuntimeHandler[] {
+  const features = (name: string) => ({ recursiveReadOnlyMounts: rro[name] ?? false, userNamespaces: false });
   const named = Object.keys(c.runtimes)
     .sort()
-    .map((name) => ({ name, features: { ...features } }));
-  return [{ name: '', features: { ...features } }, ...named];
+    .map((name) => ({ name, features: features(name) }));
+  return [{ name: '', features: features('') }, ...named];
 }

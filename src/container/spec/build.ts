@@ -67,6 +67,7 @@ export function buildOciSpec(input: SpecInput): SpecResult {
     resolveHostPath: defaults.resolveHostPath ?? ((p) => p),
     mountInfo: defaults.mountInfo ?? '',
     recursiveReadOnlySupported: defaults.recursiveReadOnlySupported ?? false,
+    prepared: input.preparedMounts,
   }, { containerPath: terminationMessagePath(config.annotations), hostPath: input.terminationMessagePath });
   if (mounts.rootfsPropagation) linux.rootfsPropagation = mounts.rootfsPropagation;
 

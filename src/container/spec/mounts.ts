@@ -72,6 +72,11 @@ export interface MountEnv {
   resolveHostPath: (p: string) => string;
   mountInfo: string;
   recursiveReadOnlySupported: boolean;
+  /**
+   * Host paths nori staged for some CRI mounts (container/prepared_mounts.ts): image volumes,
+   * and recursive read-only trees made read-only already. Bound instead of the mount's host_path.
+   */
+  prepared?: ReadonlyMap<Mount, string>;
 }
 
 /** kubelet's annotation naming the container's terminationMessagePath. */
@@ -124,16 +129,20 @@ export function podMounts(
 
 /** One CRI mount as an OCI bind mount; also reports the rootfs propagation it needs. */
 export function criMount(m: Mount, env: MountEnv): { mount: OciMount; rootfsPropagation?: 'rshared' | 'rslave' } {
-  if (m.image && m.image.image) throw new UnimplementedError('image volume mounts are not supported yet');
-  // TODO(image volumes, KEP-4639): mount another image read-only.
   if (!m.containerPath || !path.posix.isAbsolute(m.containerPath)) {
     throw new InvalidArgumentError(`mount container_path "${m.containerPath}" must be absolute`);
+  }
+  const staged = env.prepared?.get(m);
+  if (m.image?.image) {
+    // An image volume (KEP-4639): always read-only, never propagating.
+    if (staged === undefined) throw new InvalidArgumentError(`image volume "${m.image.image}" at "${m.containerPath}" was not prepared`);
+    return { mount: { destination: cleanPath(m.containerPath), type: 'bind', source: staged, options: ['rbind', 'rprivate', 'ro'] } };
   }
   if (!m.hostPath) throw new InvalidArgumentError(`mount for "${m.containerPath}" has no host_path`);
   if (m.uidMappings.length > 0 || m.gidMappings.length > 0) {
     throw new UnimplementedError('idmapped mounts (user namespaces) are not supported');
   }
-  const src = env.resolveHostPath(m.hostPath);
+  const src = staged ?? env.resolveHostPath(m.hostPath);
   const options = ['rbind'];
   let rootfsPropagation: 'rshared' | 'rslave' | undefined;
   switch (m.propagation) {
@@ -156,10 +165,13 @@ export function criMount(m: Mount, env: MountEnv): { mount: OciMount; rootfsProp
     if (m.propagation !== MountPropagation.PROPAGATION_PRIVATE) {
       throw new InvalidArgumentError(`recursive read-only mount "${m.containerPath}" needs private propagation`);
     }
-    if (!env.recursiveReadOnlySupported) {
-      throw new InvalidArgumentError('recursive read-only mounts are not supported by the OCI runtime');
+    // Staged by nori: the tree is read-only already, and a bind copy keeps that.
+    if (staged === undefined) {
+      if (!env.recursiveReadOnlySupported) {
+        throw new InvalidArgumentError('recursive read-only mounts are not supported by the OCI runtime');
+      }
+      options.push('rro');
     }
-    options.push('rro');
   }
   return { mount: { destination: cleanPath(m.containerPath), type: 'bind', source: src, options }, rootfsPropagation };
 }

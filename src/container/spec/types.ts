@@ -1,7 +1,7 @@
 // Inputs and output of the OCI spec builder (src/container/spec/build.ts): a pure function from
 // (image, sandbox, container config, handler, node defaults) to an OCI runtime-spec config.json.
 
-import type { ContainerConfig } from '../../gen/api';
+import type { ContainerConfig, Mount } from '../../gen/api';
 import type { OciImageConfig } from '../../image/api';
 import type { SandboxRecord } from '../../sandbox/api';
 
@@ -55,7 +55,7 @@ export interface NodeDefaults {
   arch?: string;
   /** Running kernel version ("6.1.0"), for seccomp minKernel. (minKernel ignored) */
   kernelVersion?: string;
-  /** Whether the OCI runtime supports the `rro` mount option (runc ≥ 1.2, crun ≥ 1.9?). (false) */
+  /** Whether the container's OCI runtime takes the `rro` mount option (`runc features`). (false) */
   recursiveReadOnlySupported?: boolean;
   /** AppArmor profile for RuntimeDefault when AppArmor is enabled. (none: warn and skip) */
   apparmorDefaultProfile?: string;
@@ -88,6 +88,8 @@ export interface SpecInput {
    * the caller resolves it.
    */
   targetPidNamespace?: string;
+  /** Host paths nori staged for some of config.mounts (container/prepared_mounts.ts), by mount. */
+  preparedMounts?: ReadonlyMap<Mount, string>;
 }
 
 /** Warnings the builder wants logged (dropped hugepage limits, ignored AppArmor, clamped values). */

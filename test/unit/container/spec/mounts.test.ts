@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import {
   buildMounts, mergeMounts, mountOf, parseMountInfo, terminationMessagePath, terminationMessageSource,
 } from '../../../../src/container/spec/mounts';
-import { FailedPreconditionError, InvalidArgumentError, UnimplementedError } from '../../../../src/errors';
+import { FailedPreconditionError, InvalidArgumentError } from '../../../../src/errors';
 import { Mount, MountPropagation as P, type DeepPartial } from '../../../../src/gen/api';
 import { sandbox } from './fixtures';
 
@@ -64,9 +64,11 @@ describe('container spec: mounts', () => {
     { name: 'bidirectional on slave', mount: { containerPath: '/d', hostPath: '/mnt/slave', propagation: P.PROPAGATION_BIDIRECTIONAL }, err: FailedPreconditionError },
     { name: 'h2c on private', mount: { containerPath: '/d', hostPath: '/mnt/private', propagation: P.PROPAGATION_HOST_TO_CONTAINER }, err: FailedPreconditionError },
     { name: 'relative container path', mount: { containerPath: 'd', hostPath: '/x' }, err: InvalidArgumentError },
-    { name: 'rro unsupported by runc 1.1', mount: { containerPath: '/d', hostPath: '/x', readonly: true, recursiveReadOnly: true }, err: InvalidArgumentError },
+    { name: 'rro with neither the rro option nor a staged copy', mount: { containerPath: '/d', hostPath: '/x', readonly: true, recursiveReadOnly: true }, err: InvalidArgumentError },
     { name: 'rro without readonly', mount: { containerPath: '/d', hostPath: '/x', recursiveReadOnly: true }, err: InvalidArgumentError },
-    { name: 'image mount', mount: { containerPath: '/d', image: { image: 'busybox' } }, err: UnimplementedError },
+    { name: 'image mount nori did not stage', mount: { containerPath: '/d', image: { image: 'busybox' } }, err: InvalidArgumentError },
+    { name: 'rro with rslave', mount: { containerPath: '/d', hostPath: '/mnt/slave', readonly: true, recursiveReadOnly: true, propagation: P.PROPAGATION_HOST_TO_CONTAINER }, err: InvalidArgumentError },
+    { name: 'rro with rshared', mount: { containerPath: '/d', hostPath: '/mnt/shared', readonly: true, recursiveReadOnly: true, propagation: P.PROPAGATION_BIDIRECTIONAL }, err: InvalidArgumentError },
   ];
   for (const c of errors) {
     it(`error: ${c.name}`, () => assert.throws(() => buildMounts([m(c.mount)], sandbox(), false, false, env), c.err as never));
@@ -75,6 +77,27 @@ describe('container spec: mounts', () => {
   it('rro when the runtime supports it', () => {
     const out = buildMounts([m({ containerPath: '/d', hostPath: '/x', readonly: true, recursiveReadOnly: true })], sandbox(), false, false, { ...env, recursiveReadOnlySupported: true });
     assert.deepEqual(out.mounts.find((x) => x.destination === '/d')?.options, ['rbind', 'rprivate', 'ro', 'rro']);
+  });
+
+  it('rro staged by nori: its staging dir is bound, without the rro option', () => {
+    const rro = m({ containerPath: '/d', hostPath: '/x', readonly: true, recursiveReadOnly: true });
+    const out = buildMounts([rro], sandbox(), false, false, { ...env, prepared: new Map([[rro, '/state/prepared-mounts/c/0']]) });
+    const d = out.mounts.find((x) => x.destination === '/d');
+    assert.equal(d?.source, '/state/prepared-mounts/c/0');
+    assert.deepEqual(d?.options, ['rbind', 'rprivate', 'ro']);
+  });
+
+  it('rro staged by nori still refuses readonly=false', () => {
+    const rro = m({ containerPath: '/d', hostPath: '/x', recursiveReadOnly: true });
+    assert.throws(() => buildMounts([rro], sandbox(), false, false, { ...env, prepared: new Map([[rro, '/s/0']]) }), InvalidArgumentError);
+  });
+
+  it('an image volume binds its staged source read-only, even when asked read-write', () => {
+    const img = m({ containerPath: '/vol/', image: { image: 'web' }, readonly: false });
+    const out = buildMounts([img], sandbox(), false, false, { ...env, prepared: new Map([[img, '/s/1/www']]) });
+    assert.deepEqual(out.mounts.find((x) => x.destination === '/vol'), {
+      destination: '/vol', type: 'bind', source: '/s/1/www', options: ['rbind', 'rprivate', 'ro'],
+    });
   });
 
   it('CRI mounts replace defaults and pod files at the same destination; host paths resolved', () => {
