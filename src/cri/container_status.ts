@@ -1,9 +1,12 @@
 // ContainerStatus, with `verbose` info (pid, OCI spec) under the "info" key as containerd does.
+// `user`: while the container runs, the identity its init process has (read from the kernel);
+// otherwise the one its spec gave, as containerd reports in every state.
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ContainerStatusRequest, ContainerStatusResponse } from '../gen/api';
+import { ContainerState, type ContainerStatusRequest, type ContainerStatusResponse } from '../gen/api';
 import type { ContainerManager } from '../container/manager';
+import { readProcUser } from '../container/proc_user';
 import { imageRefOf, toStatus } from '../container/views';
 
 export const containerStatus = (m: ContainerManager) => async (req: ContainerStatusRequest): Promise<ContainerStatusResponse> => {
@@ -18,5 +21,14 @@ export const containerStatus = (m: ContainerManager) => async (req: ContainerSta
     }
     info.info = JSON.stringify({ sandboxID: row.sandboxId, pid: row.pid, runtimeType: row.handler, runtimeSpec, bundle: row.bundle });
   }
-  return { status: toStatus(row, imageRefOf(m.deps.images, row)), info };
+  const status = toStatus(row, imageRefOf(m.deps.images, row));
+  if (status.state === ContainerState.CONTAINER_RUNNING) {
+    const pid = await m.livePid(row);
+    const u = pid ? readProcUser(pid) : undefined;
+    // Read, then checked again: a pid that died meanwhile may name another process now.
+    if (u && (await m.livePid(row)) === pid) {
+      status.user = { linux: { uid: BigInt(u.uid), gid: BigInt(u.gid), supplementalGroups: u.groups.map((g) => BigInt(g)) } };
+    }
+  }
+  return { status, info };
 };
