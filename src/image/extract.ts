@@ -1,6 +1,6 @@
 // Unpacks one layer tar into an empty directory exactly: files, dirs, symlinks, hard links,
 // devices, fifos, ownership, modes (setuid/setgid/sticky kept by chmod after chown), mtimes
-// (dirs last) and xattrs; OCI whiteouts become overlay whiteouts (0/0 char devices) and opaque
+// (dirs last) and the xattrs appliedXattr allows (never trusted.*); OCI whiteouts become overlay whiteouts (0/0 char devices) and opaque
 // markers the trusted.overlay.opaque xattr.
 //
 // Hostile archives: `..` components are rejected, absolute paths are made relative to the
@@ -29,6 +29,28 @@ export function cleanComponents(path: string): string[] {
   if (comps.includes('..')) throw new InvalidArgumentError(`layer entry "${path}" has a ".." component`);
   if (comps.some((c) => c.includes('\0'))) throw new InvalidArgumentError(`layer entry "${path}" has a NUL byte`);
   return comps;
+}
+
+/** An id a file can have: 0 … 2^32-2 (chown takes -1 as "leave unchanged"). Go reads any int64. */
+function fileId(v: number, what: string, path: string): number {
+  if (!Number.isSafeInteger(v) || v < 0 || v > 0xfffffffe) throw new InvalidArgumentError(`layer entry "${path}" has ${what} ${v}, which no file can have`);
+  return v;
+}
+
+/** Seconds utimes can set; Go reads any int64, containerd bounds the time the same way. */
+function fileTime(t: number): number {
+  return Number.isFinite(t) && Math.abs(t) < 2 ** 40 ? t : 0;
+}
+
+/**
+ * Which image xattrs are applied: user.* (except user.overlay.*, which overlayfs mounted with
+ * userxattr reads as its own), security.capability (file capabilities), and the two POSIX ACLs.
+ * trusted.* (trusted.overlay.* included: opaque, redirect, metacopy would steer overlayfs),
+ * security.selinux/ima/evm and anything else are dropped.
+ */
+export function appliedXattr(name: string): boolean {
+  if (name.startsWith('user.')) return !name.startsWith('user.overlay.');
+  return name === 'security.capability' || name === 'system.posix_acl_access' || name === 'system.posix_acl_default';
 }
 
 export class LayerExtractor {
@@ -97,10 +119,15 @@ export class LayerExtractor {
     const p = this.abs(rel);
     fs.lchownSync(p, e.uid, e.gid);
     if (chmod) fs.chmodSync(p, e.mode);
-    for (const [k, v] of e.xattrs) this.sys.lsetxattr(p, k, v);
+    this.xattrs(p, e);
   }
 
-  async apply(e: TarEntry): Promise<void> {
+  private xattrs(p: string, e: TarEntry): void {
+    for (const [k, v] of e.xattrs) if (appliedXattr(k)) this.sys.lsetxattr(p, k, v);
+  }
+
+  async apply(entry: TarEntry): Promise<void> {
+    const e: TarEntry = { ...entry, uid: fileId(entry.uid, 'uid', entry.path), gid: fileId(entry.gid, 'gid', entry.path), mtime: fileTime(entry.mtime) };
     const comps = cleanComponents(e.path);
     const base = comps[comps.length - 1] ?? '';
     if (base.startsWith(WH)) {
@@ -155,7 +182,7 @@ export class LayerExtractor {
           fs.closeSync(fd);
         }
         this.stats.bytes += e.size;
-        for (const [k, v] of e.xattrs) this.sys.lsetxattr(p, k, v);
+        this.xattrs(p, e);
         return;
       }
       case 'symlink':
@@ -177,6 +204,9 @@ export class LayerExtractor {
       case 'char':
       case 'block':
       case 'fifo': {
+        for (const [what, v] of [['devmajor', e.devmajor], ['devminor', e.devminor]] as const) {
+          if (!Number.isSafeInteger(v) || v < 0 || v > 0xffffffff) throw new InvalidArgumentError(`layer entry "${e.path}" has ${what} ${v}`);
+        }
         const kind = e.type === 'char' ? fs.constants.S_IFCHR : e.type === 'block' ? fs.constants.S_IFBLK : fs.constants.S_IFIFO;
         this.sys.mknod(p, kind | (e.mode & 0o777), e.devmajor, e.devminor);
         this.meta(rel, e, true);

@@ -1,8 +1,14 @@
-// A streaming tar reader: ustar, GNU long names/links ('L'/'K'), pax extended headers ('x', with
-// path, linkpath, size, uid, gid, mtime and SCHILY.xattr.*); global pax headers are skipped.
+// A streaming tar reader that reads what Go's archive/tar reads and refuses what it refuses
+// (reader.go Next/readHeader/handleRegularFile/mergePAX; the number rules are in tar_numbers.ts):
+// V7, ustar, pax, GNU and star headers; GNU long names/links ('L'/'K'); pax extended headers
+// ('x': path, linkpath, size, uid, gid, atime/mtime/ctime, SCHILY.xattr.*); global pax headers
+// ('g') are validated and skipped. The archive ends at two zero blocks, or at the end of the
+// stream on a block boundary (Go accepts both); one zero block followed by a header is refused.
+// GNU sparse files, which Go would expand, are refused rather than read another way.
 // Each entry's body must be consumed (or is skipped) before the next entry is read.
 
 import { InvalidArgumentError } from '../errors';
+import { cString, isPaxSparse, parseInt64, parseNumeric, parseOctal, parsePax, parsePaxTime } from './tar_numbers';
 
 export type TarType = 'file' | 'hardlink' | 'symlink' | 'char' | 'block' | 'dir' | 'fifo';
 
@@ -29,11 +35,20 @@ class ByteReader {
   constructor(private readonly it: AsyncIterator<Buffer>) {}
 
   private async fill(n: number): Promise<void> {
-    while (this.buf.length < n && !this.done) {
+    if (this.buf.length >= n || this.done) return;
+    // collected and joined once: no repeated concatenation for small chunks
+    const parts: Buffer[] = this.buf.length ? [this.buf] : [];
+    let have = this.buf.length;
+    while (have < n) {
       const r = await this.it.next();
-      if (r.done) this.done = true;
-      else this.buf = this.buf.length ? Buffer.concat([this.buf, r.value]) : r.value;
+      if (r.done) {
+        this.done = true;
+        break;
+      }
+      parts.push(r.value);
+      have += r.value.length;
     }
+    this.buf = parts.length === 1 ? parts[0]! : Buffer.concat(parts, have);
   }
 
   /** Exactly n bytes, or fewer at the end of the stream. */
@@ -65,6 +80,12 @@ class ByteReader {
     }
   }
 
+  /** Exactly n bytes, or undefined when the stream ends first (Go's tryReadFull/io.EOF). */
+  async readFull(n: number): Promise<Buffer | undefined> {
+    const b = await this.read(n);
+    return b.length === n ? b : undefined;
+  }
+
   /** Reads the rest of the stream (trailing padding after the end blocks). */
   async drain(): Promise<void> {
     this.buf = Buffer.alloc(0);
@@ -75,128 +96,264 @@ class ByteReader {
   }
 }
 
-function cstr(b: Buffer): string {
-  const z = b.indexOf(0);
-  return (z === -1 ? b : b.subarray(0, z)).toString('utf8');
-}
 
-function num(b: Buffer): number {
-  if (b[0]! & 0x80) {
-    // base-256 (GNU) for values that do not fit in octal
-    let v = b[0]! & 0x7f;
-    for (let i = 1; i < b.length; i++) v = v * 256 + b[i]!;
-    return v;
-  }
-  const s = cstr(b).trim();
-  if (!s) return 0;
-  if (!/^[0-7]+$/.test(s)) throw new InvalidArgumentError(`tar header: bad number "${s}"`);
-  return parseInt(s, 8);
-}
+const BLOCK = 512;
+/** Go's maxSpecialFileSize: the largest pax header or GNU long name/link */
+const MAX_SPECIAL = 1 << 20;
 
-function checksumOk(h: Buffer): boolean {
-  let sum = 0;
-  for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : h[i]!;
-  return sum === num(h.subarray(148, 156));
-}
-
-/** pax records: "<len> <key>=<value>\n", values kept as bytes (xattrs are binary). */
-export function parsePax(data: Buffer): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
-  let off = 0;
-  while (off < data.length) {
-    const sp = data.indexOf(0x20, off);
-    if (sp === -1) break;
-    const len = parseInt(data.subarray(off, sp).toString('ascii'), 10);
-    if (!Number.isFinite(len) || len <= 0 || off + len > data.length) throw new InvalidArgumentError('tar: malformed pax record');
-    const rec = data.subarray(sp + 1, off + len - 1);
-    const eq = rec.indexOf(0x3d);
-    if (eq !== -1) out.set(rec.subarray(0, eq).toString('utf8'), rec.subarray(eq + 1));
-    off += len;
-  }
-  return out;
-}
+/** Typeflags Go reads no body for, whatever their size field says (isHeaderOnlyType). */
+const HEADER_ONLY = new Set(['1', '2', '3', '4', '5', '6']);
 
 const TYPES: Record<string, TarType> = {
-  '0': 'file', '\0': 'file', '7': 'file', '1': 'hardlink', '2': 'symlink', '3': 'char', '4': 'block', '5': 'dir', '6': 'fifo',
+  '0': 'file', '7': 'file', '1': 'hardlink', '2': 'symlink', '3': 'char', '4': 'block', '5': 'dir', '6': 'fifo',
 };
 
-const MAX_META = 1 << 20;
+type Format = 'v7' | 'ustar' | 'gnu' | 'star';
+
+function bad(what: string, at: number): InvalidArgumentError {
+  return new InvalidArgumentError(`layer tar: ${what} (header at byte ${at})`);
+}
+
+/** format.go getFormat: the checksum (unsigned or signed sum) and the magic. */
+function formatOf(h: Buffer): Format | undefined {
+  const sum = parseOctal(h.subarray(148, 156));
+  if (sum === undefined) return undefined;
+  let unsigned = 0;
+  let signed = 0;
+  for (let i = 0; i < BLOCK; i++) {
+    const c = i >= 148 && i < 156 ? 0x20 : h[i]!;
+    unsigned += c;
+    signed += c > 127 ? c - 256 : c;
+  }
+  if (sum !== BigInt(unsigned) && sum !== BigInt(signed)) return undefined;
+  const magic = h.toString('latin1', 257, 263);
+  if (magic === 'ustar\0' && h.toString('latin1', 508, 512) === 'tar\0') return 'star';
+  if (magic === 'ustar\0') return 'ustar';
+  if (magic === 'ustar ' && h.toString('latin1', 263, 265) === ' \0') return 'gnu';
+  return 'v7';
+}
+
+interface Header {
+  flag: string;
+  name: Buffer;
+  linkname: Buffer;
+  size: bigint;
+  mode: bigint;
+  uid: bigint;
+  gid: bigint;
+  mtime: number;
+  devmajor: bigint;
+  devminor: bigint;
+}
+
+/** reader.go readHeader after the zero-block check: every numeric field must parse. */
+function parseHeader(h: Buffer, at: number): Header {
+  const format = formatOf(h);
+  if (!format) throw bad('checksum mismatch or unreadable checksum', at);
+  let failed: string | undefined;
+  const num = (field: string, a: number, b: number): bigint => {
+    const v = parseNumeric(h.subarray(a, b));
+    if (v === undefined) {
+      failed ??= field;
+      return 0n;
+    }
+    return v;
+  };
+  const hdr: Header = {
+    flag: String.fromCharCode(h[156]!),
+    name: cString(h.subarray(0, 100)),
+    linkname: cString(h.subarray(157, 257)),
+    size: num('size', 124, 136),
+    mode: num('mode', 100, 108),
+    uid: num('uid', 108, 116),
+    gid: num('gid', 116, 124),
+    mtime: Number(num('mtime', 136, 148)),
+    devmajor: 0n,
+    devminor: 0n,
+  };
+  if (format !== 'v7') {
+    hdr.devmajor = num('devmajor', 329, 337);
+    hdr.devminor = num('devminor', 337, 345);
+    let prefix: Buffer = Buffer.alloc(0);
+    if (format === 'ustar') prefix = cString(h.subarray(345, 500));
+    else if (format === 'star') {
+      prefix = cString(h.subarray(345, 476));
+      num('atime', 476, 488);
+      num('ctime', 488, 500);
+    } else {
+      // GNU: atime/ctime that do not parse mean a pre-Go-1.8 writer put a prefix there
+      const a = h[345] !== 0 ? parseNumeric(h.subarray(345, 357)) : 0n;
+      const c = h[357] !== 0 ? parseNumeric(h.subarray(357, 369)) : 0n;
+      if (a === undefined || c === undefined) {
+        const p = cString(h.subarray(345, 500));
+        if (p.every((x) => x < 0x80)) prefix = p;
+      }
+    }
+    if (prefix.length) hdr.name = Buffer.concat([prefix, Buffer.from('/'), hdr.name]);
+  }
+  if (failed) throw bad(`the ${failed} field is not a number`, at);
+  return hdr;
+}
+
+/** reader.go mergePAX: empty values keep the header's; numbers must parse as Go parses them. */
+function mergePax(hdr: Header, pax: Map<string, Buffer>, xattrs: Map<string, Buffer>, at: number): void {
+  for (const [k, v] of pax) {
+    if (v.length === 0) continue;
+    const text = () => v.toString('latin1');
+    const int = (): bigint => {
+      const n = parseInt64(text());
+      if (n === undefined) throw bad(`pax record ${k}="${text().slice(0, 40)}" is not a 64-bit integer`, at);
+      return n;
+    };
+    const time = (): number => {
+      const t = parsePaxTime(text());
+      if (t === undefined) throw bad(`pax record ${k}="${text().slice(0, 40)}" is not a time`, at);
+      return t;
+    };
+    switch (k) {
+      case 'path':
+        hdr.name = v;
+        break;
+      case 'linkpath':
+        hdr.linkname = v;
+        break;
+      case 'uid':
+        hdr.uid = int();
+        break;
+      case 'gid':
+        hdr.gid = int();
+        break;
+      case 'size':
+        hdr.size = int();
+        break;
+      case 'mtime':
+        hdr.mtime = time();
+        break;
+      case 'atime':
+      case 'ctime':
+        time();
+        break;
+      default:
+        if (k.startsWith('SCHILY.xattr.')) xattrs.set(k.slice(13), v);
+    }
+  }
+}
+
+/** reader.go handleRegularFile: the bytes of body that follow the header. */
+function bodySize(flag: string, size: bigint, at: number): number {
+  if (HEADER_ONLY.has(flag)) return 0;
+  if (size < 0n) throw bad(`negative size ${size}`, at);
+  // Go would go on reading and fail at the end of the stream; no layer holds 2^53 bytes
+  if (size > BigInt(Number.MAX_SAFE_INTEGER)) throw bad(`size ${size} is larger than any layer`, at);
+  return Number(size);
+}
+
+const padOf = (n: number) => (BLOCK - (n % BLOCK)) % BLOCK;
 
 export async function* readTar(source: AsyncIterable<Buffer>): AsyncGenerator<TarEntry> {
   const r = new ByteReader(source[Symbol.asyncIterator]());
-  let longName: string | undefined;
-  let longLink: string | undefined;
-  let pax: Map<string, Buffer> | undefined;
+  let offset = 0;
+  /** padding still to skip after the last entry's body */
+  let pad = 0;
   for (;;) {
-    const h = await r.read(512);
-    if (h.length === 0) return; // no end blocks: accept, as GNU tar does
-    if (h.length < 512) throw new InvalidArgumentError('tar archive truncated in a header');
-    if (h.every((b) => b === 0)) {
-      await r.drain();
-      return;
+    let pax: Map<string, Buffer> | undefined;
+    let gnuLongName: Buffer | undefined;
+    let gnuLongLink: Buffer | undefined;
+    let hdr: Header;
+    let at: number;
+    let size: number;
+    for (;;) {
+      // padding that ends the stream ends the archive (Go's tryReadFull → io.EOF)
+      if (pad) {
+        if (!(await r.readFull(pad))) return;
+        offset += pad;
+        pad = 0;
+      }
+      at = offset;
+      const h = await r.read(BLOCK);
+      if (h.length === 0) return; // no end blocks: Go ends here too
+      if (h.length < BLOCK) throw bad('the archive ends inside a header', at);
+      offset += BLOCK;
+      if (h.every((b) => b === 0)) {
+        const h2 = await r.read(BLOCK);
+        if (h2.length === 0) return; // one zero block, then the end: accepted by Go
+        if (h2.length < BLOCK) throw bad('the archive ends inside a header', offset);
+        if (h2.every((b) => b === 0)) {
+          await r.drain();
+          return;
+        }
+        throw bad('a zero block followed by a header (the end of an archive needs two)', at);
+      }
+      hdr = parseHeader(h, at);
+      size = bodySize(hdr.flag, hdr.size, at);
+      if (hdr.flag === 'x' || hdr.flag === 'g' || hdr.flag === 'L' || hdr.flag === 'K') {
+        if (size > MAX_SPECIAL) throw bad(`a ${hdr.flag} header of ${size} bytes (the limit is ${MAX_SPECIAL})`, at);
+        const data = await r.read(size);
+        if (data.length < size) throw bad('the archive ends inside an extended header', at);
+        offset += size;
+        pad = padOf(size);
+        if (hdr.flag === 'L') gnuLongName = cString(data);
+        else if (hdr.flag === 'K') gnuLongLink = cString(data);
+        else {
+          const parsed = parsePax(data);
+          if (!parsed) throw bad('a malformed pax record', at);
+          if (hdr.flag === 'g') {
+            // Go returns a global header as an entry of its own; it applies to nothing after it
+            pax = gnuLongName = gnuLongLink = undefined;
+            continue;
+          }
+          pax = parsed;
+        }
+        continue;
+      }
+      break;
     }
-    if (!checksumOk(h)) throw new InvalidArgumentError('tar header checksum mismatch');
-    const flag = String.fromCharCode(h[156]!);
-    let size = num(h.subarray(124, 136));
-    if (pax?.has('size')) size = Number(pax.get('size')!.toString());
-    const padded = Math.ceil(size / 512) * 512;
-    if (flag === 'L' || flag === 'K' || flag === 'x' || flag === 'g') {
-      if (size > MAX_META) throw new InvalidArgumentError('tar: metadata entry too large');
-      const data = (await r.read(padded)).subarray(0, size);
-      if (data.length < size) throw new InvalidArgumentError('tar archive truncated');
-      if (flag === 'L') longName = cstr(data);
-      else if (flag === 'K') longLink = cstr(data);
-      else if (flag === 'x') pax = parsePax(data);
-      continue;
-    }
-    const type = TYPES[flag];
-    const magic = h.subarray(257, 263).toString('latin1');
-    let path = cstr(h.subarray(0, 100));
-    if (magic.startsWith('ustar')) {
-      const prefix = cstr(h.subarray(345, 500));
-      if (prefix && magic === 'ustar\x00') path = `${prefix}/${path}`;
-    }
-    if (longName !== undefined) path = longName;
-    let linkname = longLink ?? cstr(h.subarray(157, 257));
     const xattrs = new Map<string, Buffer>();
-    let uid = num(h.subarray(108, 116));
-    let gid = num(h.subarray(116, 124));
-    let mtime = num(h.subarray(136, 148));
     if (pax) {
-      if (pax.has('path')) path = pax.get('path')!.toString('utf8');
-      if (pax.has('linkpath')) linkname = pax.get('linkpath')!.toString('utf8');
-      if (pax.has('uid')) uid = Number(pax.get('uid')!.toString());
-      if (pax.has('gid')) gid = Number(pax.get('gid')!.toString());
-      if (pax.has('mtime')) mtime = Number(pax.get('mtime')!.toString());
-      for (const [k, v] of pax) if (k.startsWith('SCHILY.xattr.')) xattrs.set(k.slice(13), v);
+      mergePax(hdr, pax, xattrs, at);
+      if (isPaxSparse(pax)) throw bad('a GNU sparse file (not supported)', at);
     }
-    longName = longLink = pax = undefined;
+    if (gnuLongName?.length) hdr.name = gnuLongName;
+    if (gnuLongLink?.length) hdr.linkname = gnuLongLink;
+    const path = hdr.name.toString('utf8');
+    let flag = hdr.flag;
+    if (flag === '\0') flag = path.endsWith('/') ? '5' : '0';
+    if (flag === 'S') throw bad('a GNU sparse file (not supported)', at);
+    size = bodySize(flag, hdr.size, at);
+    pad = padOf(size);
+    const type = TYPES[flag];
     if (!type) {
-      // unknown entry types (sparse, volume labels) are skipped, body and all
-      for await (const _ of r.chunks(padded)) void _;
+      // entry types no layer needs (volume labels, multi-volume parts): their bytes are skipped
+      for await (const _ of r.chunks(size)) offset += _.length;
       continue;
     }
     let consumed = false;
-    const bodySize = type === 'file' ? size : 0;
+    let left = size;
     const entry: TarEntry = {
-      path, type, linkname, uid, gid, mtime, xattrs,
-      mode: num(h.subarray(100, 108)) & 0o7777,
-      size: bodySize,
-      devmajor: num(h.subarray(329, 337)),
-      devminor: num(h.subarray(337, 345)),
+      path, type, xattrs,
+      linkname: hdr.linkname.toString('utf8'),
+      // as Go reads them (int64); which of them a file can have is the extractor's check
+      uid: Number(hdr.uid),
+      gid: Number(hdr.gid),
+      mtime: hdr.mtime,
+      mode: Number(hdr.mode & 0o7777n),
+      size,
+      devmajor: Number(hdr.devmajor),
+      devminor: Number(hdr.devminor),
       body: async function* () {
         if (consumed) throw new Error('tar entry body read twice');
         consumed = true;
-        yield* r.chunks(bodySize);
+        for await (const c of r.chunks(left)) {
+          offset += c.length;
+          left -= c.length;
+          yield c;
+        }
       },
     };
     yield entry;
-    if (!consumed) {
-      consumed = true;
-      for await (const _ of r.chunks(bodySize)) void _;
-    }
-    // non-file entries may still carry a size (hard links in some writers): skip those bytes
-    const extra = type === 'file' ? padded - size : padded;
-    if (extra) for await (const _ of r.chunks(extra)) void _;
+    // whatever of the body the consumer left unread
+    consumed = true;
+    for await (const c of r.chunks(left)) offset += c.length;
+    left = 0;
   }
 }
