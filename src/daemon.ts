@@ -53,10 +53,11 @@ export class Daemon {
     const gate = new InitGate();
     const ctx: SubsystemContext = { config, db, log, metrics, sys: getSys() };
     // Each subsystem gets the context and the lookups of those it depends on.
-    const subsystems: Subsystem[] = [runtimeSubsystem({ config, db, log, version: packageVersion() })];
+    const sandboxes = sandboxSubsystem(ctx);
+    const network = sandboxes.service.network;
+    const subsystems: Subsystem[] = [runtimeSubsystem({ config, db, log, version: packageVersion(), networkStatus: () => network.status() })];
     const images = imageSubsystem(ctx);
     subsystems.push(images);
-    const sandboxes = sandboxSubsystem(ctx);
     subsystems.push(sandboxes);
     const containers = containerSubsystem(ctx, { images: images.lookup, sandboxes: sandboxes.lookup });
     subsystems.push(containers);

@@ -9,12 +9,15 @@
 
 export const FAULT_POINTS = [
   'run-pod.after-ns-pinned',
+  'run-pod.after-net-lease',
+  'run-pod.after-net-veth',
   'run-pod.after-cni-add',
   'run-pod.after-ready-write',
   'create.after-overlay-mount',
   'create.after-runtime-create',
   'start.after-runtime-start',
   'stop-pod.after-containers-stopped',
+  'stop-pod.after-net-veth-deleted',
   'stop-pod.after-cni-del',
   'remove-pod.after-containers-removed',
   'remove-pod.after-unpin',

@@ -51,7 +51,7 @@ export function observeSubsystem(ctx: SubsystemContext, d: ObserveDeps): Subsyst
   registerRuntimeMetrics(ctx.metrics, {
     containers: d.containers,
     sandboxStates: () => d.sandboxes.list().map((e) => e.row.state),
-    cni: d.sandboxes.cni,
+    network: d.sandboxes.network,
   });
   const podDeps = { sandboxes: d.sandboxes, containers: d.containers, images: d.images };
   return {

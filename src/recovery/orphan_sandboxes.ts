@@ -1,6 +1,6 @@
 // Sandbox pieces with no store row: a quarantined row, or a row removed by hand. Every path of
-// a sandbox derives from its id (src/sandbox/paths.ts) and libcni's cache records each
-// attachment by id, so the pieces are found under nori's own dirs: a cached CNI attachment
+// a sandbox derives from its id (src/sandbox/paths.ts) and libcni's cache (or the built-in
+// network's lease table) records each attachment by id, so the pieces are found under nori's own dirs: a cached CNI attachment
 // (DEL it: that frees the IP lease and the veth), pinned namespaces (the pod init is the
 // process whose PID namespace is the pinned one: killed), the shm mount and the sandbox dir,
 // and the default cgroup parent `/<prefix>/pod<id>` while empty.
@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import type { CgroupManager } from '../cgroups/manager';
 import { errorMessage } from '../errors';
 import type { Logger } from '../log';
-import { podRuntimeConf, type CniNetwork } from '../network';
+import { podRuntimeConf } from '../network';
+import type { PodNetwork } from '../network/pod-network';
 import { sandboxPaths } from '../sandbox/paths';
 import { MNT_DETACH } from '../sys/constants';
 import type { Sys } from '../sys/types';
@@ -20,7 +21,7 @@ import { unpinNamespace } from '../sys/unpin';
 export interface OrphanSandboxDeps {
   state: string;
   cgroupRootPrefix: string;
-  cni: CniNetwork;
+  network: PodNetwork;
   cgroups: CgroupManager;
   sys: Sys;
   /** True for ids with a store row. */
@@ -50,16 +51,17 @@ async function processesInPinnedPidNs(pin: string): Promise<number[]> {
 export async function removeOrphanSandboxes(d: OrphanSandboxDeps): Promise<string[]> {
   const ids = new Set<string>(listDirQuiet(join(d.state, 'sandboxes')));
   for (const t of ['net', 'ipc', 'uts', 'pid']) for (const n of listDirQuiet(join(d.state, 'ns', t))) ids.add(n);
-  for (const a of await d.cni.cachedAttachments().catch(() => [])) ids.add(a.containerId);
+  for (const id of await d.network.attachedIds()) ids.add(id);
   const cleaned: string[] = [];
   for (const id of ids) {
     if (!ID.test(id) || d.known(id)) continue;
     const p = sandboxPaths(d.state, id);
     try {
-      if ((await d.cni.cachedAttachments(id)).length > 0) {
-        // The cache holds the ADD's config, args and result: enough for DEL without the record.
+      if (await d.network.hasAttachment(id)) {
+        // The CNI cache holds the ADD's config, args and result, the store the built-in
+        // network's leases and claims: enough for DEL without the record.
         const rt = podRuntimeConf({ sandboxId: id, netns: p.ns.net, podName: '', podNamespace: '', podUid: '' });
-        await d.cni.del(rt, { signal: AbortSignal.timeout(120_000) });
+        await d.network.del(rt, { signal: AbortSignal.timeout(120_000) });
       }
       for (const pid of await processesInPinnedPidNs(p.ns.pid)) {
         try {

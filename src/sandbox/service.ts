@@ -10,10 +10,13 @@ import type { Config } from '../config';
 import { AlreadyExistsError, InternalError, errorMessage } from '../errors';
 import { NamespaceMode, PodSandboxConfig, type RunPodSandboxRequest } from '../gen/api';
 import type { Logger } from '../log';
-import { CniNetwork, podIPsFromResult, podRuntimeConf, bandwidthFromAnnotations, type RuntimeConf } from '../network';
+import { podIPsFromResult, podRuntimeConf, bandwidthFromAnnotations, type CniNetwork, type RuntimeConf } from '../network';
+import type { PodNetwork } from '../network/pod-network';
+import { createPodNetwork } from '../network/select';
 import { SandboxStore, type SandboxRow } from '../store/sandbox_store';
 import type { Db } from '../store/db';
 import type { NamespacePaths, Sys } from '../sys/types';
+import type { NetSys } from '../sys/net';
 import { mkdirp, writeFileAtomic } from '../util/fs';
 import type { PodContainerHooks, SandboxLookup, SandboxRecord } from './api';
 import { hostFile, hostsFile, resolvConfFrom } from './files';
@@ -34,8 +37,11 @@ export interface SandboxServiceDeps {
   db: Db;
   log: Logger;
   sys: Sys;
-  /** Default: a CniNetwork on the config's dirs with its cache under <root>/cni. */
+  /** Default: the configured network (--network) over this CNI network (default: the config's dirs, cache under <root>/cni). */
+  network?: PodNetwork;
   cni?: CniNetwork;
+  /** The built-in network's kernel interface (default: the addon's). */
+  netSys?: NetSys;
   cgroups?: CgroupManager;
 }
 
@@ -52,7 +58,7 @@ const NO_HOOKS: PodContainerHooks = {
 
 export class SandboxService implements SandboxLookup {
   readonly store: SandboxStore;
-  readonly cni: CniNetwork;
+  readonly network: PodNetwork;
   readonly cgroups: CgroupManager;
   private readonly config: Config;
   private readonly log: Logger;
@@ -70,9 +76,7 @@ export class SandboxService implements SandboxLookup {
     this.log = d.log;
     this.sys = d.sys;
     this.store = new SandboxStore(d.db);
-    // <root>/cni, not /var/lib/cni: the cache must outlive a reboot (the IP leases of host-local
-    // do, and DEL needs the ADD's config to release them) and belongs to this daemon alone.
-    this.cni = d.cni ?? new CniNetwork({ cacheDir: `${d.config.root}/cni`, confDir: d.config.cniConfDir, binDirs: d.config.cniBinDirs });
+    this.network = d.network ?? createPodNetwork(d.config, d.db, d.netSys, d.cni);
     this.cgroups = d.cgroups ?? new CgroupManager();
   }
 
@@ -249,8 +253,8 @@ export class SandboxService implements SandboxLookup {
       if (!plan.hostNetwork) {
         const rt = this.runtimeConf(rec);
         // DEL before ADD on the stack: a half-done ADD (veth made, IPAM failed) needs DEL too.
-        undo.push('CNI DEL', async (signal) => void (await this.cni.del(rt, { signal })));
-        const added = await this.cni.add(rt);
+        undo.push('network DEL', async (signal) => void (await this.network.del(rt, { signal })));
+        const added = await this.network.add(rt);
         const ips = podIPsFromResult(added.result);
         rec.ip = ips.ip;
         rec.additionalIps = [...ips.additionalIps];
@@ -332,7 +336,7 @@ export class SandboxService implements SandboxLookup {
     if (e.rec.network !== 'NODE' && !e.row.networkTornDown) {
       try {
         // Works with the netns gone too (CniNetwork passes CNI_NETNS=""): the lease is freed.
-        await this.cni.del(this.runtimeConf(e.rec), { signal });
+        await this.network.del(this.runtimeConf(e.rec), { signal });
         faultPoint('stop-pod.after-cni-del');
         this.store.update(id, { networkTornDown: true });
         e.row.networkTornDown = true;
@@ -404,7 +408,7 @@ export class SandboxService implements SandboxLookup {
     await removeOrphanSandboxes({
       state: this.config.state,
       cgroupRootPrefix: this.config.cgroupRootPrefix,
-      cni: this.cni,
+      network: this.network,
       cgroups: this.cgroups,
       sys: this.sys,
       known: (id) => rows.has(id),
@@ -418,8 +422,8 @@ export class SandboxService implements SandboxLookup {
       // DEL even without a cached result: a crash during ADD leaves the plugins' work (veth,
       // lease) done but nothing cached, and DEL of what was never added is fine.
       if (rec.network !== 'NODE') {
-        const cached = (await this.cni.cachedAttachments(row.id)).length > 0;
-        await this.cni.del(this.runtimeConf(rec), { signal: AbortSignal.timeout(120_000) }).catch((err) => {
+        const cached = await this.network.hasAttachment(row.id);
+        await this.network.del(this.runtimeConf(rec), { signal: AbortSignal.timeout(120_000) }).catch((err) => {
           if (cached) throw err; // a lease we know of: keep the row, retry at the next start
           this.log.warn({ sandbox: row.id, err: errorMessage(err) }, 'CNI DEL of a sandbox that may never have been attached failed');
         });

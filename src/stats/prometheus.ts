@@ -6,7 +6,7 @@ import { Gauge } from 'prom-client';
 import type { ContainerManager } from '../container/manager';
 import { ContainerState } from '../gen/api';
 import type { Metrics } from '../metrics';
-import type { CniNetwork } from '../network';
+import type { NetworkObserver } from '../network/pod-network';
 import { stateOf } from '../store/container_store';
 
 const CONTAINER_STATES: Record<ContainerState, string> = {
@@ -21,7 +21,8 @@ export interface RuntimeMetricSources {
   containers: ContainerManager;
   /** Current sandbox states ('READY' | 'NOTREADY'). */
   sandboxStates(): Iterable<string>;
-  cni: CniNetwork;
+  /** Told of each pod network ADD/DEL (CNI or built-in). */
+  network: { observer: NetworkObserver | undefined };
 }
 
 export function registerRuntimeMetrics(metrics: Metrics, src: RuntimeMetricSources): void {
@@ -56,7 +57,7 @@ export function registerRuntimeMetrics(metrics: Metrics, src: RuntimeMetricSourc
   });
   const cniSeconds = metrics.histogram('nori_cni_operation_duration_seconds', 'CNI ADD/DEL duration (the whole plugin chain), by operation', ['operation'], [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120]);
   const cniErrors = metrics.counter('nori_cni_operation_errors_total', 'CNI ADD/DEL calls that failed, by operation', ['operation']);
-  src.cni.observer = (op, seconds, err) => {
+  src.network.observer = (op, seconds, err) => {
     cniSeconds.observe({ operation: op }, seconds);
     if (err !== undefined) cniErrors.inc({ operation: op });
   };

@@ -57,6 +57,9 @@ export async function startNori(opts: StartOptions = {}): Promise<NoriProcess> {
     '--metrics-listen', '127.0.0.1:0',
     '--streaming-listen', '127.0.0.1:0',
     '--log-level', 'debug',
+    // CNI unless a test asks for the built-in network: a daemon on the defaults would share
+    // bridge nori0 and 10.89.0.0/16 with every other test daemon on the host.
+    ...(opts.extraArgs?.includes('--network') ? [] : ['--network', 'cni']),
     ...(opts.extraArgs ?? []),
   ];
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });

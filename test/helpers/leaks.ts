@@ -30,6 +30,8 @@ export interface LeakScope {
   cgroupPrefix?: string;
   /** The daemon's own pid (its command line names the dirs too). */
   daemonPid?: number;
+  /** The built-in network's bridge (--bridge) when it runs that network: its ports and nft table are checked. */
+  builtinBridge?: string;
 }
 
 export interface LeakOptions {
@@ -45,7 +47,10 @@ export interface LeakOptions {
 export function scopeOf(nori: NoriProcess, cgroupPrefix?: string): LeakScope {
   const i = nori.args.indexOf('--cgroup-root-prefix');
   const prefix = cgroupPrefix ?? (i >= 0 ? nori.args[i + 1] : undefined);
-  return { dir: nori.dir, root: nori.root, state: nori.state, cniConfDir: nori.cniConfDir, cgroupPrefix: prefix, daemonPid: nori.proc.pid };
+  const network = nori.args[nori.args.indexOf('--network') + 1];
+  const b = nori.args.indexOf('--bridge');
+  const builtinBridge = network === 'cni' ? undefined : b >= 0 ? nori.args[b + 1] : undefined;
+  return { dir: nori.dir, root: nori.root, state: nori.state, cniConfDir: nori.cniConfDir, cgroupPrefix: prefix, daemonPid: nori.proc.pid, builtinBridge };
 }
 
 function ls(dir: string): string[] {
@@ -194,6 +199,8 @@ function storeRows(root: string, podInits: Set<number>): string[] {
     q('container_layers', 'container_id');
     q('images', 'id');
     q('layers', 'chain_id');
+    q('net_leases', 'ip');
+    q('net_hostports', "protocol || '/' || host_ip || '/' || host_port || '/' || family");
     try {
       for (const r of db.prepare('SELECT pod_init_pid AS p FROM sandboxes WHERE pod_init_pid > 0').all() as { p: number }[]) podInits.add(r.p);
     } catch {
@@ -209,6 +216,18 @@ async function natRules(networks: Network[]): Promise<string[]> {
   if (networks.length === 0) return [];
   const text = await run('iptables', ['-t', 'nat', '-S'], { timeout: 20_000 }).then((r) => r.stdout, () => '');
   return text.split('\n').filter((l) => networks.some((n) => l.includes(`name: \\"${n.name}\\"`)));
+}
+
+/** hostPort map elements in the built-in network's table (inet nori_<bridge>). */
+async function nftElements(bridge: string): Promise<string[]> {
+  const table = `nori_${bridge.replace(/[^A-Za-z0-9_]/g, '_')}`;
+  const text = await run('nft', ['-j', 'list', 'table', 'inet', table], { timeout: 20_000 }).then((r) => r.stdout, () => '');
+  if (!text) return [];
+  const out: string[] = [];
+  for (const o of (JSON.parse(text) as { nftables: Array<Record<string, any>> }).nftables) {
+    if (o.map?.elem) for (const e of o.map.elem) out.push(`${o.map.name}:${JSON.stringify(e)}`);
+  }
+  return out;
 }
 
 /** Everything of the daemon's that could leak, right now. */
@@ -227,7 +246,7 @@ export async function snapshot(noriOrScope: NoriProcess | LeakScope, opts: { cgr
     nsPins: ls(join(state, 'ns')).flatMap((t) => ls(join(state, 'ns', t)).map((id) => `${t}/${id}`)),
     nsMounts: mounts.filter((m) => m.fstype === 'nsfs').map((m) => m.point),
     mounts: mounts.filter((m) => m.fstype !== 'nsfs').map((m) => `${m.fstype} ${m.point}`),
-    veths: nets.flatMap((n) => n.bridges.flatMap((b) => ls(`/sys/class/net/${b}/brif`).map((i) => `${b}/${i}`))),
+    veths: [...nets.flatMap((n) => n.bridges), ...(scope.builtinBridge ? [scope.builtinBridge] : [])].flatMap((b) => ls(`/sys/class/net/${b}/brif`).map((i) => `${b}/${i}`)),
     leases: nets.flatMap((n) => ls(n.leaseDir).filter((f) => f !== 'lock' && !f.startsWith('last_reserved_ip')).map((f) => `${n.name}/${f}`)),
     cniCache: ls(join(root, 'cni', 'results')),
     cgroups: scope.cgroupPrefix ? cgroupDirs(scope.cgroupPrefix) : [],
@@ -244,6 +263,7 @@ export async function snapshot(noriOrScope: NoriProcess | LeakScope, opts: { cgr
     containerLayers: ls(join(root, 'overlay2', 'containers')),
     rows,
     natRules: await natRules(nets),
+    nftElements: scope.builtinBridge ? await nftElements(scope.builtinBridge) : [],
   };
   for (const k of Object.keys(s)) s[k]!.sort();
   return s;

@@ -6,7 +6,8 @@
 // running container, started before any crash, must stay RUNNING with the same pid throughout.
 //
 // `npm test` runs FAST_POINTS; NORI_FAULTS=all runs every point (npm run test:faults), and
-// NORI_FAULTS=a,b runs the points named.
+// NORI_FAULTS=a,b runs the points named. NORI_FAULT_NETWORK=builtin runs them on the built-in
+// network instead of a CNI conflist (its own points only count there).
 
 import { strict as assert } from 'node:assert';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -23,7 +24,8 @@ export const FAST_POINTS: FaultPointName[] = ['run-pod.after-cni-add', 'create.a
 function selected(): FaultPointName[] {
   const v = process.env.NORI_FAULTS;
   if (!v) return FAST_POINTS;
-  if (v === 'all') return [...FAULT_POINTS];
+  // the built-in network's own points are not reached on CNI
+  if (v === 'all') return FAULT_POINTS.filter((p) => FaultEnv.builtin || !SCENARIOS[p].builtinOnly);
   return v.split(',').map((s) => s.trim()) as FaultPointName[];
 }
 
@@ -33,16 +35,21 @@ interface Scenario {
   setup: 'none' | 'pod' | 'pod+created' | 'pod+running' | 'pod+stopped-container' | 'pod+stopped';
   /** Right after the restart, before any call: nothing new since just before the fatal call. */
   cleanAfterRestart: boolean;
+  /** Reached only on the built-in network (NORI_FAULT_NETWORK=builtin). */
+  builtinOnly?: boolean;
 }
 
 const SCENARIOS: Record<FaultPointName, Scenario> = {
   'run-pod.after-ns-pinned': { setup: 'none', cleanAfterRestart: true },
+  'run-pod.after-net-lease': { setup: 'none', cleanAfterRestart: true, builtinOnly: true },
+  'run-pod.after-net-veth': { setup: 'none', cleanAfterRestart: true, builtinOnly: true },
   'run-pod.after-cni-add': { setup: 'none', cleanAfterRestart: true },
   'run-pod.after-ready-write': { setup: 'none', cleanAfterRestart: false },
   'create.after-overlay-mount': { setup: 'pod', cleanAfterRestart: true },
   'create.after-runtime-create': { setup: 'pod', cleanAfterRestart: true },
   'start.after-runtime-start': { setup: 'pod+created', cleanAfterRestart: false },
   'stop-pod.after-containers-stopped': { setup: 'pod+running', cleanAfterRestart: false },
+  'stop-pod.after-net-veth-deleted': { setup: 'pod+running', cleanAfterRestart: false, builtinOnly: true },
   'stop-pod.after-cni-del': { setup: 'pod+running', cleanAfterRestart: false },
   'remove-pod.after-containers-removed': { setup: 'pod+stopped', cleanAfterRestart: false },
   'remove-pod.after-unpin': { setup: 'pod+stopped', cleanAfterRestart: false },

@@ -26,6 +26,10 @@ export class FaultEnv {
     this.image = fx.get('busybox').reference;
   }
 
+  /** NORI_FAULT_NETWORK=builtin: the daemon runs the built-in network (own bridge and subnet), no conflist. */
+  static readonly builtin = process.env.NORI_FAULT_NETWORK === 'builtin';
+  private podCidr = '';
+
   static usable(): boolean {
     return process.getuid?.() === 0 && existsSync(path.join(PLUGINS, 'bridge'));
   }
@@ -35,22 +39,24 @@ export class FaultEnv {
   }
 
   private launch(env: Record<string, string> = {}): Promise<NoriProcess> {
+    const net = FaultEnv.builtin ? ['--network', 'builtin', '--bridge', this.bridge, '--pod-cidr', this.podCidr] : [];
     return startNori({
       dir: this.dir || undefined,
       env,
-      extraArgs: ['--cgroup-root-prefix', this.cgroupPrefix, '--cni-bin-dir', PLUGINS, '--registries-conf', '/nonexistent/registries.conf', '--auth-file', '/nonexistent/auth.json'],
+      extraArgs: [...net, '--cgroup-root-prefix', this.cgroupPrefix, '--cni-bin-dir', PLUGINS, '--registries-conf', '/nonexistent/registries.conf', '--auth-file', '/nonexistent/auth.json'],
     });
   }
 
   async start(): Promise<void> {
     this.logDir = mkdtempSync('/tmp/nori-flt-logs-');
-    this.nori = await this.launch();
-    this.dir = this.nori.dir;
     const used = (await sh('ip', ['-4', 'addr'])) + (await sh('ip', ['-4', 'route']));
     let subnet = '';
     do subnet = `10.234.${1 + Math.floor(Math.random() * 254)}.`;
     while (used.includes(subnet));
-    writeFileSync(
+    this.podCidr = `${subnet}0/24`;
+    this.nori = await this.launch();
+    this.dir = this.nori.dir;
+    if (!FaultEnv.builtin) writeFileSync(
       path.join(this.nori.cniConfDir, '10-faults.conflist'),
       JSON.stringify({
         cniVersion: '1.0.0',
@@ -154,6 +160,7 @@ export class FaultEnv {
     if (this.nori) await this.nori.cleanup().catch((e) => console.error(`cleanup of ${this.dir}: ${(e as Error).message}`));
     if (existsSync(`/sys/class/net/${this.bridge}`)) await succeeds('ip', ['link', 'del', this.bridge]);
     await removeMasqRules(this.netName);
+    if (FaultEnv.builtin) await succeeds('nft', ['delete', 'table', 'inet', `nori_${this.bridge}`]);
     if (this.logDir) rmSync(this.logDir, { recursive: true, force: true });
   }
 }

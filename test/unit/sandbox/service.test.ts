@@ -35,6 +35,7 @@ describe('sandbox/service (FakeSys)', () => {
     config.root = path.join(dir, 'root');
     config.state = path.join(dir, 'state');
     config.cniConfDir = path.join(dir, 'net.d'); // empty: CNI not ready
+    config.network = 'cni'; // these tests are about CNI; the built-in network has its own
     finishConfig(config);
     db = openDb(config.root);
     sys = new FakeSys();

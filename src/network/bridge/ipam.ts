@@ -1,0 +1,35 @@
+// IPAM of the built-in network: one address per subnet per sandbox, out of nori's store.
+// Like host-local, it hands addresses out round-robin from the one after the last given, so a
+// freed address is not reused at once (a late packet for the old pod does not reach a new one).
+
+import { ResourceExhaustedError } from '../../errors';
+import type { KvStore } from '../../store/kv';
+import type { LeaseStore } from '../../store/lease_store';
+import { bigIntToAddress, podRange, type Subnet } from './cidr';
+
+const LAST_KEY = (s: Subnet) => `ipam_last:${s.cidr}`;
+
+/** The next free pod address of `s` after the last one handed out (not yet recorded). */
+export function nextFreeAddress(s: Subnet, leases: LeaseStore, kv: KvStore): string {
+  const taken = leases.ipsIn(s.cidr);
+  const { first, last } = podRange(s);
+  const span = last - first + 1n;
+  if (BigInt(taken.size) >= span) throw new ResourceExhaustedError(`no free address left in ${s.cidr} (${taken.size} leased)`);
+  const lastGiven = kv.get(LAST_KEY(s));
+  let start = first;
+  if (lastGiven !== undefined) {
+    const n = BigInt(lastGiven);
+    if (n >= first && n < last) start = n + 1n;
+  }
+  for (let i = 0n; i < span; i++) {
+    const n = first + ((start - first + i) % span);
+    const ip = bigIntToAddress(n, s.family);
+    if (!taken.has(ip)) return ip;
+  }
+  throw new ResourceExhaustedError(`no free address left in ${s.cidr}`);
+}
+
+/** Remembers the round-robin position (call in the transaction that records the lease). */
+export function rememberLast(s: Subnet, ip: bigint, kv: KvStore): void {
+  kv.set(LAST_KEY(s), ip.toString());
+}
