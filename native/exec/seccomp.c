@@ -8,6 +8,8 @@
  *   arch <libseccomp arch name>
  *   rule <action> <errno> <syscall> <nconds> [<index> <op> <value> <value2>]...
  * action: kill_thread kill_process trap errno trace allow log; op: ne lt le eq ge gt masked_eq.
+ * Before the exported program goes runc's -ENOSYS stub (enosys_stub.c), so a syscall newer than
+ * the profile gets the same errno from an exec as from the container's init.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "enosys_stub.h"
 
 static int action_of(const char *name, unsigned errno_ret, uint32_t *out) {
   if (!strcmp(name, "kill_thread")) *out = SCMP_ACT_KILL_THREAD;
@@ -55,6 +59,9 @@ int seccomp_compile(const char *in, const char *out) {
   }
   scmp_filter_ctx ctx = NULL;
   uint32_t def = 0;
+  const char *def_name = "";
+  static char def_buf[32];
+  struct enosys_input stub = {0};
   char line[4096];
   int no = 0;
   while (fgets(line, sizeof line, f)) {
@@ -64,6 +71,8 @@ int seccomp_compile(const char *in, const char *out) {
     if (!strcmp(kind, "default")) {
       char *act = strtok_r(NULL, " \n", &save), *e = strtok_r(NULL, " \n", &save);
       if (ctx || !act || !e || action_of(act, (unsigned)strtoul(e, NULL, 10), &def)) return bad(no, "bad default");
+      snprintf(def_buf, sizeof def_buf, "%s", act);
+      def_name = def_buf;
       if (!(ctx = seccomp_init(def))) return bad(no, "seccomp_init failed");
       /* runc leaves no_new_privs to the spec */
       if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0) < 0) return bad(no, "cannot clear the NNP attribute");
@@ -76,6 +85,7 @@ int seccomp_compile(const char *in, const char *out) {
       if (!arch) return bad(no, "unknown architecture");
       int r = seccomp_arch_add(ctx, arch);
       if (r < 0 && r != -EEXIST) return bad(no, "seccomp_arch_add failed");
+      if (enosys_add_arch(&stub, arch) < 0) return bad(no, "too many architectures");
     } else if (!strcmp(kind, "rule")) {
       char *act = strtok_r(NULL, " \n", &save), *e = strtok_r(NULL, " \n", &save);
       char *name = strtok_r(NULL, " \n", &save), *n = strtok_r(NULL, " \n", &save);
@@ -92,6 +102,8 @@ int seccomp_compile(const char *in, const char *out) {
         conds[i].datum_a = strtoull(v1, NULL, 10);
         conds[i].datum_b = strtoull(v2, NULL, 10);
       }
+      /* runc's stub counts every rule's name, the redundant ones too */
+      if (enosys_add_name(&stub, name) < 0) return bad(no, "out of memory");
       if (action == def) continue; /* redundant: libseccomp would refuse it */
       int nr = seccomp_syscall_resolve_name(name);
       if (nr == __NR_SCMP_ERROR) continue; /* unknown to this libseccomp: runc skips it too */
@@ -106,16 +118,8 @@ int seccomp_compile(const char *in, const char *out) {
   }
   fclose(f);
   if (!ctx) return bad(no, "empty rules");
-  int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    fprintf(stderr, "nori-exec compile: %s: %s\n", out, strerror(errno));
-    return 1;
-  }
-  int r = seccomp_export_bpf(ctx, fd);
-  if (r < 0 || fsync(fd) < 0 || close(fd) < 0) {
-    fprintf(stderr, "nori-exec compile: export: %s\n", strerror(r < 0 ? -r : errno));
-    return 1;
-  }
+  int r = enosys_write(ctx, &stub, def_name, out);
   seccomp_release(ctx);
-  return 0;
+  enosys_free(&stub);
+  return r;
 }

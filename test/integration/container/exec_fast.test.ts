@@ -1,12 +1,13 @@
 // ExecSync's fast path (nori-exec) against `runc exec` on the same containers: the same probe
 // through both, compared field by field — credentials, capabilities, no_new_privs, seccomp,
-// cgroups, namespaces, cwd, env, rlimits, umask, oom_score_adj, stdio ownership. Then exit codes,
-// stdout/stderr, the 16 MiB cap, timeouts, background children, missing executables and the
-// fallback when the helper is absent. Root only (real runc + conmon + nori-exec).
+// cgroups, namespaces, cwd, env, rlimits, umask, oom_score_adj, stdio ownership, and the errno of
+// a syscall newer than the profile (runc's ENOSYS stub). Then exit codes, stdout/stderr, the
+// 16 MiB cap, timeouts, background children, missing executables and the fallback when the
+// helper is absent. Root only (real runc + conmon + nori-exec).
 
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ContainerConfig, ContainerState, type LinuxContainerSecurityContext } from '../../../src/gen/api';
 import { stateOf } from '../../../src/store/container_store';
@@ -222,6 +223,44 @@ describe('ExecSync fast path (nori-exec) vs runc exec', function () {
       c.expect?.(sa, a);
     });
   }
+
+  // runc puts an -ENOSYS stub before the filter (libcontainer/seccomp/patchbpf): a syscall number
+  // past the largest the profile names gets ENOSYS, not the default action. The profile here is
+  // the host's RuntimeDefault with EPERM as the default errno, so the stub is what tells them apart.
+  it('a syscall newer than the profile gets the same errno in an exec as in the init (runc\'s ENOSYS stub)', async () => {
+    const src = join(dir, 'sysno.c');
+    writeFileSync(src, '#include <errno.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <unistd.h>\n' +
+      'int main(int c, char **v) { for (int i = 1; i < c; i++) { long r = syscall(atol(v[i]), 0, 0, 0, 0, 0, 0);' +
+      ' printf("%s=%d\\n", v[i], r < 0 ? errno : 0); } return 0; }\n');
+    execFileSync('gcc', ['-static', '-O2', '-o', join(dir, 'sysno'), src]);
+    const profile = JSON.parse(readFileSync('/usr/share/containers/seccomp.json', 'utf8'));
+    profile.defaultErrnoRet = 1;
+    const path = join(dir, 'eperm-default.json');
+    writeFileSync(path, JSON.stringify(profile));
+    // 1000: past every syscall; 246 (kexec_load): below the largest, allowed only with CAP_SYS_BOOT
+    const nrs = ['1000', '246'];
+    const id = await m.create(rig.sandbox.id, ContainerConfig.fromPartial({
+      metadata: { name: 'enosys', attempt: 0 },
+      image: { image: 'busybox' },
+      command: ['sh', '-c', `/sysno ${nrs.join(' ')} > /init.out; sleep 3600`],
+      linux: { securityContext: { seccomp: { profileType: 2, localhostRef: path } } as LinuxContainerSecurityContext },
+    }));
+    const rootfs = join(m.get(id).bundle, 'rootfs');
+    copyFileSync(join(dir, 'sysno'), join(rootfs, 'sysno'));
+    chmodSync(join(rootfs, 'sysno'), 0o755);
+    await m.start(id);
+    while (!existsSync(join(rootfs, 'init.out')) || !readFileSync(join(rootfs, 'init.out'), 'utf8').includes('\n246=')) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const init = readFileSync(join(rootfs, 'init.out'), 'utf8');
+    assert.equal(init, `1000=38\n246=1\n`, 'runc\'s init: ENOSYS past the profile, the default errno below');
+    const viaRunc = await run(id, ['/sysno', ...nrs], 20, '');
+    const before = fallbacks.length;
+    const fast = await run(id, ['/sysno', ...nrs]);
+    assert.deepEqual(fallbacks.slice(before), [], 'the fast path fell back');
+    assert.equal(viaRunc.stdout.toString(), init);
+    assert.equal(fast.stdout.toString(), init);
+  });
 
   describe('behaviour', () => {
     let id: string;
