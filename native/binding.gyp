@@ -45,7 +45,7 @@
       # ExecSync's fast path (exec/main.c): static like the reaper, libseccomp only for `compile`.
       'target_name': 'nori-exec',
       'type': 'executable',
-      'sources': ['exec/main.c', 'exec/profile.c', 'exec/enter.c', 'exec/seccomp.c', 'exec/attach.c', 'exec/enosys_stub.c'],
+      'sources': ['exec/main.c', 'exec/profile.c', 'exec/enter.c', 'exec/seccomp.c', 'exec/attach.c', 'exec/passwd.c', 'exec/enosys_stub.c'],
       'defines': ['_GNU_SOURCE'],
       'cflags': ['-Wall', '-Wextra', '-O2'],
       'ldflags': ['-static', '-s'],

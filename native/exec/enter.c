@@ -6,6 +6,7 @@
  * with it), bounding set, user and groups, cwd, capabilities, env, PATH lookup.
  */
 #include "enter.h"
+#include "passwd.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -75,33 +76,6 @@ static const char *env_get(char *const *env, const char *key) {
   for (; *env; env++)
     if (!strncmp(*env, key, k) && (*env)[k] == '=') return *env + k + 1;
   return NULL;
-}
-
-/* runc's setupUser: HOME from the container's /etc/passwd entry of the uid, "/" if none. */
-static void home_of(uid_t uid, char *out, size_t len) {
-  snprintf(out, len, "/");
-  FILE *f = fopen("/etc/passwd", "re");
-  if (!f) return;
-  char line[4096];
-  while (fgets(line, sizeof line, f)) {
-    line[strcspn(line, "\n")] = '\0';
-    char *field[7] = {0};
-    int n = 0;
-    for (char *s = line; n < 7; n++) {
-      field[n] = s;
-      char *c = strchr(s, ':');
-      if (!c) { n++; break; }
-      *c = '\0';
-      s = c + 1;
-    }
-    if (n < 3 || !field[2][0]) continue;
-    char *end;
-    unsigned long u = strtoul(field[2], &end, 10);
-    if (*end || u != uid) continue;
-    snprintf(out, len, "%s", n > 5 ? field[5] : "");
-    break;
-  }
-  fclose(f);
 }
 
 /* runc's fixStdioPermissions: the stdio the user writes to must be the user's (e.g. /dev/stdout). */
@@ -262,7 +236,7 @@ static int setup(const struct profile *p, const struct prepared *prep, char **ar
   static char home_entry[4096 + 5];
   if (!home || !home[0]) {
     char h[4096];
-    home_of(p->uid, h, sizeof h);
+    passwd_home("/etc/passwd", p->uid, h, sizeof h); /* capped, timed: see passwd.c */
     snprintf(home_entry, sizeof home_entry, "HOME=%s", h);
     int i = 0;
     while (env[i] && strncmp(env[i], "HOME=", 5)) i++;

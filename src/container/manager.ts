@@ -4,7 +4,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { constants as osConstants } from 'node:os';
-import { existsSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
 import type { Config } from '../config';
 import {
@@ -28,6 +28,7 @@ import { ExitWatcher, readExitFile } from './exit_watcher';
 import { KeyedLock } from '../util/keyed_lock';
 import type { NodeDefaults, SpecInput, SpecResult } from './spec/types';
 import { terminationMessageSource } from './spec/mounts';
+import { readRegularCapped } from '../util/capped_read';
 import { faultPoint } from '../fault';
 import { liveConmonPid } from '../recovery/conmon_alive';
 import { removeOrphanContainers } from '../recovery/orphan_containers';
@@ -36,6 +37,8 @@ import { MountPreparer } from './prepared_mounts';
 import { rroMounter } from '../sys/rro_mount';
 
 const MNT_DETACH = 2;
+/** kubelet's limit on a termination message (maxMsgSize in its termination-log reader) */
+const TERMINATION_MESSAGE_MAX = 4096;
 /** "<pid> <start time>" of the container's init, in its bundle (see runtime/proc_identity.ts). */
 export const INIT_IDENTITY_FILE = 'init.identity';
 
@@ -437,7 +440,8 @@ export class ContainerManager {
   private terminationMessage(row: ContainerRow): string {
     try {
       const file = terminationMessageSource(row.config.mounts ?? [], row.config.annotations, join(row.bundle, 'termination-log'));
-      return readFileSync(file).subarray(0, 4096).toString('utf8');
+      // the container writes this file: a regular file only, 4096 bytes as kubelet reads it
+      return readRegularCapped(file, TERMINATION_MESSAGE_MAX).toString('utf8');
     } catch {
       return '';
     }

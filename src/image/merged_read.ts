@@ -4,7 +4,9 @@
 
 import * as fs from 'node:fs';
 import { join } from 'node:path';
+import { FailedPreconditionError } from '../errors';
 import type { Sys } from '../sys/types';
+import { FileTooLargeError, readRegularCapped } from '../util/capped_read';
 
 type Found = { kind: 'none' } | { kind: 'file'; path: string } | { kind: 'dir' } | { kind: 'link'; target: string } | { kind: 'other' };
 
@@ -43,8 +45,11 @@ function lookup(diffs: string[], comps: string[], sys: Sys): Found {
   return { kind: 'none' };
 }
 
-/** diffs: layer diff dirs, top first. */
-export function readMerged(diffs: string[], path: string, sys: Sys): Buffer | null {
+/** The most readMerged reads of one file (/etc/passwd and /etc/group are what it reads). */
+export const MERGED_READ_MAX = 16 << 20;
+
+/** diffs: layer diff dirs, top first. A file larger than maxBytes is refused, not read. */
+export function readMerged(diffs: string[], path: string, sys: Sys, maxBytes = MERGED_READ_MAX): Buffer | null {
   let pending = path.split('/').filter((c) => c && c !== '.');
   let done: string[] = [];
   for (let hops = 0; pending.length; ) {
@@ -65,7 +70,12 @@ export function readMerged(diffs: string[], path: string, sys: Sys): Buffer | nu
     }
     if (f.kind === 'file') {
       if (pending.length) return null;
-      return fs.readFileSync(f.path);
+      try {
+        return readRegularCapped(f.path, maxBytes, { over: 'throw' });
+      } catch (e) {
+        if (e instanceof FileTooLargeError) throw new FailedPreconditionError(`the image's ${path} is larger than ${maxBytes} bytes`);
+        throw e;
+      }
     }
     done = cur;
   }
