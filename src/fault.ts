@@ -14,6 +14,7 @@ export const FAULT_POINTS = [
   'run-pod.after-cni-add',
   'run-pod.after-ready-write',
   'create.after-overlay-mount',
+  'create.after-prepared-mounts',
   'create.after-runtime-create',
   'start.after-runtime-start',
   'stop-pod.after-containers-stopped',

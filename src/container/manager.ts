@@ -34,6 +34,7 @@ import { liveConmonPid } from '../recovery/conmon_alive';
 import { removeOrphanContainers } from '../recovery/orphan_containers';
 import { ImageStore } from '../store/image_store';
 import { MountPreparer } from './prepared_mounts';
+import { ImageVolumes } from './image_volumes';
 import { rroMounter } from '../sys/rro_mount';
 
 const MNT_DETACH = 2;
@@ -93,6 +94,7 @@ export class ContainerManager {
     this.preparer = deps.mountPreparer ?? new MountPreparer({
       stateDir: state, sys: deps.sys, rro: rroMounter(), log: deps.log,
       resolveHostPath: (p) => (deps.nodeDefaults().resolveHostPath ?? ((x: string) => x))(p),
+      stagers: [new ImageVolumes({ images: deps.images, sys: deps.sys, log: deps.log, refIds: () => new ImageStore(deps.db).containers() })],
     });
   }
 
@@ -164,8 +166,10 @@ export class ContainerManager {
         this.deps.images.readImageFile(image.id, '/etc/passwd'),
         this.deps.images.readImageFile(image.id, '/etc/group'),
       ]);
+      undo.push(() => this.preparer.forget(id));
       const prepared = await this.preparer.prepare(id, config, runtime.handler);
       undo.push(() => prepared.release());
+      faultPoint('create.after-prepared-mounts');
       const terminationMessagePath = join(bundle, 'termination-log');
       writeFileSync(terminationMessagePath, '', { mode: 0o666 });
 
@@ -463,6 +467,7 @@ export class ContainerManager {
       this.unmount(join(row.bundle, 'rootfs'));
       faultPoint('remove-container.after-unmount');
       await this.deps.images.removeContainerLayer(row.id);
+      await this.preparer.forget(row.id);
       rmSync(row.bundle, { recursive: true, force: true });
       rmSync(join(this.exitDir, row.id), { force: true });
       rmSync(join(this.socketDir, row.id), { recursive: true, force: true });
@@ -523,6 +528,7 @@ export class ContainerManager {
       known: (id) => this.store.get(id) !== undefined,
       log: this.deps.log,
     });
+    await this.preparer.recover((id) => this.store.get(id) !== undefined);
   }
 
   private async recoverOne(row: ContainerRow): Promise<void> {

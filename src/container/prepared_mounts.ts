@@ -39,6 +39,10 @@ export interface PreparedMounts {
 export interface MountStager {
   /** Stages what `m` needs under `dir`; returns the bind source, or undefined if `m` is not its kind. */
   stage(containerId: string, m: Mount, dir: string): Promise<string | undefined>;
+  /** Drops what it keeps for the container beyond the staging mounts (references). Idempotent. */
+  remove(containerId: string): Promise<void>;
+  /** Start-up: drops what it keeps for containers that have no row. */
+  recover(known: (containerId: string) => boolean): Promise<void>;
 }
 
 export interface MountPreparerDeps {
@@ -125,6 +129,16 @@ export class MountPreparer {
     const dev = statSync(this.root, { throwIfNoEntry: false })?.dev;
     const busy = new Set(mountPointsUnder(dir));
     if (dev !== undefined) removeEmptyTree(dir, { dev, busy }, this.d.log);
+  }
+
+  /** Drops what the stagers keep for a container (RemoveContainer, a failed create). */
+  async forget(containerId: string): Promise<void> {
+    for (const s of this.d.stagers ?? []) await s.remove(containerId);
+  }
+
+  /** Start-up, once the container rows are known: what the stagers keep for gone containers. */
+  async recover(known: (containerId: string) => boolean): Promise<void> {
+    for (const s of this.d.stagers ?? []) await s.recover(known);
   }
 
   /** Start-up: no container is being created, so every staging dir is a crash's leftover. */

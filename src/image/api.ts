@@ -33,6 +33,20 @@ export interface ContainerLayer {
   mountCwd: string;
 }
 
+/**
+ * An image volume's reference on an image is a container layer row with this id
+ * (container/image_volumes.ts), so the image cannot be removed while the container exists.
+ */
+export function imageVolumeRef(containerId: string, n: string): string {
+  return `${containerId}.image-volume.${n}`;
+}
+
+/** The container holding a container-layer id: itself, or the owner of an image volume's reference. */
+export function layerOwner(layerId: string): { container: string; imageVolume: boolean } {
+  const m = /^(.+)\.image-volume\.[^.]+$/.exec(layerId);
+  return m ? { container: m[1]!, imageVolume: true } : { container: layerId, imageVolume: false };
+}
+
 export interface ImageLookup {
   /** By id, id prefix (≥ 12 hex), repo tag (normalized or short), or repo digest. */
   resolve(ref: string): ImageRecord | undefined;

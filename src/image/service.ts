@@ -10,7 +10,7 @@ import type { ImageRow, ImageStore } from '../store/image_store';
 import type { Sys } from '../sys/types';
 import { dirUsage, removeTree } from '../sys/dir_usage';
 import { mkdirp } from '../util/fs';
-import type { ContainerLayer, ImageLookup, ImageRecord, OciImageConfig } from './api';
+import { layerOwner, type ContainerLayer, type ImageLookup, type ImageRecord, type OciImageConfig } from './api';
 import type { LayerDirs } from './layer_store';
 import { LayerUsageCache, type LayerUsageSample } from './layer_usage';
 import { readMerged } from './merged_read';
@@ -101,7 +101,10 @@ export class ImageService implements ImageLookup {
     const r = this.findRow(ref);
     if (!r) return false;
     const users = this.store.containersUsing(r.id);
-    if (users.length) throw new FailedPreconditionError(`image ${r.id} is in use by container ${users[0]}`);
+    if (users.length) {
+      const u = layerOwner(users[0]!);
+      throw new FailedPreconditionError(`image ${r.id} is in use by container ${u.container}${u.imageVolume ? ' as an image volume' : ''}`);
+    }
     const removed = this.store.removeImage(r.id);
     this.gc();
     return removed;

@@ -46,6 +46,7 @@ const SCENARIOS: Record<FaultPointName, Scenario> = {
   'run-pod.after-cni-add': { setup: 'none', cleanAfterRestart: true },
   'run-pod.after-ready-write': { setup: 'none', cleanAfterRestart: false },
   'create.after-overlay-mount': { setup: 'pod', cleanAfterRestart: true },
+  'create.after-prepared-mounts': { setup: 'pod', cleanAfterRestart: true },
   'create.after-runtime-create': { setup: 'pod', cleanAfterRestart: true },
   'start.after-runtime-start': { setup: 'pod+created', cleanAfterRestart: false },
   'stop-pod.after-containers-stopped': { setup: 'pod+running', cleanAfterRestart: false },
