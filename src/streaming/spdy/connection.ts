@@ -31,14 +31,18 @@ import {
   synReplyFrame,
   windowUpdateFrame,
   MAX_FRAME_LEN,
+  MAX_CONTROL_FRAME_LEN,
   SPDY_VERSION,
 } from './frames';
-import { HeaderCompressor, HeaderDecompressor } from './zlib-context';
+import { ByteQueue } from '../byte-queue';
+import { HeaderCompressor, HeaderDecompressor, MAX_HEADER_BLOCK } from './zlib-context';
 
 const MAX_DATA_CHUNK = 16 * 1024;
 
 export class SpdyStream extends Duplex {
   sendWindow: number;
+  /** decompressed header bytes received for this stream (SYN_STREAM and HEADERS) */
+  headerBytes = 0;
   remoteClosed = false;
   localClosed = false;
   private windowWaiters: Array<() => void> = [];
@@ -102,7 +106,7 @@ export class SpdyConnection extends EventEmitter {
   private readonly streams = new Map<number, SpdyStream>();
   private readonly inflater = new HeaderDecompressor();
   private readonly deflater = new HeaderCompressor();
-  private inBuf: Buffer = Buffer.alloc(0);
+  private readonly inq = new ByteQueue();
   private pumping = false;
   private out: Promise<void> = Promise.resolve();
   private lastStreamId = 0;
@@ -216,7 +220,8 @@ export class SpdyConnection extends EventEmitter {
   }
 
   private onData(d: Buffer): void {
-    this.inBuf = this.inBuf.length === 0 ? d : Buffer.concat([this.inBuf, d]);
+    if (this.closed) return;
+    this.inq.push(d);
     if (!this.pumping) void this.pump();
   }
 
@@ -225,10 +230,14 @@ export class SpdyConnection extends EventEmitter {
     try {
       for (;;) {
         if (this.closed) return;
-        if (this.inBuf.length >= 8 && this.inBuf.readUIntBE(5, 3) > MAX_FRAME_LEN) throw new Error('frame too large');
-        const r = readFrame(this.inBuf);
-        if (!r) return;
-        this.inBuf = r.rest;
+        if (this.inq.length < 8) return;
+        const head = this.inq.peek(8);
+        const len = head.readUIntBE(5, 3);
+        // refused from the header alone, before the frame's bytes are held
+        if (len > MAX_FRAME_LEN) throw new Error(`SPDY frame of ${len} bytes`);
+        if (head[0]! & 0x80 && len > MAX_CONTROL_FRAME_LEN) throw new Error(`SPDY control frame of ${len} bytes`);
+        if (this.inq.length < 8 + len) return;
+        const r = readFrame(this.inq.take(8 + len))!;
         await this.handle(r.frame);
       }
     } catch (e) {
@@ -247,15 +256,27 @@ export class SpdyConnection extends EventEmitter {
     switch (f.type) {
       case FrameType.SYN_STREAM: {
         const id = d.readUInt32BE(0) & 0x7fffffff;
-        const headers = decodeHeaderBlock(await this.inflater.process(d.subarray(10)));
-        return this.onSynStream(id, f.flags, headers);
+        const block = await this.inflater.process(d.subarray(10));
+        return this.onSynStream(id, f.flags, decodeHeaderBlock(block), block.length);
       }
       case FrameType.HEADERS: {
         const id = d.readUInt32BE(0) & 0x7fffffff;
-        const headers = decodeHeaderBlock(await this.inflater.process(d.subarray(4)));
+        const block = await this.inflater.process(d.subarray(4));
+        const headers = decodeHeaderBlock(block);
         const s = this.streams.get(id);
-        if (s) for (const [k, v] of headers) s.headers.set(k, (s.headers.get(k) ?? []).concat(v));
-        if (s && f.flags & FLAG_FIN) this.remoteFin(s);
+        if (!s) return;
+        // later HEADERS frames add to the stream's headers: bounded in total, as one block is
+        s.headerBytes += block.length;
+        if (s.headerBytes > MAX_HEADER_BLOCK) {
+          this.resetStream(s, RstStatus.PROTOCOL_ERROR);
+          return;
+        }
+        for (const [k, v] of headers) {
+          const prev = s.headers.get(k);
+          if (prev) for (const x of v) prev.push(x);
+          else s.headers.set(k, v);
+        }
+        if (f.flags & FLAG_FIN) this.remoteFin(s);
         return;
       }
       case FrameType.SYN_REPLY:
@@ -315,7 +336,7 @@ export class SpdyConnection extends EventEmitter {
     }
   }
 
-  private onSynStream(id: number, flags: number, headers: HeaderBlock): void {
+  private onSynStream(id: number, flags: number, headers: HeaderBlock, headerBytes: number): void {
     if (id % 2 === 0 || id <= this.lastStreamId) {
       void this.enqueue(() => rstStreamFrame(id, RstStatus.PROTOCOL_ERROR)).catch(() => undefined);
       return;
@@ -326,6 +347,7 @@ export class SpdyConnection extends EventEmitter {
       return;
     }
     const s = new SpdyStream(id, headers, this, this.initialSendWindow);
+    s.headerBytes = headerBytes;
     this.streams.set(id, s);
     // Reply first, so DATA we send on the stream always follows its SYN_REPLY.
     void this.enqueue(async () => synReplyFrame(id, 0, await this.deflater.process(encodeHeaderBlock(new Map())))).catch(

@@ -36,6 +36,9 @@ export const DEFAULT_WINDOW = 64 * 1024;
 export const FRAME_HEADER_LEN = 8;
 /** Frames larger than this are a protocol error: no legitimate peer sends them. */
 export const MAX_FRAME_LEN = 16 * 1024 * 1024 - 1;
+/** Control frames carry a compressed header block (bounded after inflation by MAX_HEADER_BLOCK)
+ *  or a few fixed fields: 1 MiB of them is already far more than any client sends. */
+export const MAX_CONTROL_FRAME_LEN = 1024 * 1024;
 
 /** Header names are lower case; a value holding several values joins them with NUL. */
 export type HeaderBlock = Map<string, string[]>;
@@ -171,8 +174,10 @@ export function decodeHeaderBlock(buf: Buffer): HeaderBlock {
     need(vl);
     const value = buf.toString('utf8', off, off + vl);
     off += vl;
-    const prev = out.get(name) ?? [];
-    out.set(name, prev.concat(value.split('\0')));
+    // appended in place: a block repeating one name many times stays linear
+    const prev = out.get(name);
+    if (prev) for (const v of value.split('\0')) prev.push(v);
+    else out.set(name, value.split('\0'));
   }
   return out;
 }

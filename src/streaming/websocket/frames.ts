@@ -10,16 +10,35 @@ export interface WsFrame {
   payload: Buffer;
 }
 
-/** Bigger frames are refused (close 1009): no remotecommand client needs them. */
-export const MAX_FRAME_PAYLOAD = 32 * 1024 * 1024;
+/**
+ * The largest message (and so frame) a client may send; bigger ones are refused with close 1009
+ * as soon as a frame header announces them, before their payload is read. remotecommand clients
+ * send stdin in pieces of at most 32 KiB (client-go copies with a 32 KiB buffer), port-forward
+ * data likewise, resize events are a few bytes: 4 MiB leaves a wide margin and bounds what one
+ * connection can make the daemon hold.
+ */
+export const MAX_MESSAGE_PAYLOAD = 4 * 1024 * 1024;
+/** Kept for callers that name the frame bound: a frame is never larger than a message. */
+export const MAX_FRAME_PAYLOAD = MAX_MESSAGE_PAYLOAD;
 
 export class FrameTooLargeError extends Error {}
 
-/** Splits one frame off buf (unmasking it); null when incomplete. */
-export function parseFrame(buf: Buffer): { frame: WsFrame; rest: Buffer } | null {
+export interface FrameHeader {
+  fin: boolean;
+  rsv: number;
+  opcode: number;
+  masked: boolean;
+  /** bytes of header (with the mask key) */
+  headerLen: number;
+  payloadLen: number;
+}
+
+/** The header at the start of buf, or null when buf does not hold all of it yet. Throws
+ *  FrameTooLargeError for a length above `max`, known from the header alone. */
+export function parseFrameHeader(buf: Buffer, max = MAX_FRAME_PAYLOAD): FrameHeader | null {
   if (buf.length < 2) return null;
-  const b0 = buf[0];
-  const b1 = buf[1];
+  const b0 = buf[0]!;
+  const b1 = buf[1]!;
   let len = b1 & 0x7f;
   let off = 2;
   if (len === 126) {
@@ -30,24 +49,32 @@ export function parseFrame(buf: Buffer): { frame: WsFrame; rest: Buffer } | null
     if (buf.length < 10) return null;
     const hi = buf.readUInt32BE(2);
     const lo = buf.readUInt32BE(6);
-    if (hi > 0 || lo > MAX_FRAME_PAYLOAD) throw new FrameTooLargeError('frame too large');
+    if (hi > 0 || lo > max) throw new FrameTooLargeError(`frame of ${hi * 2 ** 32 + lo} bytes (the limit is ${max})`);
     len = lo;
     off = 10;
   }
-  if (len > MAX_FRAME_PAYLOAD) throw new FrameTooLargeError('frame too large');
+  if (len > max) throw new FrameTooLargeError(`frame of ${len} bytes (the limit is ${max})`);
   const masked = (b1 & 0x80) !== 0;
-  const maskLen = masked ? 4 : 0;
-  if (buf.length < off + maskLen + len) return null;
-  let payload = buf.subarray(off + maskLen, off + maskLen + len);
-  if (masked) {
-    const mask = buf.subarray(off, off + 4);
-    const out = Buffer.allocUnsafe(len);
-    for (let i = 0; i < len; i++) out[i] = payload[i] ^ mask[i & 3];
-    payload = out;
-  }
+  return { fin: (b0 & 0x80) !== 0, rsv: (b0 >> 4) & 7, opcode: b0 & 0x0f, masked, headerLen: off + (masked ? 4 : 0), payloadLen: len };
+}
+
+/** The payload of a whole frame (header included in `frame`), unmasked into a new buffer. */
+export function framePayload(h: FrameHeader, frame: Buffer): Buffer {
+  const payload = frame.subarray(h.headerLen, h.headerLen + h.payloadLen);
+  if (!h.masked) return payload;
+  const mask = frame.subarray(h.headerLen - 4, h.headerLen);
+  const out = Buffer.allocUnsafe(payload.length);
+  for (let i = 0; i < payload.length; i++) out[i] = payload[i]! ^ mask[i & 3]!;
+  return out;
+}
+
+/** Splits one frame off buf (unmasking it); null when incomplete. */
+export function parseFrame(buf: Buffer): { frame: WsFrame; rest: Buffer } | null {
+  const h = parseFrameHeader(buf);
+  if (!h || buf.length < h.headerLen + h.payloadLen) return null;
   return {
-    frame: { fin: (b0 & 0x80) !== 0, rsv: (b0 >> 4) & 7, opcode: b0 & 0x0f, masked, payload },
-    rest: buf.subarray(off + maskLen + len),
+    frame: { fin: h.fin, rsv: h.rsv, opcode: h.opcode, masked: h.masked, payload: framePayload(h, buf) },
+    rest: buf.subarray(h.headerLen + h.payloadLen),
   };
 }
 
