@@ -1,4 +1,5 @@
-// ContainerStatus, with `verbose` info (pid, OCI spec) under the "info" key as containerd does.
+// ContainerStatus, with `verbose` info (pid, OCI spec) under the "info" key as containerd does,
+// plus the kernel's view of the container (src/inspect/) under info.kernel.
 // `user`: while the container runs, the identity its init process has (read from the kernel);
 // otherwise the one its spec gave, as containerd reports in every state.
 
@@ -8,6 +9,8 @@ import { ContainerState, type ContainerStatusRequest, type ContainerStatusRespon
 import type { ContainerManager } from '../container/manager';
 import { readProcUser } from '../container/proc_user';
 import { imageRefOf, toStatus } from '../container/views';
+import { containerKernelInfo } from '../inspect/verbose';
+import { stateOf } from '../store/container_store';
 
 export const containerStatus = (m: ContainerManager) => async (req: ContainerStatusRequest): Promise<ContainerStatusResponse> => {
   const row = m.get(req.containerId);
@@ -19,7 +22,9 @@ export const containerStatus = (m: ContainerManager) => async (req: ContainerSta
     } catch {
       runtimeSpec = null;
     }
-    info.info = JSON.stringify({ sandboxID: row.sandboxId, pid: row.pid, runtimeType: row.handler, runtimeSpec, bundle: row.bundle });
+    const running = stateOf(row) === ContainerState.CONTAINER_RUNNING;
+    const kernel = containerKernelInfo(row, running, m.deps.sandboxes.get(row.sandboxId), m.deps.config);
+    info.info = JSON.stringify({ sandboxID: row.sandboxId, pid: row.pid, runtimeType: row.handler, runtimeSpec, bundle: row.bundle, kernel });
   }
   const status = toStatus(row, imageRefOf(m.deps.images, row));
   if (status.state === ContainerState.CONTAINER_RUNNING) {

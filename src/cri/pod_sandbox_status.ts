@@ -1,7 +1,8 @@
 import { NotFoundError } from '../errors';
 import type { PodSandboxStatusRequest, PodSandboxStatusResponse } from '../gen/api';
 import type { SandboxService } from '../sandbox/service';
-import { toStatus, verboseInfo } from '../sandbox/status';
+import { podVerboseInfo } from '../inspect/verbose';
+import { toStatus } from '../sandbox/status';
 import type { UnaryHandler } from './context';
 
 export function podSandboxStatus(s: SandboxService): UnaryHandler<PodSandboxStatusRequest, PodSandboxStatusResponse> {
@@ -10,7 +11,7 @@ export function podSandboxStatus(s: SandboxService): UnaryHandler<PodSandboxStat
     if (!e) throw new NotFoundError(`pod sandbox "${req.podSandboxId}" not found`);
     return {
       status: toStatus(e),
-      info: req.verbose ? verboseInfo(e) : {},
+      info: req.verbose ? await podVerboseInfo(e) : {},
       containersStatuses: [],
       timestamp: BigInt(Date.now()) * 1_000_000n,
     };

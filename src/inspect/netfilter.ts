@@ -1,0 +1,110 @@
+// The packet filter rules that belong to a pod, from either backend a pod network uses:
+//  - CNI plugins (bridge ipMasq, portmap, firewall) write iptables rules that carry the pod's IP
+//    and a comment with the CNI container id (nori's sandbox id): `iptables-save` and
+//    `ip6tables-save` lines that name either, plus every rule of the per-pod chains they jump to;
+//  - nori's built-in network keeps its own nftables table(s), named "nori…": the lines of those
+//    tables (`nft list ruleset`) that name the pod's IP or its sandbox id (rules, set and map
+//    elements).
+
+import { runText } from './exec';
+
+export interface NetfilterRule {
+  source: 'iptables' | 'ip6tables' | 'nft';
+  table: string;
+  chain: string;
+  rule: string;
+}
+
+export interface NetfilterView {
+  /** What the rules were matched by. */
+  ips: string[];
+  id: string;
+  rules: NetfilterRule[];
+}
+
+/** Tables of nori's own in `nft list ruleset` are named with this prefix. */
+export const NORI_NFT_TABLE_PREFIX = 'nori';
+
+const BUILTIN_TARGETS = new Set(['ACCEPT', 'DROP', 'RETURN', 'REJECT', 'MASQUERADE', 'DNAT', 'SNAT', 'MARK', 'LOG', 'QUEUE', 'CONNMARK', 'NOTRACK', 'CT', 'TCPMSS']);
+
+function mentions(line: string, ips: readonly string[], id: string): boolean {
+  if (id !== '' && line.includes(id)) return true;
+  return ips.some((ip) => {
+    const esc = ip.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    return new RegExp(`(^|[\\s/:"=,{])${esc}(/32|/128)?([\\s:,}"]|$)`).test(line);
+  });
+}
+
+/** Pure: the pod's rules in iptables-save output (one family). */
+export function iptablesRules(text: string, source: 'iptables' | 'ip6tables', ips: readonly string[], id: string): NetfilterRule[] {
+  const rules: Array<{ table: string; chain: string; rule: string }> = [];
+  let table = '';
+  for (const line of text.split('\n')) {
+    if (line.startsWith('*')) table = line.slice(1).trim();
+    else if (line.startsWith('-A ')) rules.push({ table, chain: line.split(' ')[1]!, rule: line });
+  }
+  const picked = new Set<number>();
+  rules.forEach((r, i) => mentions(r.rule, ips, id) && picked.add(i));
+  // Follow jumps into per-pod chains (CNI-xxxx, CNI-DN-xxxx): their rules belong to the pod too.
+  const followed = new Set<string>();
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const i of [...picked]) {
+      const m = / -[jg] (\S+)/.exec(rules[i]!.rule);
+      const target = m?.[1];
+      const key = `${rules[i]!.table}/${target}`;
+      if (!target || BUILTIN_TARGETS.has(target) || followed.has(key) || !/^CNI-(?!HOSTPORT)/.test(target)) continue;
+      followed.add(key);
+      rules.forEach((r, j) => {
+        if (r.table === rules[i]!.table && r.chain === target && !picked.has(j)) {
+          picked.add(j);
+          changed = true;
+        }
+      });
+    }
+  }
+  return [...picked].sort((a, b) => a - b).map((i) => ({ source, ...rules[i]! }));
+}
+
+/** Pure: the pod's lines in nori's own nftables tables (`nft list ruleset` text). */
+export function nftRules(text: string, ips: readonly string[], id: string, prefix = NORI_NFT_TABLE_PREFIX): NetfilterRule[] {
+  const out: NetfilterRule[] = [];
+  let table = '';
+  let chain = '';
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    const t = /^table (\S+) (\S+) \{$/.exec(line);
+    if (t) {
+      table = `${t[1]} ${t[2]}`;
+      chain = '';
+      continue;
+    }
+    const c = /^(?:chain|set|map) (\S+) \{$/.exec(line);
+    if (c) {
+      chain = c[1]!;
+      continue;
+    }
+    if (!table.split(' ')[1]?.startsWith(prefix)) continue;
+    if (line !== '' && line !== '}' && mentions(line, ips, id)) out.push({ source: 'nft', table, chain, rule: line });
+  }
+  return out;
+}
+
+export async function podNetfilter(ips: readonly string[], id: string): Promise<NetfilterView> {
+  const v4 = ips.some((ip) => !ip.includes(':'));
+  const v6 = ips.some((ip) => ip.includes(':'));
+  const [ipt, ip6t, nft] = await Promise.all([
+    v4 || ips.length === 0 ? runText('iptables-save', []) : Promise.resolve(null),
+    v6 ? runText('ip6tables-save', []) : Promise.resolve(null),
+    runText('nft', ['list', 'ruleset']),
+  ]);
+  return {
+    ips: [...ips],
+    id,
+    rules: [
+      ...(ipt ? iptablesRules(ipt, 'iptables', ips, id) : []),
+      ...(ip6t ? iptablesRules(ip6t, 'ip6tables', ips, id) : []),
+      ...(nft ? nftRules(nft, ips, id) : []),
+    ],
+  };
+}

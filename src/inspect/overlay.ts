@@ -1,0 +1,68 @@
+// A container's root filesystem as the kernel mounted it: the overlay at <bundle>/rootfs in
+// /proc/self/mountinfo, with its lowerdirs (top first), upperdir and workdir as the kernel shows
+// them. nori mounts with paths relative to the layer store when absolute ones would not fit in a
+// page; `resolved` then gives them against that directory, each l/<short> link followed to the
+// layer's diff directory.
+
+import { readFileSync, realpathSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { unescapeMountinfo } from '../doctor/cgroup_layout';
+
+export interface OverlayView {
+  mountPoint: string;
+  mountId: number;
+  /** Exactly as the kernel shows them. */
+  lowerdirs: string[];
+  upperdir: string;
+  workdir: string;
+  /** Absolute real paths (relative ones resolved against `base`). */
+  resolved: { lowerdirs: string[]; upperdir: string; workdir: string };
+}
+
+/** Pure: the overlay mounted at mountPoint in a mountinfo text (the last one wins). */
+export function findOverlay(mountinfo: string, mountPoint: string): Omit<OverlayView, 'resolved'> | undefined {
+  let found: Omit<OverlayView, 'resolved'> | undefined;
+  for (const line of mountinfo.split('\n')) {
+    const dash = line.indexOf(' - ');
+    if (dash < 0) continue;
+    const left = line.slice(0, dash).split(' ');
+    if (unescapeMountinfo(left[4] ?? '') !== mountPoint) continue;
+    const [fstype, , superOpts = ''] = line.slice(dash + 3).split(' ');
+    if (fstype !== 'overlay') continue;
+    const opts = new Map<string, string>();
+    for (const o of superOpts.split(',')) {
+      const i = o.indexOf('=');
+      if (i > 0) opts.set(o.slice(0, i), unescapeMountinfo(o.slice(i + 1)));
+    }
+    found = {
+      mountPoint,
+      mountId: Number(left[0]),
+      lowerdirs: (opts.get('lowerdir') ?? '').split(':').filter(Boolean),
+      upperdir: opts.get('upperdir') ?? '',
+      workdir: opts.get('workdir') ?? '',
+    };
+  }
+  return found;
+}
+
+function real(base: string, p: string): string {
+  const abs = isAbsolute(p) ? p : resolve(base, p);
+  try {
+    return realpathSync(abs);
+  } catch {
+    return abs;
+  }
+}
+
+export function containerOverlay(rootfs: string, layerStoreDir: string): OverlayView | undefined {
+  const o = findOverlay(readFileSync('/proc/self/mountinfo', 'utf8'), rootfs);
+  if (!o) return undefined;
+  return {
+    ...o,
+    resolved: {
+      lowerdirs: o.lowerdirs.map((l) => real(layerStoreDir, l)),
+      upperdir: real(layerStoreDir, o.upperdir),
+      workdir: real(layerStoreDir, o.workdir),
+    },
+  };
+}

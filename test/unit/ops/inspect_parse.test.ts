@@ -1,0 +1,86 @@
+import { strict as assert } from 'node:assert';
+import { parseProcCgroup } from '../../../src/inspect/cgroup';
+import { iptablesRules, nftRules } from '../../../src/inspect/netfilter';
+import { joinSides } from '../../../src/inspect/network';
+import { findOverlay } from '../../../src/inspect/overlay';
+
+// What the bridge plugin (ipMasq) and portmap write for one pod, as iptables-save prints it.
+const ID = 'b8ad9f97bb8714852abefd76c2533afbbe9de4898a65b64e5fbb1510811e148f';
+const SAVE = `*nat
+:POSTROUTING ACCEPT [0:0]
+:CNI-abc123 - [0:0]
+:CNI-DN-def456 - [0:0]
+:CNI-other - [0:0]
+-A PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT
+-A POSTROUTING -s 10.239.7.2/32 -m comment --comment "name: \\"net\\" id: \\"${ID}\\"" -j CNI-abc123
+-A POSTROUTING -s 10.239.7.20/32 -m comment --comment "name: \\"net\\" id: \\"other\\"" -j CNI-other
+-A CNI-abc123 -d 10.239.7.0/24 -m comment --comment "name: \\"net\\" id: \\"${ID}\\"" -j ACCEPT
+-A CNI-abc123 ! -d 224.0.0.0/4 -m comment --comment "name: \\"net\\" id: \\"${ID}\\"" -j MASQUERADE
+-A CNI-other ! -d 224.0.0.0/4 -j MASQUERADE
+-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment "dnat name: \\"net\\" id: \\"${ID}\\"" -m multiport --dports 8080 -j CNI-DN-def456
+-A CNI-DN-def456 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.239.7.2:80
+COMMIT
+`;
+
+describe('inspect: netfilter rules of a pod', () => {
+  it('picks the rules naming the pod (id or /32), and the per-pod chains they jump to', () => {
+    const r = iptablesRules(SAVE, 'iptables', ['10.239.7.2'], ID);
+    assert.deepEqual(r.map((x) => `${x.table} ${x.chain}`), [
+      'nat POSTROUTING', 'nat CNI-abc123', 'nat CNI-abc123', 'nat CNI-HOSTPORT-DNAT', 'nat CNI-DN-def456',
+    ]);
+    assert.ok(r.every((x) => !x.rule.includes('10.239.7.20')), 'another pod whose IP shares a prefix is not matched');
+  });
+
+  it('reads nori\'s own nftables tables only', () => {
+    const text = `table ip nat {
+\tchain POSTROUTING {
+\t\tip saddr 10.89.0.5 masquerade
+\t}
+}
+table inet nori {
+\tmap hostports {
+\t\ttype inet_service : ipv4_addr . inet_service
+\t\telements = { 8080 : 10.89.0.5 . 80 }
+\t}
+\tchain postrouting {
+\t\tip saddr 10.89.0.5 ip daddr != 10.89.0.0/16 masquerade comment "pod ${ID}"
+\t\tip saddr 10.89.0.50 masquerade
+\t}
+}
+`;
+    const r = nftRules(text, ['10.89.0.5'], ID);
+    assert.deepEqual(r.map((x) => [x.table, x.chain]), [['inet nori', 'hostports'], ['inet nori', 'postrouting']]);
+  });
+});
+
+describe('inspect: pod and host sides of the veth', () => {
+  it('pairs eth0 with the host link whose ifindex is its link index, and that link\'s bridge', () => {
+    const inPod = [
+      { ifindex: 1, ifname: 'lo' },
+      { ifindex: 2, ifname: 'eth0', link_index: 90, address: '2a:41:91:a1:20:a0', mtu: 1500, operstate: 'UP', linkinfo: { info_kind: 'veth' }, addr_info: [{ family: 'inet', local: '10.250.0.2', prefixlen: 24 }] },
+    ];
+    const onHost = [
+      { ifindex: 2, ifname: 'ens3' },
+      { ifindex: 7, ifname: 'br0', linkinfo: { info_kind: 'bridge' }, addr_info: [{ family: 'inet', local: '10.250.0.1', prefixlen: 24 }] },
+      { ifindex: 90, ifname: 'veth1234', master: 'br0', address: 'f2:06:7a:f2:0d:06', linkinfo: { info_kind: 'veth' } },
+    ];
+    const v = joinSides('/run/x/net', inPod, onHost);
+    assert.deepEqual(v.interfaces, [{
+      name: 'eth0', ifindex: 2, kind: 'veth', mac: '2a:41:91:a1:20:a0', mtu: 1500, state: 'UP', addresses: ['10.250.0.2/24'],
+      peer: { name: 'veth1234', ifindex: 90, mac: 'f2:06:7a:f2:0d:06', bridge: 'br0' },
+    }]);
+    assert.deepEqual(v.bridges, [{ name: 'br0', ifindex: 7, addresses: ['10.250.0.1/24'] }]);
+  });
+});
+
+describe('inspect: kernel text formats', () => {
+  it('/proc/PID/cgroup', () => {
+    assert.deepEqual(parseProcCgroup('12:pids:/a\n1:name=systemd:/\n0::/b\n'), [
+      { id: 12, controllers: ['pids'], path: '/a' }, { id: 1, controllers: ['name=systemd'], path: '/' }, { id: 0, controllers: [], path: '/b' },
+    ]);
+  });
+  it('an overlay line of mountinfo, relative paths as the kernel shows them', () => {
+    const o = findOverlay('49 27 0:40 / /run/b/rootfs rw,relatime - overlay overlay rw,lowerdir=l/A:l/B,upperdir=containers/x/upper,workdir=containers/x/work,uuid=on', '/run/b/rootfs');
+    assert.deepEqual(o, { mountPoint: '/run/b/rootfs', mountId: 49, lowerdirs: ['l/A', 'l/B'], upperdir: 'containers/x/upper', workdir: 'containers/x/work' });
+  });
+});
