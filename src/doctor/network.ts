@@ -1,31 +1,32 @@
 // The pod network: with CNI, a loadable network config whose plugins are all installed (what
-// Status reports as NetworkReady), and the packet filter tool its plugins call.
+// Status reports as NetworkReady), and the packet filter tool its plugins call; with the
+// built-in network (--network builtin, or auto without a CNI config), libnftables.
 
 import { basename } from 'node:path';
 import type { Config } from '../config';
+import { errorMessage } from '../errors';
 import { loadDefaultNetwork } from '../network/cni-config';
+import { NativeNetSys } from '../sys/net';
 import { fail, pass, type Check } from './check';
 import { firewallCheck } from './binaries';
 
-/**
- * The network mode: the built-in network's `network` setting when the config has it ("cni",
- * "builtin" or "auto"); without it nori is CNI-only.
- */
-function networkMode(config: Config): string {
-  const mode = (config as unknown as { network?: unknown }).network;
-  return typeof mode === 'string' ? mode : 'cni';
+/** The built-in network writes its table through libnftables, loaded by the addon on first use. */
+async function builtinChecks(config: Config, why: string): Promise<Check[]> {
+  const desc = `built-in bridge ${config.bridge}${config.podCidr ? `, ${config.podCidr}` : ''} (${why})`;
+  try {
+    await new NativeNetSys().nft('list tables');
+  } catch (e) {
+    return [fail('network', 'pod network', `${desc}: libnftables unusable: ${errorMessage(e)}`, 'apt-get install libnftables1 (and npm run build:native)')];
+  }
+  return [pass('network', 'pod network', `${desc}; libnftables loads`), await firewallCheck(false)];
 }
 
 export async function networkChecks(config: Config): Promise<Check[]> {
-  const mode = networkMode(config);
-  if (mode === 'builtin') {
-    return [pass('network', 'pod network', 'built-in bridge network (no CNI plugins needed)'), await firewallCheck(false)];
-  }
+  const mode = config.network;
+  if (mode === 'builtin') return builtinChecks(config, '--network builtin');
   const r = await loadDefaultNetwork(config.cniConfDir, { binDirs: config.cniBinDirs });
   if (!r.network) {
-    if (mode === 'auto') {
-      return [pass('network', 'pod network', `no CNI config in ${config.cniConfDir}: the built-in network serves pods`), await firewallCheck(false)];
-    }
+    if (mode === 'auto') return builtinChecks(config, `no valid CNI config in ${config.cniConfDir}`);
     return [
       fail(
         'network', 'CNI network', r.reason,

@@ -2,10 +2,11 @@
 //  - CNI plugins (bridge ipMasq, portmap, firewall) write iptables rules that carry the pod's IP
 //    and a comment with the CNI container id (nori's sandbox id): `iptables-save` and
 //    `ip6tables-save` lines that name either, plus every rule of the per-pod chains they jump to;
-//  - nori's built-in network keeps its own nftables table(s), named "nori…": the lines of those
-//    tables (`nft list ruleset`) that name the pod's IP or its sandbox id (rules, set and map
-//    elements).
+//  - nori's built-in network keeps its own nftables table (`inet nori_<bridge>`): the lines of
+//    tables named "nori…" that name the pod's IP or sandbox id (its hostPort map elements) or a
+//    subnet holding the pod's IP (the masquerade rule its traffic leaves through).
 
+import { NativeNetSys } from '../sys/net';
 import { runText } from './exec';
 
 export interface NetfilterRule {
@@ -26,6 +27,27 @@ export interface NetfilterView {
 export const NORI_NFT_TABLE_PREFIX = 'nori';
 
 const BUILTIN_TARGETS = new Set(['ACCEPT', 'DROP', 'RETURN', 'REJECT', 'MASQUERADE', 'DNAT', 'SNAT', 'MARK', 'LOG', 'QUEUE', 'CONNMARK', 'NOTRACK', 'CT', 'TCPMSS']);
+
+function v4ToInt(ip: string): number | undefined {
+  const p = ip.split('.').map(Number);
+  if (p.length !== 4 || p.some((x) => !Number.isInteger(x) || x < 0 || x > 255)) return undefined;
+  return ((p[0]! << 24) | (p[1]! << 16) | (p[2]! << 8) | p[3]!) >>> 0;
+}
+
+/** An IPv4 CIDR in the line (other than /0 and multicast) that holds one of the pod's addresses. */
+function coversPod(line: string, ips: readonly string[]): boolean {
+  for (const m of line.matchAll(/(\d+\.\d+\.\d+\.\d+)\/(\d+)/g)) {
+    const net = v4ToInt(m[1]!);
+    const bits = Number(m[2]);
+    if (net === undefined || bits === 0 || bits > 32 || m[1]!.startsWith('224.') || m[1]!.startsWith('127.')) continue;
+    const mask = bits === 32 ? 0xffffffff : (~(0xffffffff >>> bits)) >>> 0;
+    if (ips.some((ip) => {
+      const a = v4ToInt(ip);
+      return a !== undefined && ((a & mask) >>> 0) === ((net & mask) >>> 0);
+    })) return true;
+  }
+  return false;
+}
 
 function mentions(line: string, ips: readonly string[], id: string): boolean {
   if (id !== '' && line.includes(id)) return true;
@@ -85,7 +107,7 @@ export function nftRules(text: string, ips: readonly string[], id: string, prefi
       continue;
     }
     if (!table.split(' ')[1]?.startsWith(prefix)) continue;
-    if (line !== '' && line !== '}' && mentions(line, ips, id)) out.push({ source: 'nft', table, chain, rule: line });
+    if (line !== '' && line !== '}' && (mentions(line, ips, id) || coversPod(line, ips))) out.push({ source: 'nft', table, chain, rule: line });
   }
   return out;
 }
@@ -96,7 +118,7 @@ export async function podNetfilter(ips: readonly string[], id: string): Promise<
   const [ipt, ip6t, nft] = await Promise.all([
     v4 || ips.length === 0 ? runText('iptables-save', []) : Promise.resolve(null),
     v6 ? runText('ip6tables-save', []) : Promise.resolve(null),
-    runText('nft', ['list', 'ruleset']),
+    nftRuleset(),
   ]);
   return {
     ips: [...ips],
@@ -107,4 +129,14 @@ export async function podNetfilter(ips: readonly string[], id: string): Promise<
       ...(nft ? nftRules(nft, ips, id) : []),
     ],
   };
+}
+
+/** The ruleset through libnftables in-process (as the built-in network writes it), else `nft`. */
+async function nftRuleset(): Promise<string | null> {
+  try {
+    return await new NativeNetSys().nft('list ruleset');
+  } catch {
+    // no libnftables (ENFTUNAVAILABLE) or an older addon: the nft binary, when installed
+    return runText('nft', ['list', 'ruleset']);
+  }
 }

@@ -49,7 +49,14 @@ table inet nori {
 }
 `;
     const r = nftRules(text, ['10.89.0.5'], ID);
-    assert.deepEqual(r.map((x) => [x.table, x.chain]), [['inet nori', 'hostports'], ['inet nori', 'postrouting']]);
+    assert.deepEqual(r.map((x) => [x.table, x.chain, x.rule]), [
+      ['inet nori', 'hostports', 'elements = { 8080 : 10.89.0.5 . 80 }'],
+      ['inet nori', 'postrouting', `ip saddr 10.89.0.5 ip daddr != 10.89.0.0/16 masquerade comment "pod ${ID}"`],
+    ]);
+    // A subnet-wide rule of nori's table covers the pod too.
+    const wide = nftRules('table inet nori_br {\n\tchain postrouting {\n\t\tip saddr 10.89.0.0/16 ip daddr != { 10.89.0.0/16, 224.0.0.0/4 } masquerade\n\t}\n}\n', ['10.89.3.4'], ID);
+    assert.equal(wide.length, 1);
+    assert.equal(nftRules('table inet nori_br {\n\tchain p {\n\t\tip saddr 10.90.0.0/16 masquerade\n\t}\n}\n', ['10.89.3.4'], ID).length, 0);
   });
 });
 
