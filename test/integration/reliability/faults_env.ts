@@ -99,8 +99,12 @@ export class FaultEnv {
     assert.equal(this.nori.proc.signalCode, 'SIGKILL', `nori exited with ${this.nori.proc.exitCode}, not by the fault point`);
   }
 
+  /** On the built-in network the victim maps a hostPort, so its nft element and claim are checked too. */
+  private readonly victimHostPort = 20000 + Math.floor(Math.random() * 20000);
+
   podConfig(name: string, attempt = 0) {
-    return { metadata: { name, namespace: 'faults', uid: `uid-${name}`, attempt }, hostname: name, log_directory: this.logDir, labels: { app: name } };
+    const port_mappings = FaultEnv.builtin && name === 'victim' ? [{ protocol: 'TCP', container_port: 80, host_port: this.victimHostPort }] : [];
+    return { metadata: { name, namespace: 'faults', uid: `uid-${name}`, attempt }, hostname: name, log_directory: this.logDir, labels: { app: name }, port_mappings };
   }
 
   ctrConfig(name: string, attempt = 0) {
