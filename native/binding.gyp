@@ -20,6 +20,8 @@
         'src/nftables.cc',
         'src/dir_usage.cc',
         'src/rro_mount.cc',
+        'src/userns.cc',
+        'src/idmap.cc',
       ],
       # libnftables is dlopen()ed by nftables.cc (the addon loads without it).
       'libraries': ['-ldl'],

@@ -62,6 +62,8 @@ static Napi::Object InitNoriNative(Napi::Env env, Napi::Object exports) {
   nori::RegisterNftablesFunctions(env, exports);
   nori::RegisterDirUsageFunctions(env, exports);
   nori::RegisterRroMountFunctions(env, exports);
+  nori::RegisterUsernsFunctions(env, exports);
+  nori::RegisterIdmapFunctions(env, exports);
   return exports;
 }
 

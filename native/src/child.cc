@@ -200,6 +200,37 @@ int Execute(const ChildArgs* a) {
       case StepOp::kExec:
         execve(s.path, s.argv, kEmptyEnv);
         return Fail(out, i, Syscall::kExecve, errno);
+      case StepOp::kReadByte: {
+        char b;
+        ssize_t n;
+        do {
+          n = read(s.fd, &b, 1);
+        } while (n < 0 && errno == EINTR);
+        if (n == 0) errno = EPIPE;  // the other side gave up
+        rc = n == 1 ? 0 : -1;
+        failed = Syscall::kRead;
+        break;
+      }
+      case StepOp::kWriteByte: {
+        char b = 1;
+        rc = WriteAll(s.fd, &b, 1);
+        failed = Syscall::kWrite;
+        break;
+      }
+      case StepOp::kBecomeRoot:
+        // Raw syscalls: glibc's wrappers would try to change every thread of "our" process,
+        // and we share memory with Node's threads.
+        if (syscall(SYS_setgroups, 0, nullptr) < 0) {
+          rc = -1;
+          failed = Syscall::kSetgroups;
+        } else if (syscall(SYS_setresgid, 0, 0, 0) < 0) {
+          rc = -1;
+          failed = Syscall::kSetresgid;
+        } else if (syscall(SYS_setresuid, 0, 0, 0) < 0) {
+          rc = -1;
+          failed = Syscall::kSetresuid;
+        }
+        break;
       case StepOp::kSpawnInNewPidNs: {
         ChildArgs sub = {a->steps, s.sub_begin, s.sub_end, out, false};
         // CLONE_VFORK: we resume once the grandchild has exec'd (or failed and exited).
@@ -245,6 +276,10 @@ const char* SyscallName(Syscall s) {
     case Syscall::kDup2: return "dup2";
     case Syscall::kExecve: return "execve";
     case Syscall::kClone: return "clone";
+    case Syscall::kRead: return "read";
+    case Syscall::kSetgroups: return "setgroups";
+    case Syscall::kSetresgid: return "setresgid";
+    case Syscall::kSetresuid: return "setresuid";
   }
   return "child";
 }
@@ -268,6 +303,26 @@ int RunInChild(const std::vector<Step>& steps, size_t top_count, Outcome* out, i
   int clone_err = errno;
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (pid < 0) return clone_err;
+  return WaitChild(pid, out);
+}
+
+int StartChild(const std::vector<Step>& steps, size_t top_count, Outcome* out, int extra_clone_flags,
+               ChildStack* stack, pid_t* pid) {
+  // Kept in the caller's memory until WaitChild: the child reads it while the caller goes on.
+  static thread_local ChildArgs args;
+  args = {steps.data(), 0, top_count < steps.size() ? top_count : steps.size(), out, true};
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pid_t p = clone(ChildMain, stack->top(), CLONE_VM | SIGCHLD | extra_clone_flags, &args);
+  int clone_err = errno;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (p < 0) return clone_err;
+  *pid = p;
+  return 0;
+}
+
+int WaitChild(pid_t pid, Outcome* out) {
   int status = 0;
   while (waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) return errno;

@@ -30,6 +30,10 @@ enum class StepOp : int {
   kExec,             // execve(path, argv, {}) — only returns on failure
   kSpawnInNewPidNs,  // clone a grandchild in a new PID namespace running steps [sub_begin,
                      // sub_end) (it ends with kExec); its host pid goes to Outcome::value
+  kReadByte,         // read one byte from fd (a pipe): waits for the parent; EOF is a failure
+  kWriteByte,        // write one byte to fd: tells the parent a stage is done
+  kBecomeRoot,       // setgroups(0) + setresgid(0) + setresuid(0) as raw syscalls: become the
+                     // user namespace's root (its mapped ids on the host) after the maps exist
 };
 
 enum class Syscall : int {
@@ -49,6 +53,10 @@ enum class Syscall : int {
   kDup2,
   kExecve,
   kClone,
+  kRead,
+  kSetgroups,
+  kSetresgid,
+  kSetresuid,
 };
 
 const char* SyscallName(Syscall s);
@@ -94,5 +102,16 @@ class ChildStack {
 // CLONE_FILES so a socket the child creates lands in our fd table. Returns 0 when the child ran
 // (check out->err), else the errno of clone/waitpid.
 int RunInChild(const std::vector<Step>& steps, size_t top_count, Outcome* out, int extra_clone_flags);
+
+// Starts steps [0, top_count) in a CLONE_VM child WITHOUT waiting for it (e.g. with
+// CLONE_NEWUSER, so the caller can write its uid/gid maps while it blocks in a kReadByte step).
+// The caller and the child share memory and the thread's TLS (errno): they must take turns,
+// the child blocked on a pipe whenever the caller runs, and back. `stack`, `steps` and `out`
+// must outlive the child; reap it with WaitChild. Returns 0 and sets *pid, or clone's errno.
+int StartChild(const std::vector<Step>& steps, size_t top_count, Outcome* out, int extra_clone_flags,
+               ChildStack* stack, pid_t* pid);
+
+// Waits for a child of StartChild; a child that died without reporting becomes ECHILD in *out.
+int WaitChild(pid_t pid, Outcome* out);
 
 }  // namespace nori

@@ -15,5 +15,7 @@ void RegisterNetlinkFunctions(Napi::Env env, Napi::Object exports);
 void RegisterNftablesFunctions(Napi::Env env, Napi::Object exports);
 void RegisterDirUsageFunctions(Napi::Env env, Napi::Object exports);
 void RegisterRroMountFunctions(Napi::Env env, Napi::Object exports);
+void RegisterUsernsFunctions(Napi::Env env, Napi::Object exports);
+void RegisterIdmapFunctions(Napi::Env env, Napi::Object exports);
 
 }  // namespace nori

@@ -24,87 +24,9 @@
 #include "errors.h"
 #include "exports.h"
 #include "worker.h"
+#include "ns_job.h"
 
 namespace nori {
-
-namespace {
-
-struct NsKind {
-  const char* name;
-  int flag;
-};
-
-constexpr NsKind kKinds[] = {{"net", CLONE_NEWNET}, {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS}};
-
-struct NsPath {
-  NsKind kind;
-  std::string path;
-};
-
-struct Label {
-  std::string step;
-  std::string path;
-};
-
-// Steps plus everything the parent keeps alive for them: strings, namespace fds, and a label
-// per step so a failure reads as "EPERM: ..., setns '/run/nori/ns/net/abc'".
-class ChildJob {
- public:
-  ChildJob() = default;
-  ChildJob(const ChildJob&) = delete;
-  ChildJob& operator=(const ChildJob&) = delete;
-  ~ChildJob() {
-    for (int fd : fds_) close(fd);
-  }
-
-  const char* Keep(std::string s) {
-    strings_.push_back(std::move(s));
-    return strings_.back().c_str();
-  }
-
-  void Add(const Step& s, std::string step, std::string path) {
-    steps.push_back(s);
-    labels_.push_back({std::move(step), std::move(path)});
-  }
-
-  // Opens a namespace file and adds a setns step for it.
-  std::optional<SysError> AddSetns(const NsPath& ns) {
-    int fd = open(ns.path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return SysError{errno, "open", ns.path, "", "setns"};
-    fds_.push_back(fd);
-    Step s{StepOp::kSetns};
-    s.fd = fd;
-    s.flags = ns.kind.flag;
-    Add(s, "setns", ns.path);
-    return std::nullopt;
-  }
-
-  SysError ErrorFrom(const Outcome& out) const {
-    SysError e;
-    e.err = out.err;
-    e.syscall = SyscallName(out.syscall);
-    if (out.failed_step >= 0 && static_cast<size_t>(out.failed_step) < labels_.size()) {
-      e.step = labels_[out.failed_step].step;
-      e.path = labels_[out.failed_step].path;
-    }
-    return e;
-  }
-
-  std::vector<Step> steps;
-
- private:
-  std::deque<std::string> strings_;  // a deque never moves its elements, so c_str()s stay valid
-  std::vector<Label> labels_;
-  std::vector<int> fds_;
-};
-
-// Settings applied inside the namespaces, shared by pin and configure.
-struct NsConfig {
-  std::optional<std::string> hostname;
-  bool loopback_up = false;
-  std::vector<std::pair<std::string, std::string>> sysctls;  // path under /proc/sys, value
-  std::vector<std::pair<std::string, std::string>> writes;   // absolute path, bytes
-};
 
 bool Has(const std::vector<NsPath>& v, int flag) {
   for (const auto& ns : v)
@@ -122,7 +44,7 @@ std::vector<NsPath> ParseNsPaths(Napi::Env env, const Napi::Value& v, const std:
     std::string key = keys.Get(i).As<Napi::String>().Utf8Value();
     bool known = false;
     for (const auto& kind : kKinds) known = known || key == kind.name;
-    if (!known) ThrowTypeError(env, what + "." + key + ": only net, ipc and uts are supported");
+    if (!known) ThrowTypeError(env, what + "." + key + ": only user, net, ipc and uts are supported");
   }
   for (const auto& kind : kKinds) {
     auto path = OptionalString(env, obj.Get(kind.name), what + "." + kind.name);
@@ -195,7 +117,7 @@ void AddConfigSteps(ChildJob& job, const NsConfig& c) {
   for (const auto& kv : c.writes) add_write(kv.first, kv.second, "write");
 }
 
-TaskResult Failed(SysError e) { return TaskResult{std::move(e), std::nullopt}; }
+namespace {
 
 // ---- pinNamespaces ----
 
@@ -210,6 +132,7 @@ PinRequest ParsePin(const Napi::CallbackInfo& info) {
   PinRequest r;
   r.targets = ParseNsPaths(env, opts.Get("targets"), "targets");
   if (r.targets.empty()) ThrowTypeError(env, "targets must name at least one of net, ipc, uts");
+  if (Has(r.targets, CLONE_NEWUSER)) ThrowTypeError(env, "a user namespace is pinned with pinUserNamespace");
   r.config = ParseConfig(env, opts);
   CheckConfigTargets(env, r.config, r.targets);
   return r;
@@ -315,22 +238,32 @@ struct PodInitRequest {
 TaskResult RunPodInit(const PodInitRequest& r) {
   ChildJob job;
   ChildStack grandchild_stack;
+  // A pod with its own user namespace: the child enters it before the clone, so the new PID
+  // namespace is owned by it (the container's /proc mount needs that), and the init becomes
+  // the namespace's root, a mapped id on the host.
+  bool userns = Has(r.join, CLONE_NEWUSER);
+  for (const auto& ns : r.join)
+    if (ns.kind.flag == CLONE_NEWUSER)
+      if (auto e = job.AddSetns(ns)) return Failed(*e);
+  size_t spawn_at = job.steps.size();
   Step spawn{StepOp::kSpawnInNewPidNs};
   spawn.sub_stack_top = grandchild_stack.top();
   job.Add(spawn, "spawn", r.reaper_path);
   for (const auto& ns : r.join)
-    if (auto e = job.AddSetns(ns)) return Failed(*e);
+    if (ns.kind.flag != CLONE_NEWUSER)
+      if (auto e = job.AddSetns(ns)) return Failed(*e);
+  if (userns) job.Add(Step{StepOp::kBecomeRoot}, "become-root", "");
   job.Add(Step{StepOp::kDetach}, "detach", "");
   char* argv[] = {const_cast<char*>(job.Keep("nori-reaper")), nullptr};
   Step exec{StepOp::kExec};
   exec.path = r.reaper_path.c_str();
   exec.argv = argv;
   job.Add(exec, "exec", r.reaper_path);
-  job.steps[0].sub_begin = 1;
-  job.steps[0].sub_end = job.steps.size();
+  job.steps[spawn_at].sub_begin = spawn_at + 1;
+  job.steps[spawn_at].sub_end = job.steps.size();
 
   Outcome out;
-  int err = RunInChild(job.steps, 1, &out, 0);  // step 0 runs the rest in the grandchild
+  int err = RunInChild(job.steps, spawn_at + 1, &out, 0);  // the spawn step runs the rest in the grandchild
   if (err != 0) return Failed(SysError{err, "clone", "", "", "fork"});
   if (out.err != 0) return Failed(job.ErrorFrom(out));
   return TaskResult{std::nullopt, static_cast<double>(out.value)};
@@ -369,7 +302,7 @@ TaskResult RunConnect(const ConnectRequest& r) {
 Task ConnectTask(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto req = std::make_shared<ConnectRequest>();
-  req->netns = {kKinds[0], StringArg(info, 0, "nsPath")};
+  req->netns = {NsKind{"net", CLONE_NEWNET}, StringArg(info, 0, "nsPath")};
   std::string host = StringArg(info, 1, "host");
   int64_t port = IntArg(info, 2, "port");
   if (port < 1 || port > 65535) ThrowTypeError(env, "port must be 1-65535");

@@ -50,7 +50,7 @@ async function processesInPinnedPidNs(pin: string): Promise<number[]> {
 
 export async function removeOrphanSandboxes(d: OrphanSandboxDeps): Promise<string[]> {
   const ids = new Set<string>(listDirQuiet(join(d.state, 'sandboxes')));
-  for (const t of ['net', 'ipc', 'uts', 'pid']) for (const n of listDirQuiet(join(d.state, 'ns', t))) ids.add(n);
+  for (const t of ['user', 'net', 'ipc', 'uts', 'pid']) for (const n of listDirQuiet(join(d.state, 'ns', t))) ids.add(n);
   for (const id of await d.network.attachedIds()) ids.add(id);
   const cleaned: string[] = [];
   for (const id of ids) {

@@ -1,6 +1,8 @@
 // What other subsystems (containers, streaming) need from pod sandboxes. The sandbox subsystem
 // implements it; containers depend only on this interface.
 
+import type { IdRange } from '../sys/userns';
+
 export type NamespaceMode = 'POD' | 'CONTAINER' | 'NODE' | 'TARGET';
 
 export interface SandboxRecord {
@@ -21,7 +23,9 @@ export interface SandboxRecord {
   ipc: NamespaceMode;
   pid: NamespaceMode;
   /** Pinned namespace files; absent for NODE mode (and pid unless the pod shares one). */
-  nsPaths: { net?: string; ipc?: string; uts?: string; pid?: string };
+  nsPaths: { user?: string; net?: string; ipc?: string; uts?: string; pid?: string };
+  /** The pod's own user namespace's maps (userns_options mode POD); absent: the host's. */
+  userns?: { uidMappings: IdRange[]; gidMappings: IdRange[] };
   /** Files to bind-mount into each container. */
   hostsPath: string;
   resolvConfPath: string;

@@ -6,6 +6,8 @@ import * as path from 'node:path';
 import { MS_BIND } from '../sys/constants';
 import type { Sys } from '../sys/types';
 import { unpinNamespace } from '../sys/unpin';
+import type { IdRange, UsernsSys } from '../sys/userns';
+import type { NamespacePaths, SysctlList } from '../sys/types';
 
 const NSFS_MAGIC = 0x6e736673;
 
@@ -69,4 +71,42 @@ async function isRunning(pid: number): Promise<boolean> {
 
 export async function unpinAll(sys: Sys, files: readonly string[]): Promise<void> {
   for (const f of files) await unpinNamespace(sys, f);
+}
+
+export interface PodNamespacesPlan {
+  /** New net/ipc/uts namespaces and their pin files. */
+  targets: NamespacePaths;
+  /** The pod's own user namespace: its pin file and maps. */
+  user?: { pin: string; uidMappings: IdRange[]; gidMappings: IdRange[] };
+  hostname?: string;
+  sysctls: SysctlList;
+}
+
+/**
+ * Creates and pins the pod's namespaces; returns the pin files (for undo). With a user
+ * namespace it comes FIRST and the others are made inside it, so it owns them: a namespace
+ * belongs to the user namespace of the process that creates it, and the container's root can
+ * only mount sysfs, mqueue and /proc for namespaces its user namespace owns. The hostname, lo
+ * and sysctls are set in the new namespaces by the native helper in both cases; the shared PID
+ * namespace (the pod init) is made later, inside the user namespace too (startPodInit joins it
+ * first).
+ */
+export async function pinPodNamespaces(sys: Sys, userns: UsernsSys, plan: PodNamespacesPlan): Promise<string[]> {
+  const files = Object.values(plan.targets).filter((f): f is string => f !== undefined);
+  if (plan.user) files.push(plan.user.pin);
+  for (const f of files) mkdirp(path.dirname(f), 0o711);
+  if (plan.user) {
+    await userns.pinUserNamespace({
+      user: plan.user.pin,
+      targets: plan.targets,
+      uidMappings: plan.user.uidMappings,
+      gidMappings: plan.user.gidMappings,
+      hostname: plan.hostname,
+      sysctls: plan.sysctls,
+    });
+    return files;
+  }
+  if (files.length === 0) return [];
+  await sys.pinNamespaces({ targets: plan.targets, hostname: plan.hostname, sysctls: plan.sysctls });
+  return files;
 }

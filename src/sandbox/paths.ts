@@ -9,7 +9,7 @@ export interface SandboxPaths {
   resolvConf: string;
   hostname: string;
   shm: string;
-  ns: { net: string; ipc: string; uts: string; pid: string };
+  ns: { user: string; net: string; ipc: string; uts: string; pid: string };
 }
 
 export function sandboxPaths(state: string, id: string): SandboxPaths {
@@ -21,6 +21,7 @@ export function sandboxPaths(state: string, id: string): SandboxPaths {
     hostname: path.join(dir, 'hostname'),
     shm: path.join(dir, 'shm'),
     ns: {
+      user: path.join(state, 'ns', 'user', id),
       net: path.join(state, 'ns', 'net', id),
       ipc: path.join(state, 'ns', 'ipc', id),
       uts: path.join(state, 'ns', 'uts', id),

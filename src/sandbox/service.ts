@@ -4,7 +4,6 @@
 
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import * as path from 'node:path';
 import { CgroupManager } from '../cgroups/manager';
 import type { Config } from '../config';
 import { AlreadyExistsError, InternalError, errorMessage } from '../errors';
@@ -22,7 +21,8 @@ import type { PodContainerHooks, SandboxLookup, SandboxRecord } from './api';
 import { hostFile, hostsFile, resolvConfFrom } from './files';
 import { KeyedLock } from '../util/keyed_lock';
 import { InFlight, sandboxNameKey } from './name_reservation';
-import { isPinned, isPodInit, killPodInit, pinPidNamespace, unpinAll } from './namespaces';
+import { isPinned, isPodInit, killPodInit, pinPidNamespace, pinPodNamespaces, unpinAll } from './namespaces';
+import { NativeUsernsSys, type UsernsSys } from '../sys/userns';
 import { sandboxPaths } from './paths';
 import { decodeRecord, encodeRecord, publicRecord, type StoredRecord } from './record';
 import { Rollback } from './rollback';
@@ -43,6 +43,8 @@ export interface SandboxServiceDeps {
   /** The built-in network's kernel interface (default: the addon's). */
   netSys?: NetSys;
   cgroups?: CgroupManager;
+  /** Pods with their own user namespace; default: the native one. */
+  userns?: UsernsSys;
 }
 
 /** A sandbox as the service holds it in memory (rows minus the config bytes). */
@@ -63,6 +65,7 @@ export class SandboxService implements SandboxLookup {
   private readonly config: Config;
   private readonly log: Logger;
   private readonly sys: Sys;
+  private readonly userns: UsernsSys;
   private hooks: PodContainerHooks = NO_HOOKS;
   private readonly inFlight = new InFlight<string>();
   private readonly locks = new KeyedLock();
@@ -75,6 +78,7 @@ export class SandboxService implements SandboxLookup {
     this.config = d.config;
     this.log = d.log;
     this.sys = d.sys;
+    this.userns = d.userns ?? new NativeUsernsSys();
     this.store = new SandboxStore(d.db);
     this.network = d.network ?? createPodNetwork(d.config, d.db, d.netSys, d.cni);
     this.cgroups = d.cgroups ?? new CgroupManager();
@@ -161,11 +165,13 @@ export class SandboxService implements SandboxLookup {
       ipc: modeName(nsOpt?.ipc ?? NamespaceMode.POD),
       pid: modeName(plan.pid),
       nsPaths: {
+        ...(plan.userns ? { user: p.ns.user } : {}),
         ...(pinNet ? { net: p.ns.net } : {}),
         ...(pinIpc ? { ipc: p.ns.ipc } : {}),
         ...(pinUts ? { uts: p.ns.uts } : {}),
         ...(sharedPid ? { pid: p.ns.pid } : {}),
       },
+      ...(plan.userns ? { userns: plan.userns } : {}),
       hostsPath: p.hosts,
       resolvConfPath: p.resolvConf,
       hostnamePath: p.hostname,
@@ -224,16 +230,15 @@ export class SandboxService implements SandboxLookup {
       if (pinNet) targets.net = p.ns.net;
       if (pinIpc) targets.ipc = p.ns.ipc;
       if (pinUts) targets.uts = p.ns.uts;
-      if (Object.keys(targets).length > 0) {
-        for (const f of Object.values(targets)) mkdirp(path.dirname(f), 0o711);
-        await this.sys.pinNamespaces({ targets, hostname: pinUts ? plan.hostname : undefined, sysctls: plan.sysctls });
-        undo.push('namespace pins', () => unpinAll(this.sys, Object.values(targets)));
-      }
+      const pinned = await pinPodNamespaces(this.sys, this.userns, {
+        targets, user: plan.userns ? { pin: p.ns.user, ...plan.userns } : undefined, hostname: pinUts ? plan.hostname : undefined, sysctls: plan.sysctls,
+      });
+      if (pinned.length > 0) undo.push('namespace pins', () => unpinAll(this.sys, pinned));
       faultPoint('run-pod.after-ns-pinned');
       step('pin');
 
       if (sharedPid) {
-        const pid = await this.sys.startPodInit({ join: targets });
+        const pid = await this.sys.startPodInit({ join: plan.userns ? { user: p.ns.user, ...targets } : targets });
         undo.push('pod init', () => killPodInitByPid(this.sys, pid));
         await pinPidNamespace(this.sys, pid, p.ns.pid);
         undo.push('pid namespace pin', () => unpinAll(this.sys, [p.ns.pid]));
@@ -358,7 +363,7 @@ export class SandboxService implements SandboxLookup {
   private async releaseEverything(id: string, rec: StoredRecord): Promise<void> {
     const p = sandboxPaths(this.config.state, id);
     if (rec.internals.shmOwned) umountQuiet(this.sys, p.shm);
-    await unpinAll(this.sys, [p.ns.net, p.ns.ipc, p.ns.uts, p.ns.pid]);
+    await unpinAll(this.sys, [p.ns.pid, p.ns.net, p.ns.ipc, p.ns.uts, p.ns.user]);
     faultPoint('remove-pod.after-unpin');
     await fs.rm(p.dir, { recursive: true, force: true });
     const kept = await this.cgroups.removeDirs(rec.internals.cgroupCreated);

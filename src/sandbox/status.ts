@@ -1,6 +1,6 @@
 // A sandbox as PodSandboxStatus and ListPodSandbox report it.
 
-import { PodSandbox, PodSandboxState, PodSandboxStatus, type PodSandboxFilter } from '../gen/api';
+import { NamespaceMode, PodSandbox, PodSandboxState, PodSandboxStatus, type PodSandboxFilter } from '../gen/api';
 import type { SandboxEntry } from './service';
 
 function state(e: SandboxEntry): PodSandboxState {
@@ -19,11 +19,18 @@ export function toStatus(e: SandboxEntry): PodSandboxStatus {
     state: state(e),
     createdAt: e.row.createdAtNs,
     network: { ip: e.rec.ip, additionalIps: e.rec.additionalIps.map((ip) => ({ ip })) },
-    linux: { namespaces: { options: { network: o.network, pid: o.pid, ipc: o.ipc, targetId: o.targetId } } },
+    linux: { namespaces: { options: { network: o.network, pid: o.pid, ipc: o.ipc, targetId: o.targetId, usernsOptions: usernsOptions(e) } } },
     labels: e.rec.labels,
     annotations: e.rec.annotations,
     runtimeHandler: e.rec.internals.requestedRuntimeHandler,
   });
+}
+
+/** Mode POD with the pod's maps, or NODE (the host's user namespace), as containerd reports it. */
+function usernsOptions(e: SandboxEntry) {
+  const u = e.rec.userns;
+  if (!u) return { mode: NamespaceMode.NODE, uids: [], gids: [] };
+  return { mode: NamespaceMode.POD, uids: u.uidMappings, gids: u.gidMappings };
 }
 
 /** The `verbose` info: one JSON document under "info", as containerd does. */

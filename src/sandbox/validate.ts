@@ -7,6 +7,7 @@ import { NamespaceMode, type PodSandboxConfig, type RunPodSandboxRequest } from 
 import { sysctlNamespace, sysctlPath } from '../sys/validate';
 import type { SysctlList } from '../sys/types';
 import { toCgroupfsPath } from '../cgroups/names';
+import { planUserns, type PodUserns } from './userns';
 
 export interface SandboxPlan {
   config: PodSandboxConfig;
@@ -25,6 +26,8 @@ export interface SandboxPlan {
   sysctls: SysctlList;
   /** cgroupfs path. */
   cgroupParent: string;
+  /** The pod's own user namespace (userns_options mode POD); undefined: the host's. */
+  userns?: PodUserns;
 }
 
 /**
@@ -72,6 +75,7 @@ export function planSandbox(req: RunPodSandboxRequest, config: Config, defaultPa
   }
   const hostNetwork = netMode === NamespaceMode.NODE;
   const hostIpc = ipcMode === NamespaceMode.NODE;
+  const userns = planUserns(ns?.usernsOptions, { hostNetwork, hostIpc, pidMode, handler, handlerPath: config.runtimes[handler]!.path });
   // kubelet always sends a hostname; for other clients (critest) derive one from the pod name the
   // way kubelet does: at most 63 characters, not ending in '-' or '.'.
   const hostname = c.hostname !== '' ? c.hostname : m.name.slice(0, 63).replace(/[-.]+$/, '');
@@ -109,6 +113,7 @@ export function planSandbox(req: RunPodSandboxRequest, config: Config, defaultPa
     hostname,
     sysctls,
     cgroupParent,
+    ...(userns ? { userns } : {}),
   };
 }
 

@@ -4,7 +4,8 @@
 
 import type { MountFlags } from './constants';
 
-export type NamespaceType = 'net' | 'ipc' | 'uts';
+/** 'user' only to join (a pod's user namespace is made by UsernsSys.pinUserNamespace, sys/userns.ts). */
+export type NamespaceType = 'user' | 'net' | 'ipc' | 'uts';
 /** Namespace type → file: a pin target, or a namespace file to join (/proc/PID/ns/net, a pin). */
 export type NamespacePaths = Partial<Record<NamespaceType, string>>;
 /** [path under /proc/sys, value], e.g. ['net/ipv4/ip_unprivileged_port_start', '0']. */

@@ -6,7 +6,8 @@ import { isIP } from 'node:net';
 import { InvalidArgumentError } from '../errors';
 import type { ConfigureNamespacesOptions, NamespacePaths, NamespaceType, PinNamespacesOptions, SysctlList } from './types';
 
-const TYPES: readonly NamespaceType[] = ['net', 'ipc', 'uts'];
+// The user namespace first: it is joined before the namespaces it owns.
+const TYPES: readonly NamespaceType[] = ['user', 'net', 'ipc', 'uts'];
 const IPC_SYSCTL = /^(kernel\/(shm[a-z_]*|msg[a-z_]*|sem)|fs\/mqueue\/[^/]+)$/;
 
 /** Which namespace a sysctl lives in, or null when it is not namespaced (host-wide). */
@@ -25,7 +26,7 @@ export function sysctlPath(name: string): string {
 export function namespaceEntries(paths: NamespacePaths, what: string): Array<[NamespaceType, string]> {
   for (const key of Object.keys(paths)) {
     if (!(TYPES as readonly string[]).includes(key)) {
-      throw new InvalidArgumentError(`${what}.${key}: only net, ipc and uts are supported`);
+      throw new InvalidArgumentError(`${what}.${key}: only user, net, ipc and uts are supported`);
     }
   }
   const out: Array<[NamespaceType, string]> = [];
@@ -70,6 +71,7 @@ function checkCommon(
 export function validatePin(opts: PinNamespacesOptions): Array<[NamespaceType, string]> {
   const targets = namespaceEntries(opts.targets ?? {}, 'targets');
   if (targets.length === 0) throw new InvalidArgumentError('targets must name at least one of net, ipc, uts');
+  if (targets.some(([t]) => t === 'user')) throw new InvalidArgumentError('targets.user: a user namespace is pinned with pinUserNamespace');
   checkCommon(opts, new Set(targets.map(([t]) => t)));
   return targets;
 }

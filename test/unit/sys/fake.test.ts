@@ -67,7 +67,7 @@ describe('sys/FakeSys', () => {
     await assert.rejects(sys.pinNamespaces({ targets: {} }), InvalidArgumentError);
     await assert.rejects(
       sys.pinNamespaces({ targets: { pid: '/p' } as unknown as { net: string } }),
-      /only net, ipc and uts/,
+      /only user, net, ipc and uts/,
     );
     assert.equal(sys.mounts.size, 0);
   });

@@ -1,0 +1,242 @@
+// A pod's own user namespace and the namespaces it owns, pinned on files.
+//
+// Order matters: a namespace belongs to the user namespace of the process that creates it, so
+// the user namespace comes first and net/ipc/uts are made inside it. A child can neither write
+// its own uid/gid maps with a range (that needs CAP_SETUID in the parent namespace) nor pin
+// anything on the host's mount namespace, so the work is split between a child and us:
+//
+//   child (clone CLONE_NEWUSER)           this worker thread
+//   wait on `go`                          write /proc/CHILD/{uid,gid}_map, then `go`
+//   become the namespace's root
+//   unshare net/ipc/uts, hostname, lo,
+//   sysctls, then `ready`                 wait on `ready`
+//   wait on `hold`                        bind-mount /proc/CHILD/ns/* on the pin files, `hold`
+//   exit                                  reap it
+//
+// The child shares our memory (CLONE_VM, no page-table copy) and, with it, this thread's TLS:
+// the pipes make us take turns, so errno is never written by both at once.
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "args.h"
+#include "exports.h"
+#include "ns_job.h"
+
+namespace nori {
+
+namespace {
+
+struct IdRange {
+  uint32_t container_id;
+  uint32_t host_id;
+  uint32_t length;
+};
+
+struct UsernsRequest {
+  std::string user_pin;
+  std::vector<NsPath> targets;  // net, ipc, uts (any subset)
+  std::vector<IdRange> uids;
+  std::vector<IdRange> gids;
+  NsConfig config;
+};
+
+std::vector<IdRange> ParseRanges(Napi::Env env, const Napi::Value& v, const std::string& what) {
+  if (!v.IsArray()) ThrowTypeError(env, what + " must be an array of {containerId, hostId, length}");
+  Napi::Array arr = v.As<Napi::Array>();
+  if (arr.Length() == 0 || arr.Length() > 340) ThrowTypeError(env, what + " must have 1-340 ranges");
+  std::vector<IdRange> out;
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    Napi::Value item = arr.Get(i);
+    if (!item.IsObject()) ThrowTypeError(env, what + " items must be objects");
+    Napi::Object o = item.As<Napi::Object>();
+    auto num = [&](const char* key) -> uint32_t {
+      Napi::Value n = o.Get(key);
+      if (!n.IsNumber()) ThrowTypeError(env, what + "." + key + " must be a number");
+      double d = n.As<Napi::Number>().DoubleValue();
+      if (!(d >= 0 && d <= 4294967295.0) || d != static_cast<double>(static_cast<uint32_t>(d)))
+        ThrowTypeError(env, what + "." + key + " must be an integer 0-4294967295");
+      return static_cast<uint32_t>(d);
+    };
+    IdRange r{num("containerId"), num("hostId"), num("length")};
+    if (r.length == 0) ThrowTypeError(env, what + ".length must be > 0");
+    out.push_back(r);
+  }
+  return out;
+}
+
+std::string MapText(const std::vector<IdRange>& ranges) {
+  std::string s;
+  for (const auto& r : ranges)
+    s += std::to_string(r.container_id) + " " + std::to_string(r.host_id) + " " + std::to_string(r.length) + "\n";
+  return s;
+}
+
+int WriteProcFile(const std::string& path, const std::string& data) {
+  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  ssize_t n = write(fd, data.data(), data.size());
+  int err = n == static_cast<ssize_t>(data.size()) ? 0 : (n < 0 ? errno : EIO);
+  close(fd);
+  return err;
+}
+
+struct Pipe {
+  int r = -1, w = -1;
+  ~Pipe() {
+    if (r >= 0) close(r);
+    if (w >= 0) close(w);
+  }
+  bool Open() {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0) return false;
+    r = fds[0];
+    w = fds[1];
+    return true;
+  }
+};
+
+// Creates the pin files that do not exist yet; on failure removes those it made.
+std::optional<SysError> CreatePinFiles(const std::vector<std::string>& files, std::vector<std::string>* created) {
+  for (const auto& f : files) {
+    struct stat st;
+    if (lstat(f.c_str(), &st) == 0) continue;
+    int err = errno;
+    if (err == ENOENT) {
+      int fd = open(f.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0444);
+      if (fd >= 0) {
+        close(fd);
+        created->push_back(f);
+        continue;
+      }
+      err = errno;
+    }
+    for (const auto& c : *created) unlink(c.c_str());
+    created->clear();
+    return SysError{err, "open", f, "", "pin"};
+  }
+  return std::nullopt;
+}
+
+TaskResult RunPinUserns(const UsernsRequest& r) {
+  std::vector<std::string> files{r.user_pin};
+  for (const auto& t : r.targets) files.push_back(t.path);
+  std::vector<std::string> created;
+  if (auto e = CreatePinFiles(files, &created)) return Failed(*e);
+  std::vector<std::string> mounted;
+  auto undo = [&]() {
+    for (const auto& m : mounted) umount2(m.c_str(), MNT_DETACH);
+    for (const auto& c : created) unlink(c.c_str());
+  };
+
+  Pipe go, ready, hold;
+  if (!go.Open() || !ready.Open() || !hold.Open()) {
+    int err = errno;
+    undo();
+    return Failed(SysError{err, "pipe2", "", "", "userns"});
+  }
+
+  ChildJob job;
+  Step wait_go{StepOp::kReadByte};
+  wait_go.fd = go.r;
+  job.Add(wait_go, "wait-maps", "");
+  job.Add(Step{StepOp::kBecomeRoot}, "become-root", "");
+  int flags = 0;
+  for (const auto& t : r.targets) flags |= t.kind.flag;
+  if (flags != 0) {
+    Step unshare_step{StepOp::kUnshare};
+    unshare_step.flags = flags;
+    job.Add(unshare_step, "unshare", "");
+  }
+  AddConfigSteps(job, r.config);
+  Step say_ready{StepOp::kWriteByte};
+  say_ready.fd = ready.w;
+  job.Add(say_ready, "ready", "");
+  Step wait_hold{StepOp::kReadByte};
+  wait_hold.fd = hold.r;
+  job.Add(wait_hold, "hold", "");
+
+  Outcome out;
+  ChildStack stack;
+  pid_t pid = -1;
+  int err = StartChild(job.steps, job.steps.size(), &out, CLONE_NEWUSER, &stack, &pid);
+  if (err != 0) {
+    undo();
+    return Failed(SysError{err, "clone", "", "", "userns"});
+  }
+  // Our copies of the child's ends: closing them turns the child's death into EOF for us.
+  close(go.r), go.r = -1;
+  close(ready.w), ready.w = -1;
+  close(hold.r), hold.r = -1;
+
+  auto abort_child = [&](SysError e) {
+    kill(pid, SIGKILL);
+    WaitChild(pid, &out);
+    undo();
+    return Failed(std::move(e));
+  };
+  std::string proc = "/proc/" + std::to_string(pid);
+  // gid_map before uid_map is what runc does; setgroups stays "allow": a privileged writer.
+  if (int e = WriteProcFile(proc + "/gid_map", MapText(r.gids))) return abort_child(SysError{e, "write", proc + "/gid_map", "", "gid_map"});
+  if (int e = WriteProcFile(proc + "/uid_map", MapText(r.uids))) return abort_child(SysError{e, "write", proc + "/uid_map", "", "uid_map"});
+  char b = 1;
+  if (write(go.w, &b, 1) != 1) return abort_child(SysError{errno, "write", "", "", "userns"});
+  ssize_t n;
+  do {
+    n = read(ready.r, &b, 1);
+  } while (n < 0 && errno == EINTR);
+  if (n != 1) {
+    // The child failed and exited (EOF): its Outcome says where.
+    WaitChild(pid, &out);
+    undo();
+    if (out.err != 0) return Failed(job.ErrorFrom(out));
+    return Failed(SysError{EPIPE, "read", "", "", "userns"});
+  }
+  std::vector<std::pair<std::string, std::string>> pins{{proc + "/ns/user", r.user_pin}};
+  for (const auto& t : r.targets) pins.emplace_back(proc + "/ns/" + t.kind.name, t.path);
+  for (const auto& p : pins) {
+    if (mount(p.first.c_str(), p.second.c_str(), nullptr, MS_BIND, nullptr) < 0)
+      return abort_child(SysError{errno, "mount", p.first, p.second, "pin"});
+    mounted.push_back(p.second);
+  }
+  if (write(hold.w, &b, 1) != 1) return abort_child(SysError{errno, "write", "", "", "userns"});
+  WaitChild(pid, &out);
+  if (out.err != 0) {
+    undo();
+    return Failed(job.ErrorFrom(out));
+  }
+  return TaskResult{};
+}
+
+Task PinUsernsTask(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object opts = ObjectArg(info, 0, "options");
+  auto req = std::make_shared<UsernsRequest>();
+  req->user_pin = CheckedString(env, opts.Get("user"), "user");
+  if (req->user_pin.empty()) ThrowTypeError(env, "user must not be empty");
+  req->targets = ParseNsPaths(env, opts.Get("targets"), "targets");
+  if (Has(req->targets, CLONE_NEWUSER)) ThrowTypeError(env, "targets.user: the user namespace pin is `user`");
+  req->uids = ParseRanges(env, opts.Get("uidMappings"), "uidMappings");
+  req->gids = ParseRanges(env, opts.Get("gidMappings"), "gidMappings");
+  req->config = ParseConfig(env, opts);
+  CheckConfigTargets(env, req->config, req->targets);
+  return [req]() { return RunPinUserns(*req); };
+}
+
+}  // namespace
+
+void RegisterUsernsFunctions(Napi::Env env, Napi::Object exports) {
+  exports.Set("pinUserNamespace", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+                return RunAsync(info.Env(), PinUsernsTask(info));
+              }));
+}
+
+}  // namespace nori
