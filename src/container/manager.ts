@@ -36,6 +36,8 @@ import { ImageStore } from '../store/image_store';
 import { MountPreparer } from './prepared_mounts';
 import { ImageVolumes } from './image_volumes';
 import { rroMounter } from '../sys/rro_mount';
+import { NativeUsernsSys, type UsernsSys } from '../sys/userns';
+import { idmapBindSources, idmapDir, mountUsernsRootfs, openPathForPodRoot, releaseIdmaps, sweepIdmaps } from './userns_mounts';
 
 const MNT_DETACH = 2;
 /** kubelet's limit on a termination message (maxMsgSize in its termination-log reader) */
@@ -55,6 +57,8 @@ export interface ContainerManagerDeps {
   cgroups?: CgroupReader;
   /** Stages what the runtime cannot mount itself (prepared_mounts.ts); one over the state dir if absent. */
   mountPreparer?: MountPreparer;
+  /** Idmapped mounts for pods with their own user namespace; default: the native one. */
+  userns?: UsernsSys;
 }
 
 /** A container state change, for listeners (events, metrics); `row` is the row after it. */
@@ -157,7 +161,12 @@ export class ContainerManager {
 
       const layer = await this.deps.images.createContainerLayer(id, image.id);
       undo.push(() => this.deps.images.removeContainerLayer(id));
-      this.mountOverlay(layer, rootfs);
+      if (sandbox.userns) {
+        openPathForPodRoot(this.deps.config.state, [this.containersDir, bundle]);
+        mountUsernsRootfs(this.usernsDeps(), id, layer, rootfs, sandbox);
+      } else {
+        this.mountOverlay(layer, rootfs);
+      }
       step('rootfs');
       undo.push(() => this.unmount(rootfs));
       faultPoint('create.after-overlay-mount');
@@ -185,6 +194,10 @@ export class ContainerManager {
         preparedMounts: prepared.sources,
       });
       for (const w of warnings) log.warn({ warning: w }, 'container spec');
+      if (sandbox.userns) {
+        undo.push(() => void releaseIdmaps(this.deps.sys, idmapDir(this.deps.config.state, id)));
+        idmapBindSources(this.usernsDeps(), id, spec.mounts, sandbox);
+      }
       // A plain write, no fsync: the bundle is fresh (nothing reads config.json before conmon
       // starts) and lives in the volatile state dir, gone with the containers after a crash.
       writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec), { mode: 0o600 });
@@ -214,6 +227,8 @@ export class ContainerManager {
       step('runtime');
       // The container's mount namespace has its own copies now.
       prepared.release();
+      // The runtime's bind mounts are the container's own now: the clones can go.
+      if (sandbox.userns) this.releaseIdmaps(id);
       if (created.init) saveIdentity(join(bundle, INIT_IDENTITY_FILE), created.init);
       faultPoint('create.after-runtime-create');
 
@@ -262,6 +277,16 @@ export class ContainerManager {
     } finally {
       this.reservedNames.delete(nameKey);
     }
+  }
+
+  private usernsDeps() {
+    this.deps.userns ??= new NativeUsernsSys();
+    return { sys: this.deps.sys, userns: this.deps.userns, state: this.deps.config.state };
+  }
+
+  private releaseIdmaps(id: string): void {
+    const left = releaseIdmaps(this.deps.sys, idmapDir(this.deps.config.state, id));
+    if (left.length > 0) this.deps.log.warn({ container: id, left }, 'idmapped mounts left in place');
   }
 
   private nodeDefaults(): NodeDefaults {
@@ -465,6 +490,7 @@ export class ContainerManager {
       const rt = this.runtimeFor(row.handler);
       await rt.delete(row.id);
       this.unmount(join(row.bundle, 'rootfs'));
+      this.releaseIdmaps(row.id);
       faultPoint('remove-container.after-unmount');
       await this.deps.images.removeContainerLayer(row.id);
       await this.preparer.forget(row.id);
@@ -509,6 +535,8 @@ export class ContainerManager {
 
   /** Restart: containers keep running; exits seen while nori was down are recorded. */
   async recover(): Promise<void> {
+    const left = sweepIdmaps(this.deps.sys, this.deps.config.state);
+    if (left.length > 0) this.deps.log.warn({ left }, 'idmapped mounts a crash left could not all be removed');
     this.watcher.start();
     this.watcher.sweep();
     this.preparer.sweep();

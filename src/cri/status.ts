@@ -2,6 +2,7 @@ import { accessSync, constants } from 'node:fs';
 import type { RuntimeCondition, RuntimeHandler, StatusRequest, StatusResponse } from '../gen/api';
 import type { Config } from '../config';
 import type { UnaryHandler } from './context';
+import { handlerSupportsUserns } from '../sandbox/userns';
 import { POD_CIDR_KEY, type ReadinessCheck, type RuntimeDeps } from './deps';
 import { recursiveReadOnlyByHandler } from '../runtime/features';
 import { rroMounter } from '../sys/rro_mount';
@@ -49,7 +50,11 @@ export function runtimeReadiness(c: Config): ReadinessCheck {
  * advertised for the handlers `rro` names (runtime/features.ts).
  */
 export function runtimeHandlers(c: Config, rro: Record<string, boolean> = {}): RuntimeHandler[] {
-  const features = (name: string) => ({ recursiveReadOnlyMounts: rro[name] ?? false, userNamespaces: false });
+  const features = (name: string) => ({
+    recursiveReadOnlyMounts: rro[name] ?? false,
+    // Only where a pod with its own user namespace really runs (sandbox/userns.ts).
+    userNamespaces: handlerSupportsUserns(c.runtimes[name || c.defaultRuntime]?.path ?? ''),
+  });
   const named = Object.keys(c.runtimes)
     .sort()
     .map((name) => ({ name, features: features(name) }));

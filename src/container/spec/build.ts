@@ -9,7 +9,7 @@ import { buildDevices } from './devices';
 import { buildEnv } from './env';
 import { buildPaths } from './masked_paths';
 import { buildMounts, terminationMessagePath } from './mounts';
-import { buildNamespaces, pidMode } from './namespaces';
+import { buildNamespaces, ociIdMappings, pidMode } from './namespaces';
 import { buildResources, cgroupsPath, clampOomScoreAdj } from './resources';
 import { buildSeccomp, chooseSeccomp, goArch } from './seccomp';
 import type { OciSpec, SpecInput, SpecResult } from './types';
@@ -57,7 +57,8 @@ export function buildOciSpec(input: SpecInput): SpecResult {
   linux.resources = resources;
   if (devices.devices.length > 0) linux.devices = devices.devices;
   linux.cgroupsPath = cgroupsPath(sandbox.cgroupParent, input.containerId, defaults.cgroupDriver);
-  linux.namespaces = buildNamespaces(sandbox, pidMode(sc, sandbox), input.targetPidNamespace, defaults.cgroupV2 ?? false);
+  linux.namespaces = buildNamespaces(sandbox, pidMode(sc, sandbox, config.mounts), input.targetPidNamespace, defaults.cgroupV2 ?? false);
+  Object.assign(linux, ociIdMappings(sandbox));
   const paths = buildPaths(sc?.maskedPaths ?? [], sc?.readonlyPaths ?? [], privileged);
   if (paths.maskedPaths.length > 0) linux.maskedPaths = paths.maskedPaths;
   if (paths.readonlyPaths.length > 0) linux.readonlyPaths = paths.readonlyPaths;

@@ -139,9 +139,8 @@ export function criMount(m: Mount, env: MountEnv): { mount: OciMount; rootfsProp
     return { mount: { destination: cleanPath(m.containerPath), type: 'bind', source: staged, options: ['rbind', 'rprivate', 'ro'] } };
   }
   if (!m.hostPath) throw new InvalidArgumentError(`mount for "${m.containerPath}" has no host_path`);
-  if (m.uidMappings.length > 0 || m.gidMappings.length > 0) {
-    throw new UnimplementedError('idmapped mounts (user namespaces) are not supported');
-  }
+  // uidMappings/gidMappings: checked against the pod's user namespace (spec/namespaces.ts);
+  // the container code idmaps every bind mount of such a pod.
   const src = staged ?? env.resolveHostPath(m.hostPath);
   const options = ['rbind'];
   let rootfsPropagation: 'rshared' | 'rslave' | undefined;

@@ -25,6 +25,8 @@ export interface PodOptions {
   /** RunPodSandbox's runtime_handler ('' = the default) */
   handler?: string;
   name?: string;
+  /** userns_options of the pod (e.g. mode POD with uids/gids), merged into namespace_options */
+  userns?: Msg;
 }
 
 export interface Pod {
@@ -58,6 +60,8 @@ export interface Inside {
   exec(id: string, cmd: string[]): Promise<{ stdout: string; stderr: string; exitCode: number }>;
   logText(pod: Pod, name: string): string;
   waitLog(pod: Pod, name: string, re: RegExp, ms?: number): Promise<string>;
+  /** kill -9 of the daemon and a new one on the same dirs and flags (inside.nori is the new one). */
+  crashAndRestart(): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -95,17 +99,16 @@ export async function startInside(names: FixtureName[] = ['busybox'], extraArgs:
   let nori: NoriProcess | undefined;
   try {
     const fx = await pushFixtures(reg, { names });
-    nori = await startNori({
-      extraArgs: [
-        '--registries-conf', '/nonexistent/registries.conf', '--auth-file', '/nonexistent/auth.json',
-        '--cni-bin-dir', PLUGINS, '--cgroup-root-prefix', cgroupPrefix, ...extraArgs,
-      ],
-    });
+    const daemonArgs = [
+      '--registries-conf', '/nonexistent/registries.conf', '--auth-file', '/nonexistent/auth.json',
+      '--cni-bin-dir', PLUGINS, '--cgroup-root-prefix', cgroupPrefix, ...extraArgs,
+    ];
+    nori = await startNori({ extraArgs: daemonArgs });
     writeFileSync(join(nori.cniConfDir, '10-inside.conflist'), JSON.stringify({
       cniVersion: '1.0.0', name: `nori-inside-${suffix}`, plugins: [{ type: 'loopback' }],
     }));
     for (const n of names) await nori.client.call('PullImage', { image: { image: fx.get(n).reference } });
-    return makeInside(reg, fx, nori, cgroupPrefix);
+    return makeInside(reg, fx, nori, cgroupPrefix, daemonArgs);
   } catch (e) {
     if (nori) await nori.cleanup();
     await reg.stop();
@@ -113,7 +116,8 @@ export async function startInside(names: FixtureName[] = ['busybox'], extraArgs:
   }
 }
 
-function makeInside(reg: TestRegistry, fx: PushedFixtures, nori: NoriProcess, cgroupPrefix: string): Inside {
+function makeInside(reg: TestRegistry, fx: PushedFixtures, first: NoriProcess, cgroupPrefix: string, daemonArgs: string[]): Inside {
+  let nori = first;
   const dir = mkdtempSync('/tmp/nori-inside-');
   const c = () => nori.client;
   let pods = 0;
@@ -145,7 +149,10 @@ function makeInside(reg: TestRegistry, fx: PushedFixtures, nori: NoriProcess, cg
           sysctls: opts.sysctls ?? {},
           security_context: {
             privileged: opts.privileged ?? false,
-            namespace_options: { network: opts.network ?? 'POD', pid: opts.pid ?? 'CONTAINER', ipc: opts.ipc ?? 'POD' },
+            namespace_options: {
+              network: opts.network ?? 'POD', pid: opts.pid ?? 'CONTAINER', ipc: opts.ipc ?? 'POD',
+              ...(opts.userns ? { userns_options: opts.userns } : {}),
+            },
           },
         },
       };
@@ -184,6 +191,12 @@ function makeInside(reg: TestRegistry, fx: PushedFixtures, nori: NoriProcess, cg
       let text = '';
       await until(`${re} in ${name}'s log`, () => re.test((text = inside.logText(pod, name))), ms);
       return text;
+    },
+    async crashAndRestart() {
+      nori.client.close();
+      await nori.stop('SIGKILL');
+      nori = await startNori({ dir: nori.dir, extraArgs: daemonArgs });
+      inside.nori = nori;
     },
     async cleanup() {
       await removeAllPodsAndCleanup(nori);

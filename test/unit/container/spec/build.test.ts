@@ -158,12 +158,42 @@ describe('container spec: buildOciSpec', () => {
     assert.match(warnings.join('\n'), /AppArmor/);
   });
 
-  it('user namespaces are refused, host user namespace accepted', () => {
+  it('user namespaces: the pod\'s is joined first with its maps; modes and mappings checked', () => {
+    const m = [{ containerId: 0, hostId: 200000, length: 65536 }];
+    const sb = sandbox({ nsPaths: { user: '/run/nori/ns/user/x', net: '/n', ipc: '/i', uts: '/u', pid: '/p' }, userns: { uidMappings: m, gidMappings: m } });
+    const pod = { usernsOptions: { mode: NamespaceMode.POD, uids: m, gids: m } };
+    const { spec } = buildOciSpec(input({ linux: { securityContext: { namespaceOptions: pod } } }, { sandbox: sb }));
+    const ns = spec.linux.namespaces as Array<{ type: string; path?: string }>;
+    assert.deepEqual(ns[0], { type: 'user', path: '/run/nori/ns/user/x' });
+    // OCI runtime-spec LinuxIDMapping field names
+    assert.deepEqual(spec.linux.uidMappings, [{ containerID: 0, hostID: 200000, size: 65536 }]);
+    assert.deepEqual(spec.linux.gidMappings, [{ containerID: 0, hostID: 200000, size: 65536 }]);
+    // Without options the container follows its pod.
+    assert.deepEqual((buildOciSpec(input({}, { sandbox: sb })).spec.linux.namespaces as Array<{ type: string }>)[0]!.type, 'user');
+    const bad = [
+      { mode: NamespaceMode.CONTAINER, uids: [], gids: [] },
+      { mode: NamespaceMode.TARGET, uids: [], gids: [] },
+      { mode: NamespaceMode.NODE, uids: [], gids: [] },
+      { mode: NamespaceMode.POD, uids: [{ containerId: 0, hostId: 300000, length: 65536 }], gids: m },
+    ];
+    for (const u of bad) {
+      assert.throws(() => buildOciSpec(input({ linux: { securityContext: { namespaceOptions: { usernsOptions: u } } } }, { sandbox: sb })), InvalidArgumentError);
+    }
+    // A mount's own mappings must be the pod's.
+    assert.throws(
+      () => buildOciSpec(input({ mounts: [{ containerPath: '/d', hostPath: '/x', uidMappings: [{ containerId: 0, hostId: 1, length: 1 }] }] }, { sandbox: sb })),
+      /other than the pod's/,
+    );
+    assert.ok(buildOciSpec(input({ mounts: [{ containerPath: '/d', hostPath: '/x', uidMappings: m, gidMappings: m }] }, { sandbox: sb })).spec);
+  });
+
+  it('host user namespace: mode NODE accepted, POD refused for a pod without one', () => {
+    assert.ok(buildOciSpec(input({ linux: { securityContext: { namespaceOptions: { usernsOptions: { mode: NamespaceMode.NODE } } } } })).spec);
+    assert.equal((buildOciSpec(input({})).spec.linux.namespaces as Array<{ type: string }>).some((n) => n.type === 'user'), false);
     assert.throws(
       () => buildOciSpec(input({ linux: { securityContext: { namespaceOptions: { usernsOptions: { mode: NamespaceMode.POD } } } } })),
-      /user namespaces are not supported/,
+      InvalidArgumentError,
     );
-    assert.ok(buildOciSpec(input({ linux: { securityContext: { namespaceOptions: { usernsOptions: { mode: NamespaceMode.NODE } } } } })).spec);
   });
 
   it('image without command fails', () => {
