@@ -3,7 +3,7 @@
 // precede children.
 
 import * as path from 'node:path';
-import { FailedPreconditionError, InvalidArgumentError, UnimplementedError } from '../../errors';
+import { FailedPreconditionError, InvalidArgumentError } from '../../errors';
 import { MountPropagation, type Mount } from '../../gen/api';
 import type { SandboxRecord } from '../../sandbox/api';
 import type { OciMount } from './types';
