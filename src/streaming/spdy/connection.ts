@@ -38,6 +38,10 @@ import { ByteQueue } from '../byte-queue';
 import { HeaderCompressor, HeaderDecompressor, MAX_HEADER_BLOCK } from './zlib-context';
 
 const MAX_DATA_CHUNK = 16 * 1024;
+/** What a stream's reader may fall behind before the connection stops reading from the client.
+ *  spdystream clients ignore SPDY windows, so TCP is the only back-pressure: without this a
+ *  client could fill the daemon's memory with stdin a process never reads. */
+const STREAM_BUFFER = 1 << 20;
 
 export class SpdyStream extends Duplex {
   sendWindow: number;
@@ -53,7 +57,7 @@ export class SpdyStream extends Duplex {
     private readonly conn: SpdyConnection,
     initialWindow: number,
   ) {
-    super({ allowHalfOpen: true });
+    super({ allowHalfOpen: true, readableHighWaterMark: STREAM_BUFFER });
     this.sendWindow = initialWindow;
   }
 
@@ -67,7 +71,9 @@ export class SpdyStream extends Duplex {
   }
 
   _read(): void {
-    // Data is pushed as frames arrive; the peer is granted window on receipt.
+    // Data is pushed as frames arrive; the peer is granted window on receipt. A reader that
+    // asks for more lets the connection read from the client again.
+    this.conn.release(this.id);
   }
 
   _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
@@ -79,6 +85,7 @@ export class SpdyStream extends Duplex {
   }
 
   _destroy(err: Error | null, cb: (err: Error | null) => void): void {
+    this.conn.release(this.id);
     this.wakeWindowWaiters();
     this.conn.forget(this);
     cb(err);
@@ -107,6 +114,8 @@ export class SpdyConnection extends EventEmitter {
   private readonly inflater = new HeaderDecompressor();
   private readonly deflater = new HeaderCompressor();
   private readonly inq = new ByteQueue();
+  /** streams whose reader is behind: the socket is paused while any is */
+  private readonly holds = new Set<number>();
   private pumping = false;
   private out: Promise<void> = Promise.resolve();
   private lastStreamId = 0;
@@ -365,12 +374,23 @@ export class SpdyConnection extends EventEmitter {
       return;
     }
     if (data.length > 0) {
-      s.push(data);
+      if (!s.push(data)) this.hold(s.id);
       void this.enqueue(() => Buffer.concat([windowUpdateFrame(id, data.length), windowUpdateFrame(0, data.length)])).catch(
         () => undefined,
       );
     }
     if (flags & FLAG_FIN) this.remoteFin(s);
+  }
+
+  private hold(id: number): void {
+    this.holds.add(id);
+    this.socket.pause();
+  }
+
+  /** @internal */
+  release(id: number): void {
+    if (!this.holds.delete(id) || this.holds.size > 0 || this.closed) return;
+    this.socket.resume();
   }
 
   private remoteFin(s: SpdyStream): void {

@@ -7,6 +7,11 @@ import type { WsProtocol } from '../protocols';
 import { WS_CHANNEL } from '../protocols';
 import type { WsConnection } from './connection';
 
+/** What a channel's reader may fall behind before the connection stops reading from the
+ *  client (kubelet's streams get the same from TCP): a client cannot fill the daemon's memory
+ *  with stdin a process never reads. */
+const CHANNEL_BUFFER = 1 << 20;
+
 export class WsChannels {
   private readonly readables = new Map<number, Readable>();
 
@@ -24,7 +29,8 @@ export class WsChannels {
   readable(ch: number): Readable {
     let r = this.readables.get(ch);
     if (!r) {
-      r = new Readable({ read() {} });
+      const hold = `channel ${ch}`;
+      r = new Readable({ highWaterMark: CHANNEL_BUFFER, read: () => this.ws.release(hold) });
       this.readables.set(ch, r);
     }
     return r;
@@ -65,6 +71,6 @@ export class WsChannels {
       return;
     }
     const r = this.readables.get(ch);
-    if (r && !r.readableEnded && data.length > 0) r.push(data);
+    if (r && !r.readableEnded && data.length > 0 && !r.push(data)) this.ws.hold(`channel ${ch}`);
   }
 }

@@ -29,6 +29,7 @@ export class WsConnection extends EventEmitter {
   private msgLen = 0;
   private fragmentOpcode = 0;
   private readPaused = false;
+  private readonly holds = new Set<string>();
   private inMessage = false;
   private failed = false;
   private closeSent = false;
@@ -124,11 +125,23 @@ export class WsConnection extends EventEmitter {
   private throttle(): void {
     if (this.readPaused || this.socket.writableLength <= MAX_PENDING_WRITE) return;
     this.readPaused = true;
-    this.socket.pause();
+    this.hold('unsent');
     this.socket.once('drain', () => {
       this.readPaused = false;
-      if (!this.closed) this.socket.resume();
+      this.release('unsent');
     });
+  }
+
+  /** Stops reading from the socket until every holder has released it (a consumer that is
+   *  behind, or unsent answers): TCP then pushes back on the client. */
+  hold(reason: string): void {
+    this.holds.add(reason);
+    this.socket.pause();
+  }
+
+  release(reason: string): void {
+    if (!this.holds.delete(reason) || this.holds.size > 0 || this.closed) return;
+    this.socket.resume();
   }
 
   private appendToMessage(payload: Buffer): void {

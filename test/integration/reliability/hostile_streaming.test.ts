@@ -47,6 +47,21 @@ function synStream(streamId: number, block: Buffer): Buffer {
   return Buffer.concat([f, block]);
 }
 
+/** Writes frames from next() as fast as the socket takes them until it stops taking them for a
+ *  second (the daemon stopped reading) or `limit` bytes went out; returns the bytes written. */
+async function floodUntilStalled(socket: import('node:net').Socket, next: () => Buffer, limit: number): Promise<number> {
+  let sent = 0;
+  while (sent < limit && !socket.destroyed) {
+    const f = next();
+    sent += f.length;
+    if (!socket.write(f)) {
+      const drained = await Promise.race([once(socket, 'drain').then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 1000))]);
+      if (!drained) break;
+    }
+  }
+  return sent;
+}
+
 describe('hostile streaming clients are bounded (real daemon)', function () {
   this.timeout(120_000);
   let env: PrivateNori;
@@ -163,6 +178,52 @@ describe('hostile streaming clients are bounded (real daemon)', function () {
     assert.ok(sent > 4 * MiB);
     ws.socket.destroy();
     await othersUnaffected('after-fragments');
+  });
+
+  it('stdin nobody reads: the daemon stops reading the WebSocket (TCP pushes back) instead of buffering it', async () => {
+    const ws = await WsClient.connect(await exec(['sleep', '3600'], { stdin: true }), [V5]);
+    ws.socket.on('error', () => undefined);
+    const payload = Buffer.concat([Buffer.from([0]), Buffer.alloc(64 * 1024, 0x63)]);
+    const frame = () => {
+      // one masked binary frame on channel 0, built as the client helper builds it
+      let out: Buffer = Buffer.alloc(0);
+      const write = ws.socket.write.bind(ws.socket);
+      (ws.socket as unknown as { write: (b: Buffer) => boolean }).write = (b: Buffer) => ((out = b), true);
+      ws.frame(2, payload);
+      (ws.socket as unknown as { write: typeof write }).write = write;
+      return out;
+    };
+    let sent = 0;
+    const { growth } = await peakGrowth(
+      () => void floodUntilStalled(ws.socket, frame, 256 * MiB).then((n) => (sent = n)),
+      () => sent > 0,
+      'WebSocket stdin flood: stalled',
+    );
+    assert.ok(sent < 64 * MiB, `the client could push ${(sent / MiB).toFixed(1)} MiB`);
+    console.log(`      (the client pushed ${(sent / MiB).toFixed(1)} MiB before the daemon stopped reading; RSS +${(growth / MiB).toFixed(1)} MiB)`);
+    ws.socket.destroy();
+    await othersUnaffected('after-ws-flood');
+  });
+
+  it('stdin nobody reads: the daemon stops reading the SPDY connection instead of buffering it', async () => {
+    const c = await SpdyClient.connect(await exec(['sleep', '3600'], { stdin: true }), [V4]);
+    c.socket.on('error', () => undefined);
+    const s = await openRemotecommandStreams(c, { stdin: true });
+    const data = Buffer.alloc(64 * 1024, 0x64);
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(s.stdin!.id, 0);
+    head.writeUIntBE(data.length, 5, 3);
+    const frame = Buffer.concat([head, data]);
+    let sent = 0;
+    const { growth } = await peakGrowth(
+      () => void floodUntilStalled(c.socket, () => frame, 256 * MiB).then((n) => (sent = n)),
+      () => sent > 0,
+      'SPDY stdin flood: stalled',
+    );
+    assert.ok(sent < 64 * MiB, `the client could push ${(sent / MiB).toFixed(1)} MiB`);
+    console.log(`      (the client pushed ${(sent / MiB).toFixed(1)} MiB before the daemon stopped reading; RSS +${(growth / MiB).toFixed(1)} MiB)`);
+    c.socket.destroy();
+    await othersUnaffected('after-spdy-flood');
   });
 
   it('a message in 20,000 one-byte fragments and a 3 MiB frame in small TCP pieces arrive whole', async () => {
