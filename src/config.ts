@@ -288,6 +288,7 @@ export function usage(): string {
     'usage: nori [flags]        serve CRI',
     '       nori config [flags] print the effective configuration',
     '       nori doctor [--json] [--online] [flags]  check the host: PASS/WARN/FAIL with fixes',
+    '       nori inspect POD|CONTAINER [--json]     the kernel view of a pod or container (via --listen)',
     '',
     'flags:',
   ];

@@ -1,11 +1,13 @@
 // Entry point: `nori [flags]` serves; `nori config [flags]` prints the effective configuration;
-// `nori doctor` checks the host (src/doctor/).
+// `nori doctor` checks the host (src/doctor/); `nori inspect POD|CONTAINER` draws the kernel's
+// view of one (src/inspect/).
 
 import { takeSubcommandFlags } from './cli/subcommand_flags';
 import { loadConfig, usage } from './config';
 import { configToToml } from './config_print';
 import { Daemon, packageVersion } from './daemon';
 import { runDoctor } from './doctor';
+import { runInspect } from './inspect/cli';
 import { errorMessage } from './errors';
 import { createLogger } from './log';
 import { SystemdNotifier } from './sd_notify';
@@ -37,6 +39,7 @@ async function main(rawArgv: string[]): Promise<number> {
   if (positional[0] === 'doctor' && positional.length === 1) {
     return runDoctor(config, { json: own.has('json'), online: own.has('online') });
   }
+  if (positional[0] === 'inspect') return runInspect(config, positional.slice(1), own.has('json'));
   if (positional.length > 0) {
     process.stderr.write(`nori: unknown command "${positional[0]}"\n${usage()}\n`);
     return 2;

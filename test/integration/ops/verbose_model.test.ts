@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startInside, type Inside, type Pod } from '../container/inside_harness';
+import { NORI_BIN } from '../../helpers/daemon';
 
 const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8' });
 // "Host" is the namespaces nori (and this test, its sibling) run in.
@@ -208,6 +209,20 @@ describe('verbose status: the kernel view (real pod, real bridge network)', func
     assert.ok(jump, 'a per-pod CNI chain');
     const chainRules = lines.filter((l) => l.startsWith(`-A ${jump} `));
     for (const l of chainRules) assert.ok(rules.some((r) => r.rule === l && r.chain === jump && r.table === 'nat'), l);
+  });
+
+  it('nori inspect draws the same values through the CRI socket', () => {
+    const run = (id: string) => execFileSync(process.execPath, [NORI_BIN, 'inspect', id, '--listen', `unix://${inside.nori.socket}`], { encoding: 'utf8' });
+    const podText = run(pod.id.slice(0, 16));
+    assert.match(podText, new RegExp(`^pod inside/model ${pod.id.slice(0, 12)} READY `));
+    for (const n of podInfo.kernel.namespaces) assert.ok(podText.includes(`${n.type}:[${n.inode}]`), n.type);
+    const eth0 = podInfo.kernel.network.interfaces[0];
+    assert.ok(podText.includes(`⇄  ${eth0.peer.name} on the host  →  bridge ${bridge}`), podText);
+    const ctrText = run(ctr);
+    assert.match(ctrText, /^container c1 /);
+    assert.ok(ctrText.includes(`upper  ${ctrInfo.kernel.rootfs.resolved.upperdir}`));
+    assert.ok(ctrText.includes(`processes: init ${ctrInfo.pid};`));
+    for (const n of ctrInfo.kernel.namespaces) assert.ok(ctrText.includes(`${n.type}:[${n.inode}]`), n.type);
   });
 
   it('pod: pids are the processes under the pod\'s cgroup', () => {
