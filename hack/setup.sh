@@ -3,7 +3,7 @@
 #   - installs the Debian packages nori needs (with --test also those its tests need), running
 #     `apt-get update` once first when a package is missing (a fresh machine may have no lists)
 #   - npm ci, then builds the TypeScript and the native addon
-#   - installs /etc/nori/nori.toml and the default CNI conflist when absent
+#   - installs /etc/nori/nori.toml when absent (no CNI conflist: the built-in network serves)
 #   - with --test: builds the test images (hack/build-test-images.sh)
 #   - runs `nori doctor` last and fails when it reports a blocking problem
 set -euo pipefail
@@ -54,13 +54,10 @@ if [ ! -e /etc/nori/nori.toml ]; then
 	install -m 0644 hack/nori.toml /etc/nori/nori.toml
 	echo "== installed /etc/nori/nori.toml"
 fi
-# The default network only where no network is configured yet: a cluster's own CNI (flannel,
-# Calico, Cilium) installs its conflist there and must win.
+# No CNI conflist: a fresh node runs nori's built-in network (--network auto: bridge nori0,
+# 10.89.0.0/16). A cluster's network add-on (flannel, Calico, Cilium) that installs its conflist
+# in /etc/cni/net.d switches new pods to CNI. hack/cni/10-nori.conflist is the CNI equivalent.
 install -d -m 0755 /etc/cni/net.d
-if ! ls /etc/cni/net.d/*.conflist /etc/cni/net.d/*.conf /etc/cni/net.d/*.json >/dev/null 2>&1; then
-	install -m 0644 hack/cni/10-nori.conflist /etc/cni/net.d/10-nori.conflist
-	echo "== installed /etc/cni/net.d/10-nori.conflist (network nori, bridge nori0, 10.89.0.0/16)"
-fi
 
 # The service, only where systemd is PID 1 (sd_booted's test); elsewhere start bin/nori yourself.
 if [ -d /run/systemd/system ]; then

@@ -32,7 +32,7 @@ export async function networkChecks(config: Config): Promise<Check[]> {
         'network', 'CNI network', r.reason,
         r.skipped.some((s) => /plugin ".*" not found/.test(s.reason))
           ? `apt-get install containernetworking-plugins, or add the plugins' directory to cni-bin-dir (now ${config.cniBinDirs.join(':')})`
-          : `install a network config in ${config.cniConfDir} (setup writes 10-nori.conflist; cluster add-ons write their own)`,
+          : `install a network config in ${config.cniConfDir} (cluster add-ons write their own; or run the built-in network: --network auto|builtin)`,
         { skipped: r.skipped },
       ),
       await firewallCheck(false),
