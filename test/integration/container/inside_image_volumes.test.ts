@@ -47,7 +47,7 @@ describe('containers from inside: image volumes', function () {
 
   for (const h of handlers) {
     it(`${h}: the whole image is mounted read-only`, async () => {
-      const r = await t.run(pods.get(h)!, `whole-${h}`, 'cat /vol/www/index.html; touch /vol/x; test -x /vol/bin/busybox && echo has-busybox', {
+      const r = await t.run(pods.get(h)!, `whole-${h}`, 'cat /vol/www/index.html; touch /vol/x 2>&1; test -x /vol/bin/busybox && echo has-busybox', {
         mounts: [vol(t.image('web'))],
       });
       assert.equal(r.out, `${INDEX_HTML.trimEnd()}\ntouch: /vol/x: Read-only file system\nhas-busybox`);
@@ -55,7 +55,7 @@ describe('containers from inside: image volumes', function () {
     });
 
     it(`${h}: image_sub_path mounts a directory of the image, symlinks resolved inside it`, async () => {
-      const r = await t.run(pods.get(h)!, `sub-${h}`, 'cat /www/index.html; echo ---; ls /viasym; echo ---; ls /direct; echo ---; mkdir /viasym/n', {
+      const r = await t.run(pods.get(h)!, `sub-${h}`, 'cat /www/index.html; echo ---; ls /viasym; echo ---; ls /direct; echo ---; mkdir /viasym/n 2>&1', {
         mounts: [vol(t.image('web'), 'www', '/www'), vol(t.image('layers'), 'sym/dir', '/viasym'), vol(t.image('layers'), 'a', '/direct')],
       });
       const [html, viaSym, direct, mkdir] = r.out.split('\n---\n');

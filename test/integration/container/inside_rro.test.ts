@@ -53,7 +53,7 @@ describe('containers from inside: recursive read-only mounts', function () {
   for (const h of handlers) {
     it(`${h}: a write under a submount of a recursive read-only mount fails with EROFS`, async () => {
       const pod = pods.get(h)!;
-      const r = await t.run(pod, `rro-${h}`, 'touch /mnt/tmpfs/f; touch /mnt/top; grep " /mnt/tmpfs " /proc/self/mountinfo | cut -d" " -f6', {
+      const r = await t.run(pod, `rro-${h}`, 'touch /mnt/tmpfs/f 2>&1; touch /mnt/top 2>&1; grep " /mnt/tmpfs " /proc/self/mountinfo | cut -d" " -f6', {
         mounts: [{ host_path: host, container_path: '/mnt', readonly: true, recursive_read_only: true }],
       });
       const lines = r.out.split('\n');
@@ -68,7 +68,7 @@ describe('containers from inside: recursive read-only mounts', function () {
     });
 
     it(`${h}: a plain readonly mount leaves the submount writable (the contrast)`, async () => {
-      const r = await t.run(pods.get(h)!, `ro-${h}`, 'touch /mnt/tmpfs/plain-' + h + ' && echo ok; touch /mnt/top2', {
+      const r = await t.run(pods.get(h)!, `ro-${h}`, 'touch /mnt/tmpfs/plain-' + h + ' && echo ok; touch /mnt/top2 2>&1', {
         mounts: [{ host_path: host, container_path: '/mnt', readonly: true }],
       });
       assert.equal(r.out, 'ok\ntouch: /mnt/top2: Read-only file system');
