@@ -16,8 +16,9 @@ import { startBenchNori } from './runtimes/nori';
 import type { BenchRuntime } from './runtimes/types';
 import { removeFleets, SCENARIOS } from './scenarios';
 import { statsScenario } from './stats_scenario';
+import { readsScenario } from './reads';
 
-SCENARIOS.push(statsScenario);
+SCENARIOS.push(statsScenario, readsScenario);
 import { jsonRows, table, type Row } from './stats';
 
 interface Options {

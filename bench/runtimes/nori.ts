@@ -19,7 +19,14 @@ export async function startBenchNori(workDir: string, registryHost: string): Pro
   writeFileSync(registriesConf, `unqualified-search-registries = []\n\n[[registry]]\nlocation = "${registryHost}"\ninsecure = true\n`);
   const logRoot = join(workDir, 'logs', 'nori');
   mkdirSync(logRoot, { recursive: true });
-  const n = await startNori({ dir, extraArgs: ['--registries-conf', registriesConf, '--log-level', 'info'], timeoutMs: 60_000 });
+  // NORI_BENCH_NODE_ARGS: flags for the daemon's node only (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
+  const nodeArgs = process.env.NORI_BENCH_NODE_ARGS?.split(' ').filter(Boolean);
+  const n = await startNori({
+    dir,
+    extraArgs: ['--registries-conf', registriesConf, '--log-level', 'info'],
+    timeoutMs: 60_000,
+    nodeArgs,
+  });
   return {
     name: 'nori',
     endpoint: `unix://${n.socket}`,

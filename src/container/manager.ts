@@ -483,23 +483,36 @@ export class ContainerManager {
     if (!row) return;
     await this.lock.run(row.id, async () => {
       if (!this.store.get(row.id)) return;
+      const steps: Record<string, number> = {};
+      let mark = performance.now();
+      const step = (name: string): void => {
+        const now = performance.now();
+        steps[name] = Math.round((now - mark) * 10) / 10;
+        mark = now;
+      };
       const st = stateOf(this.store.get(row.id)!);
       if (st === ContainerState.CONTAINER_RUNNING || st === ContainerState.CONTAINER_CREATED || st === ContainerState.CONTAINER_UNKNOWN) {
         await this.stop(row.id, 0).catch((e) => this.deps.log.warn({ container: row.id, err: errorMessage(e) }, 'kill before remove failed'));
+        step('stop');
       }
       const rt = this.runtimeFor(row.handler);
-      await rt.delete(row.id);
+      // Only an exit nori recorded proves the init is gone; otherwise the runtime's own delete --force.
+      const exited = (this.store.get(row.id)?.finishedAt ?? 0n) > 0n;
+      const how = exited ? await rt.deleteStopped(row.id, row.cgroupPath) : (await rt.delete(row.id), 'runtime');
+      step(`delete-${how}`);
       this.unmount(join(row.bundle, 'rootfs'));
       this.releaseIdmaps(row.id);
       faultPoint('remove-container.after-unmount');
       await this.deps.images.removeContainerLayer(row.id);
       await this.preparer.forget(row.id);
+      step('layer');
       rmSync(row.bundle, { recursive: true, force: true });
       rmSync(join(this.exitDir, row.id), { force: true });
       rmSync(join(this.socketDir, row.id), { recursive: true, force: true });
+      step('files');
       this.store.delete(row.id);
       this.emit('DELETED', row.id, row);
-      this.deps.log.info({ container: row.id }, 'container removed');
+      this.deps.log.info({ container: row.id, steps }, 'container removed');
     });
   }
 

@@ -13,7 +13,31 @@ export function imageRefOf(images: ImageLookup, row: ContainerRow): string {
   return img?.repoDigests[0] ?? row.imageId;
 }
 
+/**
+ * Rows are immutable: the store replaces a row object on every change. So the views built from
+ * one (what the polled reads return) are kept per row object and built again only for a new row
+ * or when the image's reference changed (the image was re-pulled or removed).
+ */
+const containerViews = new WeakMap<ContainerRow, { imageRef: string; view: Container }>();
+const statusViews = new WeakMap<ContainerRow, { imageRef: string; view: ContainerStatus }>();
+
 export function toContainer(row: ContainerRow, imageRef: string): Container {
+  const have = containerViews.get(row);
+  if (have?.imageRef === imageRef) return have.view;
+  const view = buildContainer(row, imageRef);
+  containerViews.set(row, { imageRef, view });
+  return view;
+}
+
+export function toStatus(row: ContainerRow, imageRef: string): ContainerStatus {
+  const have = statusViews.get(row);
+  if (have?.imageRef === imageRef) return have.view;
+  const view = buildStatus(row, imageRef);
+  statusViews.set(row, { imageRef, view });
+  return view;
+}
+
+function buildContainer(row: ContainerRow, imageRef: string): Container {
   return Container.fromPartial({
     id: row.id,
     podSandboxId: row.sandboxId,
@@ -28,7 +52,7 @@ export function toContainer(row: ContainerRow, imageRef: string): Container {
   });
 }
 
-export function toStatus(row: ContainerRow, imageRef: string): ContainerStatus {
+function buildStatus(row: ContainerRow, imageRef: string): ContainerStatus {
   const user = row.userJson ? (JSON.parse(row.userJson) as { uid: number; gid: number; additionalGids?: number[] }) : undefined;
   const resources = row.resources ? LinuxContainerResources.fromJSON(JSON.parse(row.resources)) : undefined;
   return ContainerStatus.fromPartial({

@@ -5,35 +5,58 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ContainerState, type ContainerStatusRequest, type ContainerStatusResponse } from '../gen/api';
+import { ContainerState, type ContainerStatusRequest, type ContainerStatusResponse, type ContainerUser } from '../gen/api';
 import type { ContainerManager } from '../container/manager';
 import { readProcUser } from '../container/proc_user';
 import { imageRefOf, toStatus } from '../container/views';
 import { containerKernelInfo } from '../inspect/verbose';
-import { stateOf } from '../store/container_store';
+import { stateOf, type ContainerRow } from '../store/container_store';
+
+/**
+ * The init's identity, per row object. Its credentials are final before StartContainer returns
+ * (runc init sets them before it waits on the exec fifo), and the row object is replaced when the
+ * container exits, so /proc is read once per running container instead of on every poll.
+ */
+const runningUsers = new WeakMap<ContainerRow, ContainerUser>();
 
 export const containerStatus = (m: ContainerManager) => async (req: ContainerStatusRequest): Promise<ContainerStatusResponse> => {
   const row = m.get(req.containerId);
   const info: Record<string, string> = {};
   if (req.verbose) {
-    let runtimeSpec: unknown = null;
-    try {
-      runtimeSpec = JSON.parse(readFileSync(join(row.bundle, 'config.json'), 'utf8'));
-    } catch {
-      runtimeSpec = null;
-    }
     const running = stateOf(row) === ContainerState.CONTAINER_RUNNING;
     const kernel = containerKernelInfo(row, running, m.deps.sandboxes.get(row.sandboxId), m.deps.config);
-    info.info = JSON.stringify({ sandboxID: row.sandboxId, pid: row.pid, runtimeType: row.handler, runtimeSpec, bundle: row.bundle, kernel });
+    info.info = verboseInfo(row, kernel);
   }
+  // shared with the list and event views: never modified here
   const status = toStatus(row, imageRefOf(m.deps.images, row));
-  if (status.state === ContainerState.CONTAINER_RUNNING) {
+  if (status.state !== ContainerState.CONTAINER_RUNNING) return { status, info };
+  let user = runningUsers.get(row);
+  if (!user) {
     const pid = await m.livePid(row);
     const u = pid ? readProcUser(pid) : undefined;
     // Read, then checked again: a pid that died meanwhile may name another process now.
     if (u && (await m.livePid(row)) === pid) {
-      status.user = { linux: { uid: BigInt(u.uid), gid: BigInt(u.gid), supplementalGroups: u.groups.map((g) => BigInt(g)) } };
+      user = { linux: { uid: BigInt(u.uid), gid: BigInt(u.gid), supplementalGroups: u.groups.map((g) => BigInt(g)) } };
+      runningUsers.set(row, user);
     }
   }
-  return { status, info };
+  return { status: user ? { ...status, user } : status, info };
 };
+
+/**
+ * The spec is the bundle's config.json as nori wrote it at create (never rewritten), spliced in
+ * as text: parsing and re-serialising tens of kilobytes of seccomp rules was most of the call.
+ */
+export function verboseInfo(row: ContainerRow, kernel: unknown): string {
+  let spec = 'null';
+  try {
+    const text = readFileSync(join(row.bundle, 'config.json'), 'utf8').trim();
+    // a torn or foreign file must not make the answer invalid JSON
+    if (text.startsWith('{') && text.endsWith('}')) spec = text;
+  } catch {
+    // no bundle (being removed): no spec
+  }
+  const head = JSON.stringify({ sandboxID: row.sandboxId, pid: row.pid, runtimeType: row.handler });
+  const tail = kernel === undefined ? '' : `,"kernel":${JSON.stringify(kernel)}`;
+  return `${head.slice(0, -1)},"runtimeSpec":${spec},"bundle":${JSON.stringify(row.bundle)}${tail}}`;
+}

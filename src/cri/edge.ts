@@ -104,20 +104,63 @@ export class Edge {
     return impl;
   }
 
+  /**
+   * The call's context. Most calls (the polled reads) never look at their signal or log, so the
+   * AbortController, the deadline timer and the child logger are made on first use: each costs
+   * more than the read itself. A cancellation or deadline that came before that first use still
+   * shows, as a signal that is already aborted.
+   */
   private context(rpc: string, call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>) {
     const requestId = `${BOOT}-${(++this.seq).toString(36)}`;
-    const controller = new AbortController();
     const deadlineValue = call.getDeadline();
     const deadline = deadlineValue instanceof Date ? deadlineValue.getTime() : Number.isFinite(deadlineValue) ? Number(deadlineValue) : undefined;
+    let controller: AbortController | undefined;
     let timer: NodeJS.Timeout | undefined;
-    if (deadline !== undefined) {
-      const ms = Math.max(0, deadline - Date.now());
-      timer = setTimeout(() => controller.abort(new DeadlineExceededError(`${rpc}: deadline exceeded`)), ms);
-      timer.unref();
-    }
-    call.on('cancelled', () => controller.abort(new CancelledError(`${rpc}: cancelled by the client`)));
-    const ctx: CallContext = { requestId, rpc, log: this.log.child({ rpc, req: requestId }), signal: controller.signal, deadline };
-    return { ctx, done: () => timer && clearTimeout(timer) };
+    let finished = false;
+    let cancelled = false;
+    const deadlineError = () => new DeadlineExceededError(`${rpc}: deadline exceeded`);
+    const cancelError = () => new CancelledError(`${rpc}: cancelled by the client`);
+    const signal = (): AbortSignal => {
+      if (controller) return controller.signal;
+      controller = new AbortController();
+      if (cancelled) controller.abort(cancelError());
+      else if (deadline !== undefined) {
+        const ms = deadline - Date.now();
+        if (ms <= 0) controller.abort(deadlineError());
+        else if (!finished) {
+          timer = setTimeout(() => controller!.abort(deadlineError()), ms);
+          timer.unref();
+        }
+      }
+      return controller.signal;
+    };
+    // grpc-js also reports a stream closed after the answer as cancelled: only a cancel that
+    // comes while the call runs means anything.
+    call.on('cancelled', () => {
+      if (finished || cancelled) return;
+      cancelled = true;
+      controller?.abort(cancelError());
+    });
+    let log: Logger | undefined;
+    const baseLog = this.log;
+    const ctx: CallContext = {
+      requestId,
+      rpc,
+      get log() {
+        return (log ??= baseLog.child({ rpc, req: requestId }));
+      },
+      get signal() {
+        return signal();
+      },
+      deadline,
+    };
+    return {
+      ctx,
+      done: () => {
+        finished = true;
+        if (timer) clearTimeout(timer);
+      },
+    };
   }
 
   private finish(rpc: string, ctx: CallContext, started: bigint, err: unknown): grpc.status {
@@ -130,7 +173,7 @@ export class Edge {
     if (err !== undefined) {
       const level = code === grpc.status.INTERNAL || code === grpc.status.UNKNOWN ? 'error' : 'warn';
       ctx.log[level]({ code: label, err: toStatus(err).details, ms: Math.round(seconds * 1000) }, 'call failed');
-    } else {
+    } else if (this.log.isLevelEnabled('debug')) {
       ctx.log.debug({ ms: Math.round(seconds * 1000) }, 'call done');
     }
     return code;

@@ -31,6 +31,8 @@ export function toRecord(r: ImageRow): ImageRecord {
   return { id: r.id, repoTags: r.repoTags, repoDigests: r.repoDigests, size: r.size, config, pinned: r.pinned };
 }
 
+const records = new WeakMap<ImageRow, ImageRecord>();
+
 export class ImageService implements ImageLookup {
   /** writable-layer usage, measured in the background (no RPC walks a container's files) */
   readonly layerUsage: LayerUsageCache;
@@ -89,7 +91,11 @@ export class ImageService implements ImageLookup {
 
   resolve(ref: string): ImageRecord | undefined {
     const r = this.findRow(ref);
-    return r && toRecord(r);
+    if (!r) return undefined;
+    // Rows come from the store's cache until an image changes: parse each config once.
+    let rec = records.get(r);
+    if (!rec) records.set(r, (rec = toRecord(r)));
+    return rec;
   }
 
   list(): ImageRow[] {

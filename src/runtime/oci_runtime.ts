@@ -5,6 +5,7 @@ import { execFile, spawn } from 'node:child_process';
 import { basename, join } from 'node:path';
 import { InternalError, NotFoundError } from '../errors';
 import { startViaExecFifo } from './exec_fifo_start';
+import { deleteStoppedInProcess } from './stopped_delete';
 
 export interface RuntimeHandler {
   name: string;
@@ -54,6 +55,16 @@ export class OciRuntime {
 
   kill(id: string, signal: string, all = false): Promise<string> {
     return this.run(['kill', ...(all ? ['--all'] : []), id, signal]);
+  }
+
+  /**
+   * Deletes a container whose init has exited; runc's part is done in-process when it can be
+   * (stopped_delete.ts), else by `delete --force`.
+   */
+  async deleteStopped(id: string, cgroupsPath: string): Promise<'in-process' | 'runtime'> {
+    if (basename(this.handler.path) === 'runc' && deleteStoppedInProcess(this.handler.root, id, cgroupsPath)) return 'in-process';
+    await this.delete(id);
+    return 'runtime';
   }
 
   async delete(id: string): Promise<void> {

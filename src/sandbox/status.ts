@@ -11,7 +11,41 @@ function metadata(e: SandboxEntry) {
   return { name: e.rec.name, uid: e.rec.uid, namespace: e.rec.namespace, attempt: e.rec.attempt };
 }
 
+/**
+ * Views per entry, kept while the fields they show stay the same: entries are replaced when a
+ * sandbox is made or recovered, and only state and network teardown change in place.
+ */
+interface Views {
+  key: string;
+  status?: PodSandboxStatus;
+  item?: PodSandbox;
+  info?: Record<string, string>;
+}
+const views = new WeakMap<SandboxEntry, Views>();
+
+function viewsOf(e: SandboxEntry): Views {
+  const key = `${e.row.state}|${e.row.networkTornDown}`;
+  let v = views.get(e);
+  if (v?.key !== key || v === undefined) views.set(e, (v = { key }));
+  return v;
+}
+
 export function toStatus(e: SandboxEntry): PodSandboxStatus {
+  const v = viewsOf(e);
+  return (v.status ??= buildStatus(e));
+}
+
+export function verboseInfo(e: SandboxEntry): Record<string, string> {
+  const v = viewsOf(e);
+  return (v.info ??= buildVerboseInfo(e));
+}
+
+export function toListItem(e: SandboxEntry): PodSandbox {
+  const v = viewsOf(e);
+  return (v.item ??= buildListItem(e));
+}
+
+function buildStatus(e: SandboxEntry): PodSandboxStatus {
   const o = e.rec.internals.namespaceOptions;
   return PodSandboxStatus.fromPartial({
     id: e.rec.id,
@@ -34,7 +68,7 @@ function usernsOptions(e: SandboxEntry) {
 }
 
 /** The `verbose` info: one JSON document under "info", as containerd does. */
-export function verboseInfo(e: SandboxEntry): Record<string, string> {
+function buildVerboseInfo(e: SandboxEntry): Record<string, string> {
   let cniResult: unknown = null;
   try {
     cniResult = e.row.cniResult ? JSON.parse(e.row.cniResult) : null;
@@ -55,7 +89,7 @@ export function verboseInfo(e: SandboxEntry): Record<string, string> {
   return { info: JSON.stringify(info) };
 }
 
-export function toListItem(e: SandboxEntry): PodSandbox {
+function buildListItem(e: SandboxEntry): PodSandbox {
   return PodSandbox.fromPartial({
     id: e.rec.id,
     metadata: metadata(e),

@@ -66,8 +66,37 @@ export interface LayerRow {
   inodes: number;
 }
 
+/**
+ * Image rows are read on every ListContainers row, ContainerStatus and ImageStatus, and change
+ * only when an image is recorded or removed. So rows and name lookups are kept in memory and the
+ * whole cache is dropped on any write, by this store or by another ImageStore over the same
+ * database (the write counter lives with the Db object).
+ */
+const writes = new WeakMap<Db, { n: number }>();
+
 export class ImageStore {
-  constructor(private readonly db: Db) {}
+  private readonly rows = new Map<string, ImageRow | null>();
+  private readonly byNames = new Map<string, string | null>();
+  private seen = -1;
+  private readonly counter: { n: number };
+
+  constructor(private readonly db: Db) {
+    let c = writes.get(db);
+    if (!c) writes.set(db, (c = { n: 0 }));
+    this.counter = c;
+  }
+
+  /** Drops what this store remembers when anyone wrote images since. */
+  private fresh(): void {
+    if (this.seen === this.counter.n) return;
+    this.rows.clear();
+    this.byNames.clear();
+    this.seen = this.counter.n;
+  }
+
+  private wrote(): void {
+    this.counter.n++;
+  }
 
   private names(id: string): { repoTags: string[]; repoDigests: string[] } {
     const rows = this.db.prepare('SELECT name, kind FROM image_names WHERE image_id = ? ORDER BY name').all(id) as Array<{ name: string; kind: string }>;
@@ -85,13 +114,24 @@ export class ImageStore {
   }
 
   get(id: string): ImageRow | undefined {
+    this.fresh();
+    const have = this.rows.get(id);
+    if (have !== undefined) return have ?? undefined;
     const r = this.db.prepare('SELECT * FROM images WHERE id = ?').get(id) as Parameters<ImageStore['row']>[0] | undefined;
-    return r && this.row(r);
+    const row = r ? this.row(r) : undefined;
+    this.rows.set(id, row ?? null);
+    return row;
   }
 
   byName(name: string): ImageRow | undefined {
-    const r = this.db.prepare('SELECT image_id FROM image_names WHERE name = ?').get(name) as { image_id: string } | undefined;
-    return r && this.get(r.image_id);
+    this.fresh();
+    let id = this.byNames.get(name);
+    if (id === undefined) {
+      const r = this.db.prepare('SELECT image_id FROM image_names WHERE name = ?').get(name) as { image_id: string } | undefined;
+      id = r?.image_id ?? null;
+      this.byNames.set(name, id);
+    }
+    return id === null ? undefined : this.get(id);
   }
 
   /** Ids starting with `sha256:<prefix>`. */
@@ -123,6 +163,14 @@ export class ImageStore {
 
   /** Records an image and moves its names onto it, in one transaction. */
   putImage(img: { id: string; size: number; config: string; manifestDigest: string; layers: string[]; repoTags: string[]; repoDigests: string[] }): void {
+    try {
+      this.putImageRows(img);
+    } finally {
+      this.wrote();
+    }
+  }
+
+  private putImageRows(img: Parameters<ImageStore['putImage']>[0]): void {
     this.db.transaction(() => {
       const exists = this.db.prepare('SELECT 1 FROM images WHERE id = ?').get(img.id);
       if (!exists) {
@@ -141,7 +189,11 @@ export class ImageStore {
   }
 
   removeImage(id: string): boolean {
-    return this.db.prepare('DELETE FROM images WHERE id = ?').run(id).changes > 0;
+    try {
+      return this.db.prepare('DELETE FROM images WHERE id = ?').run(id).changes > 0;
+    } finally {
+      this.wrote();
+    }
   }
 
   /** Chain ids some image uses. */

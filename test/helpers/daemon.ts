@@ -33,6 +33,8 @@ export interface StartOptions {
   dir?: string;
   extraArgs?: string[];
   env?: Record<string, string>;
+  /** Flags for node itself, before the script (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
+  nodeArgs?: string[];
   /** Wait until the socket answers Version (default true). */
   waitReady?: boolean;
   timeoutMs?: number;
@@ -62,7 +64,7 @@ export async function startNori(opts: StartOptions = {}): Promise<NoriProcess> {
     ...(opts.extraArgs?.includes('--network') ? [] : ['--network', 'cni']),
     ...(opts.extraArgs ?? []),
   ];
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
   const logs: Record<string, any>[] = [];
   let metricsPort = -1;
   let buf = '';

@@ -2,7 +2,7 @@
 // codes and the store. Root only.
 
 import { strict as assert } from 'node:assert';
-import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ContainerConfig, ContainerState, LinuxContainerResources } from '../../../src/gen/api';
 import { stateOf } from '../../../src/store/container_store';
@@ -10,6 +10,7 @@ import type { ContainerManager } from '../../../src/container/manager';
 import { execSync } from '../../../src/container/exec_sync';
 import { DeadlineExceededError, FailedPreconditionError, AlreadyExistsError, NotFoundError } from '../../../src/errors';
 import { makeRig, type Rig } from './fakes';
+import { removeContainerCgroups } from '../../../src/runtime/cgroup_cleanup';
 
 const CRI_LINE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+[+-]\d\d:\d\d (stdout|stderr) (P|F) (.*)$/;
 
@@ -218,12 +219,40 @@ describe('containers: lifecycle with runc + conmon', function () {
   it('removes idempotently: mount, bundle and row gone', async () => {
     const id = await m.create(rig.sandbox.id, cfg('rm', ['while true; do sleep 0.1; done']));
     await m.start(id);
-    const bundle = m.get(id).bundle;
+    const { bundle, cgroupPath } = m.get(id);
+    const memCgroup = join('/sys/fs/cgroup/memory', cgroupPath);
+    assert.ok(existsSync(memCgroup), `${memCgroup} exists while the container runs`);
     await m.remove(id);
     await m.remove(id);
     assert.equal(m.store.get(id), undefined);
     assert.ok(!existsSync(bundle));
     assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(id));
     assert.equal(await m.runtimeFor('').state(id), undefined);
+    assert.ok(!existsSync(join(m.runtimeFor('').handler.root, id)), 'runc state dir removed');
+    assert.ok(!existsSync(memCgroup), 'container cgroup removed');
+  });
+
+  it('remove falls back to the runtime delete when a process is left in the cgroup', async () => {
+    const id = await m.create(rig.sandbox.id, cfg('rm-left', ['sleep 3600']));
+    await m.start(id);
+    const { cgroupPath } = m.get(id);
+    const pidsCgroup = join('/sys/fs/cgroup/pids', cgroupPath);
+    // A process of ours joins the container's cgroup, so rmdir cannot remove the cgroup after the
+    // init exits: the in-process delete must give up and leave it to `runc delete --force`.
+    const { spawn } = await import('node:child_process');
+    const stray = spawn('sleep', ['3600'], { stdio: 'ignore' });
+    try {
+      writeFileSync(join(pidsCgroup, 'cgroup.procs'), String(stray.pid));
+      await m.stop(id, 0);
+      await m.remove(id);
+      assert.equal(m.store.get(id), undefined);
+      assert.ok(!existsSync(join(m.runtimeFor('').handler.root, id)), 'runc state dir removed');
+      assert.equal(await m.runtimeFor('').state(id), undefined);
+    } finally {
+      stray.kill('SIGKILL');
+      await new Promise((r) => stray.once('exit', r));
+      removeContainerCgroups(cgroupPath);
+    }
+    assert.ok(!existsSync(pidsCgroup));
   });
 });
