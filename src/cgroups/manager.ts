@@ -5,10 +5,16 @@
 //
 // Only directories this manager created are removed, and only while empty: kubelet (or another
 // pod) may own the rest of the path.
+//
+// With the systemd driver systemd owns the tree: a pod parent is a slice, made (when kubelet has
+// not made it) and removed through systemd, and a process nori starts for the pod goes into a
+// transient scope in it. What was made that way is recorded as "systemd:<unit>".
 
 import { promises as fs, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { cgroupfsComponents } from './names';
+import { InvalidArgumentError } from '../errors';
+import { cgroupfsComponents, expandSlice, isSystemdSlice } from './names';
+import { SystemdUnits } from './systemd';
 
 export type CgroupLayout = 'v1' | 'v2';
 
@@ -17,7 +23,14 @@ export interface CgroupManagerOptions {
   root?: string;
   /** Forced layout (tests); detected from the root otherwise. */
   layout?: CgroupLayout;
+  /** cgroupfs (default): nori writes the tree itself; systemd: through systemd units. */
+  driver?: 'cgroupfs' | 'systemd';
+  /** The systemd client (tests inject one); made on first use otherwise. */
+  systemd?: SystemdUnits;
 }
+
+/** Marks a createParent/placeProcess result that is a systemd unit, not a directory. */
+const UNIT_PREFIX = 'systemd:';
 
 /** Directories a createParent made, deepest last; what removeParent may delete. */
 export type CreatedDirs = string[];
@@ -25,10 +38,19 @@ export type CreatedDirs = string[];
 export class CgroupManager {
   readonly root: string;
   readonly layout: CgroupLayout;
+  readonly driver: 'cgroupfs' | 'systemd';
+  private systemdUnits?: SystemdUnits;
 
   constructor(opts: CgroupManagerOptions = {}) {
     this.root = opts.root ?? '/sys/fs/cgroup';
     this.layout = opts.layout ?? detectLayout(this.root);
+    this.driver = opts.driver ?? 'cgroupfs';
+    this.systemdUnits = opts.systemd;
+  }
+
+  get systemd(): SystemdUnits {
+    this.systemdUnits ??= new SystemdUnits({ root: this.root });
+    return this.systemdUnits;
   }
 
   /** The hierarchy roots a pod parent is created in. */
@@ -45,6 +67,7 @@ export class CgroupManager {
   /** Creates `parent` (cgroupfs syntax) in every hierarchy; returns what did not exist before. */
   async createParent(parent: string): Promise<CreatedDirs> {
     const parts = cgroupfsComponents(parent);
+    if (this.driver === 'systemd') return this.createSlice(parts);
     // Hierarchies are independent: make them in parallel (mkdir on cgroupfs waits on a kernel
     // lock that every runc on the node takes too).
     const results = await Promise.allSettled((await this.hierarchies()).map((h) => this.createIn(h, parts)));
@@ -78,12 +101,88 @@ export class CgroupManager {
     }
   }
 
+  /** The pod's slice, when kubelet has not made it: systemd makes its parents too. */
+  private async createSlice(parts: string[]): Promise<CreatedDirs> {
+    const slice = parts[parts.length - 1] ?? '';
+    if (!isSystemdSlice(slice)) {
+      throw new InvalidArgumentError(`with the systemd cgroup driver the cgroup parent must be a systemd slice (e.g. kubepods-pod1.slice), got "/${parts.join('/')}"`);
+    }
+    if (await exists(this.systemd.sliceDir(slice))) return [];
+    // Parent slices that do not exist yet appear with it (implicitly): recorded, outermost first,
+    // so removeDirs stops them too once they are empty.
+    const created: CreatedDirs = [];
+    const levels = expandSlice(slice).split('/').filter(Boolean);
+    for (const level of levels.slice(0, -1)) {
+      if (!(await exists(this.systemd.sliceDir(level)))) created.push(`${UNIT_PREFIX}${level}`);
+    }
+    await this.systemd.startSlice(slice, `nori pod slice ${slice}`);
+    return [...created, `${UNIT_PREFIX}${slice}`];
+  }
+
+  /**
+   * After a pod with the default parent is gone: the daemon's own prefix level (`/<prefix>` or
+   * `<prefix>.slice`), shared by its pods, goes with the last of them.
+   */
+  async removePrefixIfEmpty(prefix: string, podParent: string): Promise<void> {
+    if (this.driver === 'systemd') {
+      const slice = `${prefix.replace(/-/g, '_')}.slice`;
+      if (podParent.startsWith(`/${slice}/`)) await this.removeDirs([`${UNIT_PREFIX}${slice}`]);
+      return;
+    }
+    if (podParent.startsWith(`/${prefix}/`)) await this.removeDirs(await this.paths(`/${prefix}`));
+  }
+
+  /**
+   * Puts a process nori started for a pod (its init) into the pod's cgroup: a leaf
+   * `<parent>/<name>` (cgroup v2 lets no process sit in a cgroup that hands controllers down),
+   * or with the systemd driver the scope `<name>-<podId>.scope` in the pod slice. Returns what
+   * it made, for removeDirs.
+   */
+  async placeProcess(parent: string, name: string, podId: string, pid: number): Promise<CreatedDirs> {
+    const parts = cgroupfsComponents(parent);
+    if (this.driver === 'systemd') {
+      const scope = `${name}-${podId}.scope`;
+      const slice = parts[parts.length - 1] ?? '';
+      await this.systemd.startScope(scope, slice, pid, `nori ${name} of pod ${podId}`);
+      return [`${UNIT_PREFIX}${slice}/${scope}`];
+    }
+    const created: CreatedDirs = [];
+    try {
+      for (const h of await this.hierarchies()) {
+        const up = path.join(h, ...parts);
+        const dir = path.join(up, name);
+        if (await mkdirIfMissing(dir)) {
+          created.push(dir);
+          await this.initDir(up, dir, h);
+        }
+        // r+: cgroupfs always has the file; anything else is no cgroup to move into.
+        await fs.writeFile(path.join(dir, 'cgroup.procs'), String(pid), { flag: 'r+' });
+      }
+    } catch (e) {
+      await this.removeDirs(created).catch(() => undefined);
+      throw e;
+    }
+    return created;
+  }
+
   /** Removes the dirs createParent made, deepest first; a dir still in use stays. */
   async removeDirs(created: CreatedDirs): Promise<string[]> {
     const kept: string[] = [];
+    // One short budget for the whole call: a cgroup that holds a live process stays busy.
+    const settleUntil = Date.now() + 2000;
     for (const dir of [...created].reverse()) {
+      if (dir.startsWith(UNIT_PREFIX)) {
+        // "<slice>" or "<slice>/<scope>"
+        const [slice = '', scope] = dir.slice(UNIT_PREFIX.length).split('/');
+        const unit = scope ?? slice;
+        const cgroupDir = scope ? path.join(this.systemd.sliceDir(slice), scope) : this.systemd.sliceDir(slice);
+        // Like rmdir, only while empty: stopping a slice would stop everything in it.
+        if (await hasChildCgroups(cgroupDir)) kept.push(dir);
+        else await this.systemd.stop(unit, cgroupDir).catch(() => kept.push(dir));
+        continue;
+      }
       try {
-        await fs.rmdir(dir);
+        await rmdirSettling(dir, settleUntil);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code === 'ENOENT') continue;
@@ -125,6 +224,33 @@ export function detectLayout(root: string): CgroupLayout {
   } catch {
     return 'v1';
   }
+}
+
+/**
+ * rmdir, retried for a moment while the cgroup is busy: a process nori just killed (the pod
+ * init) leaves its cgroup only once it is reaped.
+ */
+async function rmdirSettling(dir: string, until: number): Promise<void> {
+  for (let delay = 10; ; delay = Math.min(delay * 2, 200)) {
+    try {
+      return await fs.rmdir(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EBUSY' || Date.now() + delay > until) throw e;
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
+async function hasChildCgroups(dir: string): Promise<boolean> {
+  try {
+    return (await fs.readdir(dir, { withFileTypes: true })).some((e) => e.isDirectory());
+  } catch {
+    return false;
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  return fs.access(p).then(() => true, () => false);
 }
 
 /** True if it made the dir. */

@@ -52,3 +52,25 @@ export function toCgroupfsPath(parent: string): string {
   if (isSystemdSlice(parent)) return expandSlice(parent);
   return '/' + cgroupfsComponents(parent).join('/');
 }
+
+/**
+ * A container's cgroup dir relative to the cgroupfs root, from the OCI cgroupsPath nori gave
+ * the runtime: "/parent/nori-<id>" as is; the systemd driver's "slice:prefix:name" as runc's
+ * systemd driver places it: "<expanded slice>/<prefix>-<name>.scope".
+ */
+export function containerCgroupDir(cgroupsPath: string): string {
+  if (cgroupsPath.startsWith('/') || !cgroupsPath.includes(':')) return cgroupsPath;
+  const [slice = '', prefix = '', name = ''] = cgroupsPath.split(':');
+  const parent = slice === '' ? '/system.slice' : expandSlice(slice);
+  const unit = name.endsWith('.slice') ? name : `${prefix === '' ? '' : `${prefix}-`}${name}.scope`;
+  return `${parent}/${unit}`;
+}
+
+/**
+ * The cgroup parent of a pod whose config names none: `/<prefix>/pod<id>` (cgroupfs) or the
+ * slice `<prefix>-pod<id>.slice` under `<prefix>.slice` (systemd: parents must be slices).
+ */
+export function defaultPodParent(driver: 'cgroupfs' | 'systemd', prefix: string, podId: string): string {
+  if (driver === 'systemd') return `${prefix.replace(/-/g, '_')}-pod${podId}.slice`;
+  return `/${prefix}/pod${podId}`;
+}

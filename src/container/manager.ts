@@ -19,6 +19,7 @@ import { loadIdentity, readProcStat, saveIdentity, signalIfSame, stillRunning, t
 import { OciRuntime } from '../runtime/oci_runtime';
 import { adaptHandler } from '../runtime/crun_hybrid';
 import { removeContainerCgroups } from '../runtime/cgroup_cleanup';
+import { containerCgroupDir } from '../cgroups/names';
 import { ContainerStore, stateOf, type ContainerRow } from '../store/container_store';
 import type { Db } from '../store/db';
 import type { Sys } from '../sys/types';
@@ -108,7 +109,9 @@ export class ContainerManager {
     if (rt) return rt;
     const h = this.deps.config.runtimes[name];
     if (!h) throw new NotFoundError(`runtime handler "${name}" is not configured`);
-    const handler = { name, path: h.path, options: h.options, root: h.root || join(this.deps.config.state, name) };
+    // The systemd driver: runc/crun create each container's scope through systemd.
+    const systemd = this.deps.config.cgroupDriver === 'systemd' && !h.options.includes('--systemd-cgroup');
+    const handler = { name, path: h.path, options: systemd ? ['--systemd-cgroup', ...h.options] : h.options, root: h.root || join(this.deps.config.state, name) };
     // crun on this kind of hybrid cgroup host only runs through a wrapper (runtime/crun_hybrid.ts).
     rt = new OciRuntime(adaptHandler(handler, join(this.deps.config.state, 'runtime-wrappers')));
     this.runtimes.set(name, rt);
@@ -223,6 +226,7 @@ export class ContainerManager {
         stdin: config.stdin,
         stdinOnce: config.stdinOnce,
         logLevel: this.deps.config.logLevel === 'trace' ? 'debug' : 'info',
+        systemdCgroup: this.deps.config.cgroupDriver === 'systemd',
       });
       step('runtime');
       // The container's mount namespace has its own copies now.
@@ -246,7 +250,8 @@ export class ContainerManager {
         handler: runtime.handler.name,
         bundle,
         logPath: config.logPath ? logPath : '',
-        cgroupPath: typeof spec.linux.cgroupsPath === 'string' ? spec.linux.cgroupsPath : '',
+        // Where the runtime puts it in cgroupfs (stats and OOM read there), in either driver.
+        cgroupPath: typeof spec.linux.cgroupsPath === 'string' ? containerCgroupDir(spec.linux.cgroupsPath) : '',
         stopSignal,
         userJson: JSON.stringify(spec.process.user),
         createdAt: nowNs(),
@@ -453,7 +458,9 @@ export class ContainerManager {
     if (!exit) return;
     let { code } = exit;
     let reason = code === 0 ? 'Completed' : 'Error';
-    if (row.cgroupPath && this.cgroups.oomKills(row.cgroupPath) > 0) {
+    // conmon records an OOM kill it saw in memory.events as persist/oom: under the systemd driver
+    // the scope (and its memory.events) may be gone by the time the exit file is read.
+    if ((row.cgroupPath && this.cgroups.oomKills(row.cgroupPath) > 0) || existsSync(join(row.bundle, 'persist', 'oom'))) {
       reason = 'OOMKilled';
       code = 137;
     }

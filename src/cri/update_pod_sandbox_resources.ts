@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { NotFoundError, errorMessage } from '../errors';
 import type { LinuxContainerResources, UpdatePodSandboxResourcesRequest, UpdatePodSandboxResourcesResponse } from '../gen/api';
 import type { SandboxService } from '../sandbox/service';
+import { sliceResources } from '../cgroups/systemd_resources';
 import { podCgroupPath } from '../stats';
 import type { UnaryHandler } from './context';
 
@@ -40,7 +41,15 @@ export function updatePodSandboxResources(s: SandboxService): UnaryHandler<Updat
     if (!req.resources || !path) return {};
     const v2 = s.cgroups.layout === 'v2';
     const failed: string[] = [];
-    for (const [controller, file, value] of cgroupWrites(req.resources, v2)) {
+    let writes = cgroupWrites(req.resources, v2);
+    if (s.cgroups.driver === 'systemd') {
+      // systemd owns the slice: its properties, and only what it has none for as files.
+      const { props, files } = sliceResources(req.resources);
+      const slice = path.split('/').pop() ?? '';
+      await s.cgroups.systemd.setProperties(slice, props).catch((err) => failed.push(`${slice} properties: ${errorMessage(err)}`));
+      writes = files.map(([file, value]) => ['', file, value]);
+    }
+    for (const [controller, file, value] of writes) {
       const target = join(s.cgroups.root, controller, path, file);
       try {
         await fs.writeFile(target, value);

@@ -24,6 +24,8 @@ export interface ConmonCreateOptions {
   stdin?: boolean;
   stdinOnce?: boolean;
   logLevel?: string;
+  /** The runtime runs with --systemd-cgroup (the systemd cgroup driver). */
+  systemdCgroup?: boolean;
   timeoutMs?: number;
 }
 
@@ -65,6 +67,8 @@ export async function conmonCreate(o: ConmonCreateOptions): Promise<ConmonCreate
     '--log-level', o.logLevel ?? 'info',
     ...o.runtime.globalArgs().flatMap((a) => ['--runtime-arg', a]),
   ];
+  // The container's cgroup is a systemd scope: conmon finds it (for OOM watching) that way.
+  if (o.systemdCgroup) args.push('--systemd-cgroup');
   if (o.terminal) args.push('-t');
   if (o.stdin) {
     args.push('-i');

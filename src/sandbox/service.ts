@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { CgroupManager } from '../cgroups/manager';
+import { defaultPodParent } from '../cgroups/names';
 import type { Config } from '../config';
 import { AlreadyExistsError, InternalError, errorMessage } from '../errors';
 import { NamespaceMode, PodSandboxConfig, type RunPodSandboxRequest } from '../gen/api';
@@ -81,7 +82,7 @@ export class SandboxService implements SandboxLookup {
     this.userns = d.userns ?? new NativeUsernsSys();
     this.store = new SandboxStore(d.db);
     this.network = d.network ?? createPodNetwork(d.config, d.db, d.netSys, d.cni);
-    this.cgroups = d.cgroups ?? new CgroupManager();
+    this.cgroups = d.cgroups ?? new CgroupManager({ driver: d.config.cgroupDriver });
   }
 
   // ---- SandboxLookup ----
@@ -131,7 +132,7 @@ export class SandboxService implements SandboxLookup {
 
   async run(req: RunPodSandboxRequest, log: Logger = this.log): Promise<string> {
     const id = randomBytes(32).toString('hex');
-    const plan = planSandbox(req, this.config, `/${this.config.cgroupRootPrefix}/pod${id}`);
+    const plan = planSandbox(req, this.config, defaultPodParent(this.config.cgroupDriver, this.config.cgroupRootPrefix, id));
     const key = sandboxNameKey(plan);
     const running = this.inFlight.get(key);
     if (running) {
@@ -243,6 +244,7 @@ export class SandboxService implements SandboxLookup {
         await pinPidNamespace(this.sys, pid, p.ns.pid);
         undo.push('pid namespace pin', () => unpinAll(this.sys, [p.ns.pid]));
         rec.internals.podInitPid = pid;
+        await this.placePodInit(rec, pid, log);
         this.store.update(id, { podInitPid: pid, record: encodeRecord(rec) });
       }
       step('podInit');
@@ -359,6 +361,15 @@ export class SandboxService implements SandboxLookup {
     if (netErr) throw new InternalError(`failed to tear down the network of pod sandbox ${id}: ${errorMessage(netErr)}`);
   }
 
+  /** The pod init belongs to the pod's cgroup (its memory and pids count there), not nori's. */
+  private async placePodInit(rec: StoredRecord, pid: number, log: Logger): Promise<void> {
+    try {
+      rec.internals.cgroupCreated.push(...(await this.cgroups.placeProcess(rec.cgroupParent, 'nori-podinit', rec.id, pid)));
+    } catch (e) {
+      log.warn({ sandbox: rec.id, err: errorMessage(e) }, "the pod init stays in nori's cgroup");
+    }
+  }
+
   /** Unpins, deletes files and cgroup dirs, and the row. Each step tolerates "already gone". */
   private async releaseEverything(id: string, rec: StoredRecord): Promise<void> {
     const p = sandboxPaths(this.config.state, id);
@@ -368,9 +379,8 @@ export class SandboxService implements SandboxLookup {
     await fs.rm(p.dir, { recursive: true, force: true });
     const kept = await this.cgroups.removeDirs(rec.internals.cgroupCreated);
     if (kept.length > 0) this.log.info({ sandbox: id, kept }, 'cgroup dirs still in use are left in place');
-    // The default parent's prefix dir is this daemon's, shared by its pods: gone with the last.
-    const prefix = `/${this.config.cgroupRootPrefix}`;
-    if (rec.cgroupParent.startsWith(`${prefix}/`)) await this.cgroups.removeDirs(await this.cgroups.paths(prefix)).catch(() => undefined);
+    // The default parent's prefix level is this daemon's, shared by its pods: gone with the last.
+    await this.cgroups.removePrefixIfEmpty(this.config.cgroupRootPrefix, rec.cgroupParent).catch(() => undefined);
     this.store.delete(id);
   }
 

@@ -62,6 +62,8 @@ export async function startNori(opts: StartOptions = {}): Promise<NoriProcess> {
     // CNI unless a test asks for the built-in network: a daemon on the defaults would share
     // bridge nori0 and 10.89.0.0/16 with every other test daemon on the host.
     ...(opts.extraArgs?.includes('--network') ? [] : ['--network', 'cni']),
+    // test:vm runs the same suites once per cgroup driver (hack/vm/in-guest.sh).
+    ...(process.env.NORI_TEST_CGROUP_DRIVER ? ['--cgroup-driver', process.env.NORI_TEST_CGROUP_DRIVER] : []),
     ...(opts.extraArgs ?? []),
   ];
   const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
