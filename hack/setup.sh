@@ -51,8 +51,22 @@ echo "== npm ci"
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
 	npm ci --no-audit --no-fund
 fi
-echo "== build (TypeScript + native addon)"
-npm run --silent build
+# The build only when an output is missing or older than a source (a copied checkout with its
+# build, e.g. npm run test:vm's guest, keeps it).
+build_current() {
+	local out
+	for out in native/build/Release/nori_native.node native/build/Release/nori-reaper native/build/Release/nori-exec dist/src/main.js; do
+		[ -f "$out" ] || return 1
+	done
+	[ -z "$(find native/src native/exec native/*.c native/binding.gyp -newer native/build/Release/nori_native.node 2>/dev/null | head -1)" ] &&
+		[ -z "$(find src test bench tsconfig.json package.json -name '*.ts' -newer dist/src/main.js 2>/dev/null | head -1)" ]
+}
+if build_current; then
+	echo "== build is current (dist/, native/build/)"
+else
+	echo "== build (TypeScript + native addon)"
+	npm run --silent build
+fi
 
 if [ ! -e /etc/nori/nori.toml ]; then
 	install -d -m 0755 /etc/nori

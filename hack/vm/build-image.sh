@@ -32,7 +32,9 @@ BASE_PKGS=(systemd-sysv udev linux-image-amd64 initramfs-tools kmod iproute2 pro
 read -r -a NORI_PKGS <<<"$(setup_pkgs)"
 ALL_PKGS=("${BASE_PKGS[@]}" "${NORI_PKGS[@]}")
 
-stamp=$( { cat "$0" "$HERE/guest/"* "$ROOT/hack/install-node.sh"; echo "${ALL_PKGS[*]}"; } | sha256sum | cut -c1-16)
+# The stamp leaves setup.sh's lists out: a package added there later is installed by setup.sh
+# inside the guest (through the NAT); --force folds it into the image.
+stamp=$( { cat "$0" "$HERE/guest/"* "$ROOT/hack/install-node.sh"; echo "${BASE_PKGS[*]}"; } | sha256sum | cut -c1-16)
 if [ "$FORCE" = 0 ] && [ -f "$CACHE/.stamp" ] && [ "$(cat "$CACHE/.stamp")" = "$stamp" ] &&
 	[ -f "$CACHE/base.img" ] && [ -f "$CACHE/vmlinuz" ] && [ -f "$CACHE/initrd" ]; then
 	echo "== guest image is current ($CACHE/base.img)"
@@ -51,12 +53,17 @@ cleanup() {
 }
 trap cleanup EXIT
 cleanup
-rm -rf "$R"
 start=$(date +%s)
-echo "== debootstrap bookworm (minbase + ${#ALL_PKGS[@]} packages) into $R"
-debootstrap --variant=minbase --include="$(IFS=,; echo "${ALL_PKGS[*]}")" bookworm "$R" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 ||
-	{ tail -30 "$CACHE/debootstrap.log" >&2; exit 1; }
-echo "== debootstrap done in $(( $(date +%s) - start )) s"
+# A root that debootstrap finished (an earlier build stopped later on) is reused: the install
+# below brings its packages up to the list.
+if [ ! -f "$R/.debootstrapped" ]; then
+	rm -rf "$R"
+	echo "== debootstrap bookworm (minbase + ${#ALL_PKGS[@]} packages) into $R"
+	debootstrap --variant=minbase --include="$(IFS=,; echo "${ALL_PKGS[*]}")" bookworm "$R" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 ||
+		{ tail -30 "$CACHE/debootstrap.log" >&2; exit 1; }
+	touch "$R/.debootstrapped"
+	echo "== debootstrap done in $(( $(date +%s) - start )) s"
+fi
 
 mount -t proc proc "$R/proc"
 mount -t sysfs sys "$R/sys"
@@ -65,9 +72,21 @@ mount --bind /dev/pts "$R/dev/pts"
 cp /etc/resolv.conf "$R/etc/resolv.conf"
 in_root() { chroot "$R" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root DEBIAN_FRONTEND=noninteractive "$@"; }
 
+# The host's own CA certificates (update-ca-certificates' local dir): the guest reaches the same
+# mirrors through the same network, e.g. a TLS-inspecting proxy the host trusts.
+if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+	install -d "$R/usr/local/share/ca-certificates"
+	cp /usr/local/share/ca-certificates/*.crt "$R/usr/local/share/ca-certificates/"
+	in_root update-ca-certificates >/dev/null 2>&1
+fi
+echo "== packages: ${#ALL_PKGS[@]} (what debootstrap did not bring yet)"
+in_root apt-get update -qq
+in_root apt-get install -y -qq --no-install-recommends "${ALL_PKGS[@]}" >"$CACHE/apt.log" 2>&1 || { tail -20 "$CACHE/apt.log" >&2; exit 1; }
+
 echo "== Node 20 (hack/install-node.sh inside the guest root)"
 install -m 0755 "$ROOT/hack/install-node.sh" "$R/tmp/install-node.sh"
 in_root /tmp/install-node.sh
+in_root npm config set --location=global cafile /etc/ssl/certs/ca-certificates.crt >/dev/null
 rm -f "$R/tmp/install-node.sh"
 
 echo "== guest configuration"

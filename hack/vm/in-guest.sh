@@ -40,8 +40,8 @@ rc=0
 for driver in $DRIVERS; do
 	say "== integration suites with --cgroup-driver $driver"
 	# shellcheck disable=SC2086
-	NORI_TEST_CGROUP_DRIVER=$driver NORI_TEST_COUNTS="$R/counts-$driver.json" \
-		npx --no-install mocha --config .mocharc.json --timeout 900000 --slow 60000 \
+	NORI_TEST_CGROUP_DRIVER=$driver NORI_TEST_COUNTS="$R/counts-$driver.json" NORI_TEST_TIMEOUT_SCALE=${NORI_TEST_TIMEOUT_SCALE:-10} \
+		npx --no-install mocha --config .mocharc.json --require hack/vm/mocha-timeouts.js --slow 60000 \
 		--reporter test/reporter/closing-line.js $SUITES 2>&1 | tee "$R/tests-$driver.log"
 	[ "${PIPESTATUS[0]}" = 0 ] || rc=1
 	[ -f "$R/counts-$driver.json" ] || { echo '{"passed":0,"failed":1,"skipped":0}' >"$R/counts-$driver.json"; rc=1; }

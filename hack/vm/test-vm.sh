@@ -10,7 +10,10 @@
 # Env: NORI_VM_CACHE (default /var/cache/nori-vm), NORI_VM_MEM (MiB, default 4096),
 #      NORI_VM_CPUS (default 2), NORI_VM_SUITES (space-separated dist/ globs, overrides the list
 #      in in-guest.sh), NORI_VM_DRIVERS (default "cgroupfs systemd"), CRITEST (a critest binary),
-#      CRITEST_FOCUS (ginkgo focus regexp), NORI_VM_TIMEOUT (seconds, default 3300),
+#      CRITEST_FOCUS (ginkgo focus regexp; default Container, Security Context, PodSandbox,
+#      Streaming), CRITEST_REGISTRY (host:port of a registry with critest's images, default
+#      127.0.0.1:5000), NORI_TEST_TIMEOUT_SCALE (default 10), NORI_VM_TIMEOUT (seconds, default 3300),
+#      NORI_VM_ACCEL (kvm|tcg, default: kvm when the CPU has vmx/svm and /dev/kvm is usable),
 #      NORI_VM_KEEP=1 keeps the run directory.
 set -Eeuo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -39,16 +42,22 @@ cleanup() {
 trap cleanup EXIT
 mkdir -p "$RUN/src" "$RUN/results"
 
-say "copying the checkout (tracked and untracked files, node_modules; not dist/ or native builds)"
+say "copying the checkout (tracked and untracked files, node_modules, and the build: setup.sh inside rebuilds only what is stale)"
 (cd "$ROOT" && git ls-files -z -co --exclude-standard |
 	while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
 	tar --null -T - -cf - | tar -xf - -C "$RUN/src")
-[ -d "$ROOT/node_modules" ] && cp -a "$ROOT/node_modules" "$RUN/src/"
+# node_modules and the build: under emulation npm ci and the build would take most of the hour.
+# Same Debian, glibc and Node 20 ABI inside, so they run as they are.
+for d in node_modules dist native/build; do
+	[ -d "$ROOT/$d" ] && mkdir -p "$RUN/src/$(dirname "$d")" && cp -a "$ROOT/$d" "$RUN/src/$d"
+done
 # What the guest should run: read by in-guest.sh.
 {
 	[ -n "${NORI_VM_SUITES:-}" ] && printf 'NORI_VM_SUITES=%q\n' "$NORI_VM_SUITES"
 	[ -n "${NORI_VM_DRIVERS:-}" ] && printf 'NORI_VM_DRIVERS=%q\n' "$NORI_VM_DRIVERS"
 	[ -n "${CRITEST_FOCUS:-}" ] && printf 'CRITEST_FOCUS=%q\n' "$CRITEST_FOCUS"
+	[ -n "${CRITEST_REGISTRY:-}" ] && printf 'CRITEST_REGISTRY=%q\n' "$CRITEST_REGISTRY"
+	[ -n "${NORI_TEST_TIMEOUT_SCALE:-}" ] && printf 'NORI_TEST_TIMEOUT_SCALE=%q\n' "$NORI_TEST_TIMEOUT_SCALE"
 	true
 } >"$RUN/src/.vm-run.env"
 if [ -n "${CRITEST:-}" ]; then
@@ -62,8 +71,11 @@ mkfs.ext4 -q -F -L nori-src -d "$RUN/src" "$RUN/checkout.img"
 rm -rf "$RUN/src"
 qemu-img create -q -f qcow2 -b "$CACHE/base.img" -F raw "$RUN/root.qcow2"
 
+# KVM only with hardware virtualization (vmx/svm): a /dev/kvm without it (e.g. a paravirtual
+# "kvm-pvm" module in a cloud VM) cannot boot a stock Debian kernel. NORI_VM_ACCEL overrides.
 accel=tcg cpu=max
-if [ -w /dev/kvm ] && [ -r /dev/kvm ]; then accel=kvm cpu=host; fi
+if [ -r /dev/kvm ] && [ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo; then accel=kvm cpu=host; fi
+case "${NORI_VM_ACCEL:-}" in kvm) accel=kvm cpu=host ;; tcg) accel=tcg cpu=max ;; esac
 say "booting the guest (accel $accel, ${NORI_VM_CPUS:-2} CPUs, ${NORI_VM_MEM:-4096} MiB)"
 touch "$RUN/console.log"
 timeout "${NORI_VM_TIMEOUT:-3300}" qemu-system-x86_64 -accel "$accel" -cpu "$cpu" \

@@ -14,6 +14,15 @@ export interface CgroupSample {
   majorPageFaults?: bigint;
 }
 
+export interface IoDevice {
+  /** "major:minor" of the block device. */
+  majorMinor: string;
+  readBytes: bigint;
+  writeBytes: bigint;
+  reads: bigint;
+  writes: bigint;
+}
+
 export class CgroupReader {
   readonly v2: boolean;
   constructor(readonly mountRoot = '/sys/fs/cgroup') {
@@ -60,6 +69,44 @@ export class CgroupReader {
     if (ms.total_pgfault !== undefined) out.pageFaults = ms.total_pgfault;
     if (ms.total_pgmajfault !== undefined) out.majorPageFaults = ms.total_pgmajfault;
     return out;
+  }
+
+  /**
+   * Block I/O per device: v2 io.stat ("8:0 rbytes=… wbytes=… rios=… wios=…"), v1 the blkio
+   * throttle counters (every I/O, unlike the CFQ-only blkio.io_service_bytes).
+   */
+  io(cgroupPath: string): IoDevice[] {
+    const byDev = new Map<string, IoDevice>();
+    const dev = (mm: string) => {
+      let d = byDev.get(mm);
+      if (!d) byDev.set(mm, (d = { majorMinor: mm, readBytes: 0n, writeBytes: 0n, reads: 0n, writes: 0n }));
+      return d;
+    };
+    if (this.v2) {
+      for (const line of (this.read('', cgroupPath, 'io.stat') ?? '').split('\n')) {
+        const [mm, ...kvs] = line.trim().split(/\s+/);
+        if (!mm || !/^\d+:\d+$/.test(mm)) continue;
+        const d = dev(mm);
+        for (const kv of kvs) {
+          const [k, v] = kv.split('=');
+          if (!v || !/^\d+$/.test(v)) continue;
+          if (k === 'rbytes') d.readBytes = BigInt(v);
+          else if (k === 'wbytes') d.writeBytes = BigInt(v);
+          else if (k === 'rios') d.reads = BigInt(v);
+          else if (k === 'wios') d.writes = BigInt(v);
+        }
+      }
+    } else {
+      for (const [file, rd, wr] of [['blkio.throttle.io_service_bytes', 'readBytes', 'writeBytes'], ['blkio.throttle.io_serviced', 'reads', 'writes']] as const) {
+        for (const line of (this.read('blkio', cgroupPath, file) ?? '').split('\n')) {
+          const [mm, op, v] = line.trim().split(/\s+/);
+          if (!mm || !/^\d+:\d+$/.test(mm) || !v || !/^\d+$/.test(v)) continue;
+          if (op === 'Read') dev(mm)[rd] = BigInt(v);
+          else if (op === 'Write') dev(mm)[wr] = BigInt(v);
+        }
+      }
+    }
+    return [...byDev.values()];
   }
 
   /** The cgroup's OOM-kill count (v1 memory.oom_control, v2 memory.events); 0 if unreadable. */

@@ -62,7 +62,8 @@ export function staticNodeDefaults(config: Config): NodeDefaults {
     readLocalhostProfile: (p) => readFileSync(p, 'utf8'),
     hardRlimits: readHardRlimits(),
     minOomScoreAdj: Number(readFileSync('/proc/self/oom_score_adj', 'utf8').trim()),
-    hugetlbAvailable: cgroupV2 || existsSync('/sys/fs/cgroup/hugetlb'),
+    // v2: only when the root hands the controller down (it lists it in cgroup.controllers).
+    hugetlbAvailable: cgroupV2 ? readFileSync('/sys/fs/cgroup/cgroup.controllers', 'utf8').split(/\s+/).includes('hugetlb') : existsSync('/sys/fs/cgroup/hugetlb'),
     cgroupDriver: config.cgroupDriver,
     apparmorEnabled: apparmor,
     ...(capBnd ? { allCapabilities: parseCapabilityMask(capBnd) } : {}),

@@ -8,6 +8,7 @@ import { nowNs } from '../container/manager';
 import { imageRefOf, isRunning } from '../container/views';
 import type { ImageLookup } from '../image/api';
 import { samplerFor } from '../stats';
+import { blockDeviceName } from '../stats/block_devices';
 import { containerMetrics, metricDescriptors, podMetrics } from '../stats/cadvisor';
 import { statsOf } from './container_stats';
 import type { UnaryHandler } from './context';
@@ -31,7 +32,12 @@ export async function allPodMetrics(d: PodStatsDeps & { images: ImageLookup }): 
       const ifs = id.netns ? sampler.interfaces(id.netns, id.pids) : undefined;
       const pod = sampler.pod(id, [], ts, ifs);
       const cms = rows.map((r, i) =>
-        containerMetrics(stats[i]!, { image: imageRefOf(d.images, r), startedAt: r.startedAt, oomKills: r.cgroupPath ? d.containers.cgroups.oomKills(r.cgroupPath) : 0 }, ts),
+        containerMetrics(stats[i]!, {
+          image: imageRefOf(d.images, r),
+          startedAt: r.startedAt,
+          oomKills: r.cgroupPath ? d.containers.cgroups.oomKills(r.cgroupPath) : 0,
+          io: r.cgroupPath ? d.containers.cgroups.io(r.cgroupPath).map((x) => ({ ...x, device: blockDeviceName(x.majorMinor) })) : [],
+        }, ts),
       );
       return podMetrics(pod, ifs, cms, ts);
     }),

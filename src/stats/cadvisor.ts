@@ -27,6 +27,10 @@ export const CONTAINER_METRICS = {
   memFailures: d('container_memory_failures_total', 'Cumulative count of memory allocation failures.', COUNTER, [...BASE, 'failure_type', 'scope']),
   fsUsage: d('container_fs_usage_bytes', 'Number of bytes that are consumed by the container on this filesystem.', GAUGE, [...BASE, 'device']),
   fsInodes: d('container_fs_inodes_total', 'Number of Inodes', GAUGE, [...BASE, 'device']),
+  fsReadBytes: d('container_fs_reads_bytes_total', 'Cumulative count of bytes read', COUNTER, [...BASE, 'device']),
+  fsWriteBytes: d('container_fs_writes_bytes_total', 'Cumulative count of bytes written', COUNTER, [...BASE, 'device']),
+  fsReads: d('container_fs_reads_total', 'Cumulative count of reads completed', COUNTER, [...BASE, 'device']),
+  fsWrites: d('container_fs_writes_total', 'Cumulative count of writes completed', COUNTER, [...BASE, 'device']),
   lastSeen: d('container_last_seen', 'Last time a container was seen by the exporter', GAUGE),
   oomEvents: d('container_oom_events_total', 'Count of out of memory events observed for the container', COUNTER),
   startTime: d('container_start_time_seconds', 'Start time of the container since unix epoch in seconds.', GAUGE),
@@ -56,6 +60,8 @@ export interface ContainerFacts {
   /** Nanoseconds since the epoch; 0 if never started. */
   startedAt: bigint;
   oomKills: number;
+  /** Block I/O by device (cgroup io.stat / blkio), the device named as cAdvisor does (/dev/…). */
+  io?: Array<{ device: string; readBytes: bigint; writeBytes: bigint; reads: bigint; writes: bigint }>;
   /** Major/minor faults are cAdvisor's memory failures ("pgfault"/"pgmajfault"). */
 }
 
@@ -96,6 +102,12 @@ export function containerMetrics(s: ContainerStats, facts: ContainerFacts, ts: b
       ...metric(m.memFailures, ts, [...base, 'pgmajfault', 'container'], mem?.majorPageFaults?.value),
       ...metric(m.fsUsage, ts, [...base, mountpoint], s.writableLayer?.usedBytes?.value),
       ...metric(m.fsInodes, ts, [...base, mountpoint], s.writableLayer?.inodesUsed?.value),
+      ...(facts.io ?? []).flatMap((io) => [
+        ...metric(m.fsReadBytes, ts, [...base, io.device], io.readBytes),
+        ...metric(m.fsWriteBytes, ts, [...base, io.device], io.writeBytes),
+        ...metric(m.fsReads, ts, [...base, io.device], io.reads),
+        ...metric(m.fsWrites, ts, [...base, io.device], io.writes),
+      ]),
       ...metric(m.lastSeen, ts, base, ts / 1_000_000_000n),
       ...metric(m.oomEvents, ts, base, BigInt(facts.oomKills)),
       ...metric(m.startTime, ts, base, facts.startedAt > 0n ? facts.startedAt / 1_000_000_000n : undefined),

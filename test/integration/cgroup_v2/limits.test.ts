@@ -166,6 +166,22 @@ describe(`cgroup v2 limits, stats and cleanup, ${DRIVER} driver (root, real bin/
     assert.ok(podCpu <= keyed(read(podDir, 'cpu.stat')).usage_usec! * 1000);
   });
 
+  it('reports block I/O from io.stat as the container_fs_* metrics', async () => {
+    const c = await run('writer', 'dd if=/dev/zero of=/data bs=1M count=8 2>/dev/null; sync; echo wrote; exec sleep 3600');
+    await until('write done', () => /wrote/.test(logOf('writer')));
+    await sleep(1000);
+    const wbytes = (text: string) => text.split('\n').reduce((n, l) => n + Number(/wbytes=(\d+)/.exec(l)?.[1] ?? 0), 0);
+    const before = wbytes(read(c.dir, 'io.stat'));
+    const { pod_metrics: pods } = await nori.client.call('ListPodSandboxMetrics', {});
+    const after = wbytes(read(c.dir, 'io.stat'));
+    const cm = pods.find((p: any) => p.pod_sandbox_id === pod).container_metrics.find((m: any) => m.container_id === c.id);
+    const written = cm.metrics.filter((m: any) => m.name === 'container_fs_writes_bytes_total');
+    assert.ok(written.length > 0, 'a container_fs_writes_bytes_total per device');
+    const sum = written.reduce((n: number, m: any) => n + Number(m.value.value), 0);
+    assert.ok(sum > 0 && sum >= before && sum <= after, `metric ${sum} within io.stat wbytes ${before}..${after}`);
+    for (const m of written) assert.match(m.label_values[m.label_values.length - 1], /^\/dev\/|^\d+:\d+$/);
+  });
+
   it('holds a pids limit (unified pids.max): forks beyond it fail', async () => {
     const c = await run('forks', 'i=0; while [ $i -lt 40 ]; do sleep 3600 & i=$((i+1)); done; echo forked; exec sleep 3600', { unified: { 'pids.max': '12' } });
     await until('fork loop done', () => /forked/.test(logOf('forks')));
@@ -188,6 +204,12 @@ describe(`cgroup v2 limits, stats and cleanup, ${DRIVER} driver (root, real bin/
     assert.equal(st.reason, 'OOMKilled');
     assert.equal(st.exit_code, 137);
     assert.doesNotMatch(logOf('hog'), /survived/);
+  });
+
+  it('sets hugetlb limits on v2 (hugetlb.<size>.max)', async function () {
+    if (!read('/', 'cgroup.controllers').split(' ').includes('hugetlb')) this.skip();
+    const c = await run('huge', 'exec sleep 3600', { hugepage_limits: [{ page_size: '2MB', limit: 4 * MiB }] });
+    assert.equal(read(c.dir, 'hugetlb.2MB.max'), String(4 * MiB));
   });
 
   it('UpdateContainerResources changes the v2 files', async () => {

@@ -90,3 +90,26 @@ describe('cgroups: the systemd driver', () => {
     await assert.rejects(m.createParent('/kubepods/pod9'), /must be a systemd slice/);
   });
 });
+
+describe('cgroup I/O counters (io.stat, blkio)', () => {
+  let root: string;
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  it('reads v2 io.stat and v1 blkio throttle counters per device', async () => {
+    const { CgroupReader } = await import('../../../src/container/cgroup_stats');
+    root = mkdtempSync(path.join(os.tmpdir(), 'nori-io-'));
+    writeFileSync(path.join(root, 'cgroup.controllers'), 'io\n');
+    mkdirSync(path.join(root, 'pod', 'c'), { recursive: true });
+    writeFileSync(path.join(root, 'pod', 'c', 'io.stat'), '254:0 rbytes=4096 wbytes=8388608 rios=1 wios=64 dbytes=0 dios=0\n7:1 rbytes=10 wbytes=0 rios=2 wios=0 dbytes=0 dios=0\n');
+    assert.deepEqual(new CgroupReader(root).io('/pod/c'), [
+      { majorMinor: '254:0', readBytes: 4096n, writeBytes: 8388608n, reads: 1n, writes: 64n },
+      { majorMinor: '7:1', readBytes: 10n, writeBytes: 0n, reads: 2n, writes: 0n },
+    ]);
+    rmSync(root, { recursive: true });
+    root = mkdtempSync(path.join(os.tmpdir(), 'nori-io-'));
+    mkdirSync(path.join(root, 'blkio', 'pod', 'c'), { recursive: true });
+    writeFileSync(path.join(root, 'blkio', 'pod', 'c', 'blkio.throttle.io_service_bytes'), '8:0 Read 100\n8:0 Write 200\n8:0 Sync 300\n8:0 Total 300\nTotal 300\n');
+    writeFileSync(path.join(root, 'blkio', 'pod', 'c', 'blkio.throttle.io_serviced'), '8:0 Read 1\n8:0 Write 2\nTotal 3\n');
+    assert.deepEqual(new CgroupReader(root).io('/pod/c'), [{ majorMinor: '8:0', readBytes: 100n, writeBytes: 200n, reads: 1n, writes: 2n }]);
+  });
+});
