@@ -10,7 +10,6 @@
 
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { Duplex } from 'node:stream';
 import {
   DEFAULT_WINDOW,
   FLAG_FIN,
@@ -35,81 +34,19 @@ import {
   SPDY_VERSION,
 } from './frames';
 import { ByteQueue } from '../byte-queue';
+import { SpdyStream, type StreamOwner } from './stream';
 import { HeaderCompressor, HeaderDecompressor, MAX_HEADER_BLOCK } from './zlib-context';
 
+export { SpdyStream };
+
 const MAX_DATA_CHUNK = 16 * 1024;
-/** What a stream's reader may fall behind before the connection stops reading from the client.
- *  spdystream clients ignore SPDY windows, so TCP is the only back-pressure: without this a
- *  client could fill the daemon's memory with stdin a process never reads. */
-const STREAM_BUFFER = 1 << 20;
-
-export class SpdyStream extends Duplex {
-  sendWindow: number;
-  /** decompressed header bytes received for this stream (SYN_STREAM and HEADERS) */
-  headerBytes = 0;
-  remoteClosed = false;
-  localClosed = false;
-  private windowWaiters: Array<() => void> = [];
-
-  constructor(
-    readonly id: number,
-    readonly headers: HeaderBlock,
-    private readonly conn: SpdyConnection,
-    initialWindow: number,
-  ) {
-    super({ allowHalfOpen: true, readableHighWaterMark: STREAM_BUFFER });
-    this.sendWindow = initialWindow;
-  }
-
-  header(name: string): string | undefined {
-    return this.headers.get(name.toLowerCase())?.[0];
-  }
-
-  /** Aborts the stream in both directions (RST_STREAM CANCEL). */
-  reset(status: number = RstStatus.CANCEL): void {
-    this.conn.resetStream(this, status);
-  }
-
-  _read(): void {
-    // Data is pushed as frames arrive; the peer is granted window on receipt. A reader that
-    // asks for more lets the connection read from the client again.
-    this.conn.release(this.id);
-  }
-
-  _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.conn.sendData(this, chunk).then(() => cb(), cb);
-  }
-
-  _final(cb: (err?: Error | null) => void): void {
-    this.conn.sendFin(this).then(() => cb(), cb);
-  }
-
-  _destroy(err: Error | null, cb: (err: Error | null) => void): void {
-    this.conn.release(this.id);
-    this.wakeWindowWaiters();
-    this.conn.forget(this);
-    cb(err);
-  }
-
-  /** @internal */
-  waitForWindow(): Promise<void> {
-    return new Promise((resolve) => this.windowWaiters.push(resolve));
-  }
-
-  /** @internal */
-  wakeWindowWaiters(): void {
-    const w = this.windowWaiters;
-    this.windowWaiters = [];
-    for (const f of w) f();
-  }
-}
 
 export interface SpdyConnectionEvents {
   stream: (s: SpdyStream) => void;
   close: () => void;
 }
 
-export class SpdyConnection extends EventEmitter {
+export class SpdyConnection extends EventEmitter implements StreamOwner {
   private readonly streams = new Map<number, SpdyStream>();
   private readonly inflater = new HeaderDecompressor();
   private readonly deflater = new HeaderCompressor();
