@@ -43,7 +43,7 @@ function cgroupNode(c: CgroupView | null): Node {
     text: `cgroup ${c.configured}`,
     children: c.hierarchies.map((h) => ({
       text: `${h.controllers.length ? h.controllers.join(',') : 'cgroup2'}  ${h.dir ?? h.path}`,
-      children: Object.entries(h.files).map(([k, v]) => ({ text: `${k} = ${v.replace(/\n/g, ' ')}` })),
+      children: Object.entries(h.files).map(([k, v]) => ({ text: `${k} = ${v === '' ? '(empty)' : v.replace(/\n/g, ' ')}` })),
     })),
   };
 }
