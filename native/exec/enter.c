@@ -62,6 +62,7 @@ static int write_file(const char *path, const char *text) {
 }
 
 static int ns_type(const char *name) {
+  if (!strcmp(name, "user")) return CLONE_NEWUSER;
   if (!strcmp(name, "ipc")) return CLONE_NEWIPC;
   if (!strcmp(name, "uts")) return CLONE_NEWUTS;
   if (!strcmp(name, "net")) return CLONE_NEWNET;
@@ -193,11 +194,22 @@ static int setup(const struct profile *p, const struct prepared *prep, char **ar
     snprintf(procs, sizeof procs, "%s/cgroup.procs", p->cgroups[i]);
     if (write_file(procs, "0") < 0) return failf(err, errlen, "join cgroup %s", p->cgroups[i]);
   }
+  /* The user namespace comes first in the profile: entered, it grants the capabilities to
+   * enter the namespaces it owns. */
+  int joined_user = 0;
   for (int i = 0; i < p->n_ns; i++) {
     int type = ns_type(p->ns[i]);
     if (type == CLONE_NEWPID) continue; /* entered by the parent before fork */
     if (setns(prep->ns_fds[i], type) < 0) return failf(err, errlen, "setns %s", p->ns[i]);
     close(prep->ns_fds[i]);
+    joined_user |= type == CLONE_NEWUSER;
+  }
+  /* runc's nsexec, stage 2: become the user namespace's root (a mapped id on the host) before
+   * anything else; the container's user and groups follow in setupUser. */
+  if (joined_user) {
+    if (syscall(SYS_setresuid, 0, 0, 0) < 0) return failf(err, errlen, "setresuid to the user namespace's root");
+    if (syscall(SYS_setresgid, 0, 0, 0) < 0) return failf(err, errlen, "setresgid to the user namespace's root");
+    if (syscall(SYS_setgroups, 0, NULL) < 0) return failf(err, errlen, "setgroups in the user namespace");
   }
 
   if (p->keyring && syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, p->keyring) < 0 && errno != ENOSYS)

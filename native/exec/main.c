@@ -417,6 +417,16 @@ static int run(int argc, char **argv, int tty) {
     report("setup pipe: %s\n", strerror(errno), 0);
     return 125;
   }
+  /* runc's InitializeIO: in a user namespace the pipes belong to its root, or the command (as
+   * root there, or as its user after fix_stdio) could not reopen them as /dev/stdout. */
+  if (p.has_root_ids) {
+    int ends[] = {outp[0], outp[1], errout[0], errout[1]};
+    for (int i = 0; i < 4; i++)
+      if (fchown(ends[i], p.root_uid, p.root_gid) < 0) {
+        report("setup fchown stdio pipe: %s\n", strerror(errno), 0);
+        return 125;
+      }
+  }
   prep.tty_sock = ttys[1];
   pid_t child = fork();
   if (child < 0) {

@@ -2,6 +2,7 @@
  * Parser of the exec profile (profile.h). Keys (each a NUL-terminated "key=value" record):
  *   init=<pid>:<starttime>  ns=<name> (repeated, in join order)  cgroup=<dir> (repeated)
  *   oom=<int>  keyring=<name>  nnp=1  umask=<octal>  uid=<n>  gid=<n>  groups=<n,n,...>
+ *   rootuid=<n> rootgid=<n> (a user namespace: the host ids of its root)
  *   cap.bnd|cap.eff|cap.prm|cap.inh|cap.amb=<hex mask>  rlimit=<resource>:<soft>:<hard>
  *   cwd=<path>  env=<K=V> (repeated)  seccomp=<bpf path>  seccomp.flags=<n>
  * An unknown key is an error: a profile written by a newer nori must not be half-applied.
@@ -97,6 +98,14 @@ static int apply(struct profile *p, char *rec, char *err, size_t errlen) {
   } else if (!strcmp(k, "gid")) {
     if (parse_u64(v, 10, &n)) return fail(err, errlen, "bad gid: %s", v);
     p->gid = (gid_t)n;
+  } else if (!strcmp(k, "rootuid")) {
+    if (parse_u64(v, 10, &n)) return fail(err, errlen, "bad rootuid: %s", v);
+    p->root_uid = (uid_t)n;
+    p->has_root_ids = 1;
+  } else if (!strcmp(k, "rootgid")) {
+    if (parse_u64(v, 10, &n)) return fail(err, errlen, "bad rootgid: %s", v);
+    p->root_gid = (gid_t)n;
+    p->has_root_ids = 1;
   } else if (!strcmp(k, "groups")) {
     if (parse_groups(v, p)) return fail(err, errlen, "bad groups: %s", v);
   } else if (!strncmp(k, "cap.", 4)) {

@@ -23,7 +23,7 @@ struct rlim_entry {
 struct profile {
   pid_t init_pid;
   unsigned long long init_starttime; /* field 22 of /proc/<pid>/stat: guards against pid reuse */
-  const char *ns[MAX_NS];            /* "ipc", "uts", "net", "pid", "mnt", "cgroup", in join order */
+  const char *ns[MAX_NS];            /* "user", "ipc", "uts", "net", "pid", "mnt", "cgroup", in join order */
   int n_ns;
   const char *cgroups[MAX_CGROUPS]; /* host cgroup dirs to join (their cgroup.procs) */
   int n_cgroups;
@@ -43,6 +43,9 @@ struct profile {
   const char *cwd;
   char *env[MAX_ENV + 3]; /* + HOME and TERM if added + NULL */
   int n_env;
+  int has_root_ids;    /* a user namespace: the host ids of its root, owners of the stdio pipes */
+  uid_t root_uid;
+  gid_t root_gid;
   const char *seccomp; /* path of the compiled BPF program, or NULL */
   unsigned int seccomp_flags;
 };

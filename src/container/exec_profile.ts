@@ -1,7 +1,7 @@
 // The exec profile: everything nori-exec (native/exec/) applies to an ExecSync command, derived
 // once per container from its config.json and its init process. A pure function, so what the
 // fast path grants is testable without a container. Anything the helper cannot apply exactly as
-// `runc exec` would (user namespaces, AppArmor/SELinux labels, fields it does not know) yields a
+// `runc exec` would (AppArmor/SELinux labels, fields it does not know) yields a
 // reason instead, and ExecSync goes through runc.
 
 import { ALL_CAPABILITIES } from './spec/capabilities';
@@ -26,9 +26,9 @@ export type ExecProfile =
   | { ok: true; records: string[]; seccomp?: { rules: string } }
   | { ok: false; reason: string };
 
-/** OCI namespace type → /proc/<pid>/ns name, in runc's join order (user first, which falls back). */
+/** OCI namespace type → /proc/<pid>/ns name, in runc's join order (user first). */
 const NAMESPACES: [string, string][] = [
-  ['ipc', 'ipc'], ['uts', 'uts'], ['network', 'net'], ['pid', 'pid'], ['mount', 'mnt'], ['cgroup', 'cgroup'],
+  ['user', 'user'], ['ipc', 'ipc'], ['uts', 'uts'], ['network', 'net'], ['pid', 'pid'], ['mount', 'mnt'], ['cgroup', 'cgroup'],
 ];
 
 const RLIMITS: Record<string, number> = {
@@ -46,6 +46,8 @@ const PROCESS_KEYS = new Set([
 const LINUX_KEYS = new Set([
   'namespaces', 'seccomp', 'resources', 'cgroupsPath', 'devices', 'maskedPaths', 'readonlyPaths', 'sysctl',
   'rootfsPropagation',
+  // The maps of the user namespace the container joins by path: it has them already.
+  'uidMappings', 'gidMappings',
 ]);
 
 class Fallback extends Error {}
@@ -93,6 +95,17 @@ function rlimitValue(v: unknown): string {
   return '18446744073709551615';
 }
 
+/** The host id container id 0 maps to (OCI LinuxIDMapping: containerID, hostID, size). */
+function hostIdOfRoot(maps: unknown, what: string): number {
+  for (const m of Array.isArray(maps) ? (maps as Array<Record<string, unknown>>) : []) {
+    const c = uint(m.containerID, `${what} mapping`);
+    const h = uint(m.hostID, `${what} mapping`);
+    const n = uint(m.size, `${what} mapping`);
+    if (c === 0 && n > 0) return h;
+  }
+  throw new Fallback(`the user namespace's ${what} map does not map 0`);
+}
+
 function build(spec: Record<string, any>, host: ExecProfileHost): ExecProfile {
   const p = spec.process as Record<string, any> | undefined;
   need(p && typeof p === 'object', 'no process in config.json');
@@ -109,7 +122,7 @@ function build(spec: Record<string, any>, host: ExecProfileHost): ExecProfile {
   const rec: string[] = [`init=${host.initPid}:${host.initStartTime}`];
   const types = new Set<string>();
   for (const ns of (linux.namespaces ?? []) as { type: string }[]) {
-    need(ns.type === 'user' ? false : NAMESPACES.some(([t]) => t === ns.type), `${ns.type} namespace`);
+    need(NAMESPACES.some(([t]) => t === ns.type), `${ns.type} namespace`);
     types.add(ns.type);
   }
   for (const [type, name] of NAMESPACES) if (types.has(type)) rec.push(`ns=${name}`);
@@ -128,6 +141,10 @@ function build(spec: Record<string, any>, host: ExecProfileHost): ExecProfile {
   rec.push(`uid=${uint(user.uid ?? 0, 'uid')}`, `gid=${uint(user.gid ?? 0, 'gid')}`);
   const groups = Array.isArray(user.additionalGids) ? user.additionalGids.map((g) => uint(g, 'additional gid')) : [];
   rec.push(`groups=${groups.join(',')}`);
+  if (types.has('user')) {
+    // runc gives the exec's stdio pipes to the user namespace's root (its host ids).
+    rec.push(`rootuid=${hostIdOfRoot(linux.uidMappings, 'uid')}`, `rootgid=${hostIdOfRoot(linux.gidMappings, 'gid')}`);
+  }
 
   const caps = (p.capabilities ?? {}) as Record<string, unknown>;
   for (const [k, key] of [['bounding', 'bnd'], ['effective', 'eff'], ['permitted', 'prm'], ['inheritable', 'inh'], ['ambient', 'amb']]) {

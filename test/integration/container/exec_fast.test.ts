@@ -7,7 +7,12 @@
 
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { NativeUsernsSys } from '../../../src/sys/userns';
+import { unpinNamespace } from '../../../src/sys/unpin';
+import { getSys } from '../../../src/sys';
+import type { SandboxRecord } from '../../../src/sandbox/api';
 import { join } from 'node:path';
 import { ContainerConfig, ContainerState, type LinuxContainerSecurityContext } from '../../../src/gen/api';
 import { stateOf } from '../../../src/store/container_store';
@@ -79,6 +84,7 @@ describe('ExecSync fast path (nori-exec) vs runc exec', function () {
     await m.recover();
   });
   after(async () => {
+    await removeUsernsPod();
     await rig?.cleanup();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -175,8 +181,45 @@ describe('ExecSync fast path (nori-exec) vs runc exec', function () {
     },
   ];
 
-  for (const c of cases) {
-    it(`applies the same process spec as runc exec: ${c.name}`, async () => {
+  // The same comparison in a pod with its own user namespace (hostUsers: false): nori-exec
+  // enters it first and becomes its root, as runc's nsexec does, before the container's user.
+  let usernsPod: SandboxRecord | undefined;
+  async function usernsSandbox(): Promise<SandboxRecord> {
+    if (usernsPod) return usernsPod;
+    const pod = join(rig.dir, 'uns-pod');
+    mkdirSync(pod, { recursive: true });
+    // Its root reaches the rootfs by path: the rig's temp dir must be searchable.
+    chmodSync(rig.dir, 0o711);
+    const maps = [{ containerId: 0, hostId: 2_600_000, length: 65536 }];
+    const ns = { user: join(pod, 'user'), net: join(pod, 'net'), ipc: join(pod, 'ipc'), uts: join(pod, 'uts') };
+    await new NativeUsernsSys().pinUserNamespace({
+      user: ns.user, targets: { net: ns.net, ipc: ns.ipc, uts: ns.uts }, uidMappings: maps, gidMappings: maps, hostname: 'testpod',
+    });
+    usernsPod = { ...rig.sandbox, id: randomBytes(32).toString('hex'), nsPaths: ns, userns: { uidMappings: maps, gidMappings: maps } };
+    rig.sandboxes.records.set(usernsPod.id, usernsPod);
+    return usernsPod;
+  }
+  async function removeUsernsPod(): Promise<void> {
+    if (!usernsPod) return;
+    for (const r of m.store.list().filter((x) => x.sandboxId === usernsPod!.id)) await m.remove(r.id).catch(() => undefined);
+    for (const f of ['net', 'ipc', 'uts', 'user'] as const) await unpinNamespace(getSys(), usernsPod.nsPaths[f]!);
+    usernsPod = undefined;
+  }
+
+  const variants: Array<{ label: string; cases: Case[]; userns: boolean }> = [
+    { label: '', cases, userns: false },
+    {
+      label: ' (user namespace)',
+      userns: true,
+      cases: cases.filter((c) => !c.privilegedPod && !c.name.startsWith('readonly')).concat([{
+        name: 'the pod root is a mapped host id',
+        expect: (st) => assert.equal(st.Uid, '0\t0\t0\t0'),
+      }]),
+    },
+  ];
+  for (const v of variants) for (const c of v.cases) {
+    it(`applies the same process spec as runc exec${v.label}: ${c.name}`, async () => {
+      const podId = v.userns ? (await usernsSandbox()).id : rig.sandbox.id;
       let sc = { ...(c.sc ?? {}) };
       if (c.name.includes('Localhost')) {
         const profile = join(dir, 'block-mkdir.json');
@@ -191,8 +234,8 @@ describe('ExecSync fast path (nori-exec) vs runc exec', function () {
       try {
         const extra = { ...(c.extra ?? {}) };
         const linux = { ...((extra.linux as object) ?? {}), securityContext: sc } as ContainerConfig['linux'];
-        id = await m.create(rig.sandbox.id, ContainerConfig.fromPartial({
-          metadata: { name: c.name.replace(/[^a-z0-9]+/gi, '-').toLowerCase(), attempt: 0 },
+        id = await m.create(podId, ContainerConfig.fromPartial({
+          metadata: { name: c.name.replace(/[^a-z0-9]+/gi, '-').toLowerCase() + (v.userns ? '-uns' : ''), attempt: 0 },
           image: { image: 'busybox' },
           command: ['sleep', '3600'],
           ...extra,
@@ -219,8 +262,13 @@ describe('ExecSync fast path (nori-exec) vs runc exec', function () {
       for (const k of ['Uid', 'Gid', 'Groups', 'CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb', 'NoNewPrivs', 'Seccomp', 'Seccomp_filters']) {
         assert.equal(sa[k], sb[k], `${k} differs (fast ${sa[k]}, runc ${sb[k]})`);
       }
-      for (const [k, v] of b) assert.equal(a.get(k), v, `section "${k}" differs`);
+      for (const [k, val] of b) assert.equal(a.get(k), val, `section "${k}" differs`);
       c.expect?.(sa, a);
+      if (v.userns) {
+        // From the host: the command's uids are in the pod's range, and it is in the pod's user namespace.
+        assert.match(a.get('ns')!, /^user user:\[\d+\]$/m);
+        assert.equal(/^user (.*)$/m.exec(a.get('ns')!)![1], `user:[${statSync(usernsPod!.nsPaths.user!).ino}]`);
+      }
     });
   }
 

@@ -74,6 +74,17 @@ describe('exec profile (OCI spec → what nori-exec applies)', () => {
     assert.deepEqual(p.records.filter((r) => r.startsWith('ns=')), ['ns=mnt']);
   });
 
+  it('a pod\'s user namespace: joined first, its maps (the runtime\'s business) not a reason to fall back', () => {
+    const m = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    const p = buildExecProfile(spec({}, {
+      namespaces: [{ type: 'network', path: '/n' }, { type: 'user', path: '/u' }, { type: 'mount' }],
+      uidMappings: m, gidMappings: m,
+    }), HOST);
+    assert.ok(p.ok, p.ok ? '' : p.reason);
+    assert.deepEqual(p.records.filter((r) => r.startsWith('ns=')), ['ns=user', 'ns=net', 'ns=mnt']);
+    assert.ok(p.records.includes('rootuid=100000') && p.records.includes('rootgid=100000'));
+  });
+
   it('compiles the seccomp section and points at its program', () => {
     const p = buildExecProfile(spec({}, { seccomp: { defaultAction: 'SCMP_ACT_ERRNO', architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86'], flags: ['SECCOMP_FILTER_FLAG_LOG'], syscalls: [{ names: ['read'], action: 'SCMP_ACT_ALLOW' }] } }), HOST);
     assert.ok(p.ok, p.ok ? '' : p.reason);
@@ -83,12 +94,11 @@ describe('exec profile (OCI spec → what nori-exec applies)', () => {
   });
 
   const fallbacks: [string, Record<string, unknown>, Record<string, unknown>, RegExp][] = [
-    ['a user namespace', {}, { namespaces: [{ type: 'user' }, { type: 'mount' }] }, /user namespace/],
     ['a time namespace', {}, { namespaces: [{ type: 'time' }] }, /time namespace/],
     ['an AppArmor profile', { apparmorProfile: 'nori-default' }, {}, /AppArmor/],
     ['an SELinux label', { selinuxLabel: 'system_u:system_r:container_t:s0' }, {}, /SELinux/],
     ['an unknown process field', { ioPriority: { class: 'IOPRIO_CLASS_IDLE' } }, {}, /process.ioPriority/],
-    ['an unknown linux field', {}, { uidMappings: [] }, /linux.uidMappings/],
+    ['an unknown linux field', {}, { mountLabel: 'system_u:object_r:container_file_t:s0' }, /linux.mountLabel/],
     ['intelRdt', {}, { intelRdt: {} }, /linux.intelRdt/],
     ['personality', {}, { personality: { domain: 'LINUX32' } }, /linux.personality/],
     ['an unknown rlimit', { rlimits: [{ type: 'RLIMIT_BOGUS', soft: 1, hard: 1 }] }, {}, /rlimit RLIMIT_BOGUS/],
