@@ -56,6 +56,8 @@ export function checkContainerRequest(podSandboxId: string, config: ContainerCon
   for (const m of config.mounts) {
     text('mount container_path', m.containerPath);
     text('mount host_path', m.hostPath);
+    text('mount image', m.image?.image ?? '');
+    text('mount image_sub_path', m.imageSubPath);
     if (hasDotDot(m.containerPath)) throw new InvalidArgumentError(`mount container_path "${m.containerPath}" must not contain '..'`);
   }
   checkMetadataMaps('config', config.labels, config.annotations);

@@ -102,6 +102,8 @@ describe('hostile and malformed input (real daemon)', function () {
     expect(await rawCall('CreateContainer', ctr({ log_path: BAD_UTF8('c.log') })), S.INVALID_ARGUMENT, /log_path.*UTF-8/);
     expect(await rawCall('CreateContainer', ctr({ mounts: [{ container_path: BAD_UTF8('/m'), host_path: env.logDir }] })), S.INVALID_ARGUMENT, /container_path.*UTF-8/);
     expect(await rawCall('CreateContainer', ctr({ mounts: [{ container_path: '/m', host_path: BAD_UTF8(env.logDir) }] })), S.INVALID_ARGUMENT, /host_path.*UTF-8/);
+    expect(await rawCall('CreateContainer', ctr({ mounts: [{ container_path: '/m', image: { image: BAD_UTF8('busybox') } }] })), S.INVALID_ARGUMENT, /mount image.*UTF-8/);
+    expect(await rawCall('CreateContainer', ctr({ mounts: [{ container_path: '/m', image: { image: 'busybox' }, image_sub_path: BAD_UTF8('www') }] })), S.INVALID_ARGUMENT, /image_sub_path.*UTF-8/);
     // and nothing was created by the refused requests
     assert.deepEqual((await env.nori.client.call('ListContainers', {})).containers, []);
   });
