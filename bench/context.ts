@@ -32,6 +32,8 @@ export interface BenchContext {
   /** containerd only: runs ctr against the bench containerd (namespace k8s.io) */
   ctr?: (args: string[]) => Promise<string>;
   fleets: Map<RuntimeName, Fleet>;
+  /** daemon RSS readings (bytes) taken after the warm-up, with no pod: the memory scenario's idle row */
+  idleRss: Map<RuntimeName, number[]>;
   log(msg: string): void;
 }
 

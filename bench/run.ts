@@ -9,7 +9,7 @@ import { loadFixtures, pushFixtures, startRegistry, type PushedFixture, type Tes
 import { createdIds, removeAllPods, removePod, runPod, startContainer } from './cri';
 import { describeError, type BenchContext, type BenchImage } from './context';
 import { diff, phaseTable, scrape, type PhaseRow } from './phases';
-import { cgroupLeftovers } from './procs';
+import { cgroupLeftovers, rssBytes } from './procs';
 import { buildAndPushPause } from './pause-image';
 import { containerdInstalled, startBenchContainerd } from './runtimes/containerd';
 import { startBenchNori } from './runtimes/nori';
@@ -17,8 +17,10 @@ import type { BenchRuntime } from './runtimes/types';
 import { removeFleets, SCENARIOS } from './scenarios';
 import { statsScenario } from './stats_scenario';
 import { readsScenario } from './reads';
+import { execCpuScenario } from './exec_cpu';
+import { densityScenario } from './density';
 
-SCENARIOS.push(statsScenario, readsScenario);
+SCENARIOS.push(statsScenario, readsScenario, execCpuScenario, densityScenario);
 import { jsonRows, table, type Row } from './stats';
 
 interface Options {
@@ -156,7 +158,7 @@ async function main(): Promise<number> {
       ctr = c.ctr;
       await c.client.call('PullImage', { image: { image: pause } });
     }
-    const ctx: BenchContext = { runtimes, n: opts.n, nHeavy: opts.nHeavy, fleetPods: opts.pods, images, ctr, fleets: new Map(), log };
+    const ctx: BenchContext = { runtimes, n: opts.n, nHeavy: opts.nHeavy, fleetPods: opts.pods, images, ctr, fleets: new Map(), idleRss: new Map(), log };
     // warm-up, not measured: the image in place, one pod + container cycle
     for (const rt of runtimes) {
       try {
@@ -166,6 +168,14 @@ async function main(): Promise<number> {
         await removePod(rt, pod.id);
       } catch (e) {
         log(`warm-up: ${rt.name}: ${describeError(e)}`);
+      }
+    }
+    // idle memory now, before any scenario leaves pods (or a high-water mark) behind
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      for (const rt of runtimes) {
+        const v = rssBytes(rt.pid);
+        if (v !== undefined) ctx.idleRss.set(rt.name, [...(ctx.idleRss.get(rt.name) ?? []), v]);
       }
     }
     for (const name of opts.scenarios) {

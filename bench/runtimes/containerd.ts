@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { criClient } from '../../test/helpers/cri-client';
 import { deleteLink, findOwnProcesses, linkExists, mountsUnder, unmountAll, waitGone } from '../procs';
 import { benchConflist, type BenchRuntime } from './types';
+import { untilAnswers } from './nori';
 
 const execFileAsync = promisify(execFile);
 
@@ -89,11 +90,14 @@ export async function startBenchContainerd(workDir: string, registryHost: string
   const configPath = join(dir, 'config.toml');
   writeFileSync(configPath, containerdConfig({ root, state, socket, cniConfDir, certsDir, sandboxImage }));
   const logPath = join(workDir, 'containerd.log');
-  const logFd = openSync(logPath, 'a');
-  const proc = spawn(CONTAINERD_BIN, ['--config', configPath], { stdio: ['ignore', logFd, logFd] });
-  closeSync(logFd);
-  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-  const client = criClient(socket);
+  const launch = () => {
+    const logFd = openSync(logPath, 'a');
+    const p = spawn(CONTAINERD_BIN, ['--config', configPath], { stdio: ['ignore', logFd, logFd] });
+    closeSync(logFd);
+    return { proc: p, exited: new Promise<number | null>((r) => p.once('exit', (code) => r(code))) };
+  };
+  let { proc, exited } = launch();
+  let client = criClient(socket);
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`containerd exited with ${proc.exitCode}: ${readFileSync(logPath, 'utf8').slice(-2000)}`);
@@ -118,6 +122,17 @@ export async function startBenchContainerd(workDir: string, registryHost: string
     bridge: CTRD_NET.bridge,
     // comm is truncated to 15 chars: "containerd-shim"
     monitorPids: () => [...new Set(shims())],
+    async restart(this: BenchRuntime) {
+      client.close();
+      proc.kill('SIGKILL');
+      await exited;
+      const t0 = process.hrtime.bigint();
+      ({ proc, exited } = launch());
+      client = criClient(socket);
+      this.client = client;
+      this.pid = proc.pid!;
+      return untilAnswers(client, t0);
+    },
     async ctr(args) {
       const { stdout } = await execFileAsync('ctr', ['--address', socket, '--namespace', 'k8s.io', ...args], { maxBuffer: 64 << 20 });
       return stdout;

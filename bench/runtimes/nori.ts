@@ -4,10 +4,24 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startNori } from '../../test/helpers/daemon';
+import type { CriClient } from '../../test/helpers/cri-client';
 import { deleteLink, findOwnProcesses, linkExists, mountsUnder, unmountAll } from '../procs';
 import { benchConflist, type BenchRuntime } from './types';
 
 export const NORI_NET = { name: 'nori-bench', bridge: 'nbench0', subnet: '10.213.0.0/16' };
+
+/** Milliseconds since `t0` until ListContainers succeeds (polled every 10 ms, 60 s at most). */
+export async function untilAnswers(client: CriClient, t0: bigint): Promise<number> {
+  for (;;) {
+    try {
+      await client.call('ListContainers', {}, { deadlineMs: 2000 });
+      return Number(process.hrtime.bigint() - t0) / 1e6;
+    } catch (e) {
+      if (Number(process.hrtime.bigint() - t0) > 60e9) throw e;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}
 
 export async function startBenchNori(workDir: string, registryHost: string): Promise<BenchRuntime> {
   const dir = join(workDir, 'nori');
@@ -21,12 +35,9 @@ export async function startBenchNori(workDir: string, registryHost: string): Pro
   mkdirSync(logRoot, { recursive: true });
   // NORI_BENCH_NODE_ARGS: flags for the daemon's node only (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
   const nodeArgs = process.env.NORI_BENCH_NODE_ARGS?.split(' ').filter(Boolean);
-  const n = await startNori({
-    dir,
-    extraArgs: ['--registries-conf', registriesConf, '--log-level', 'info'],
-    timeoutMs: 60_000,
-    nodeArgs,
-  });
+  const start = (waitReady: boolean) =>
+    startNori({ dir, extraArgs: ['--registries-conf', registriesConf, '--log-level', process.env.NORI_BENCH_LOG_LEVEL ?? 'info'], timeoutMs: 60_000, nodeArgs, waitReady });
+  let n = await start(true);
   return {
     name: 'nori',
     endpoint: `unix://${n.socket}`,
@@ -37,6 +48,15 @@ export async function startBenchNori(workDir: string, registryHost: string): Pro
     metricsUrl: () => (n.metricsPort > 0 ? `http://127.0.0.1:${n.metricsPort}/metrics` : undefined),
     bridge: NORI_NET.bridge,
     monitorPids: () => findOwnProcesses('conmon', dir),
+    async restart(this: BenchRuntime) {
+      this.client.close();
+      await n.stop('SIGKILL');
+      const t0 = process.hrtime.bigint();
+      n = await start(false);
+      this.client = n.client;
+      this.pid = n.proc.pid!;
+      return untilAnswers(n.client, t0);
+    },
     async teardown() {
       const problems: string[] = [];
       n.client.close();

@@ -22,6 +22,12 @@ export interface BenchRuntime {
   metricsUrl?: () => string | undefined;
   /** the bridge its CNI conflist creates */
   bridge: string;
+  /**
+   * kill -9 of the daemon (its containers keep running), then a new daemon on the same dirs;
+   * resolves with the milliseconds from the new process's spawn until it answered a
+   * ListContainers (recovery done). `client` and `pid` name the new daemon afterwards.
+   */
+  restart?(): Promise<number>;
   /** stops the daemon and removes everything it made; returns problems found (leftovers) */
   teardown(): Promise<string[]>;
 }

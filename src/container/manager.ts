@@ -34,6 +34,8 @@ import { faultPoint } from '../fault';
 import { liveConmonPid } from '../recovery/conmon_alive';
 import { removeOrphanContainers } from '../recovery/orphan_containers';
 import { ImageStore } from '../store/image_store';
+import { quickRuntimeState } from '../recovery/quick_state';
+import { eachLimited, withTimeout } from '../util/parallel';
 import { MountPreparer } from './prepared_mounts';
 import { ImageVolumes } from './image_volumes';
 import { rroMounter } from '../sys/rro_mount';
@@ -41,6 +43,9 @@ import { NativeUsernsSys, type UsernsSys } from '../sys/userns';
 import { idmapBindSources, idmapDir, mountUsernsRootfs, openPathForPodRoot, releaseIdmaps, sweepIdmaps } from './userns_mounts';
 
 const MNT_DETACH = 2;
+/** Containers recovered at once at start-up, and how long one may take before the rest go on. */
+const RECOVERY_WIDTH = 8;
+const RECOVERY_TIMEOUT_MS = 10_000;
 /** kubelet's limit on a termination message (maxMsgSize in its termination-log reader) */
 const TERMINATION_MESSAGE_MAX = 4096;
 /** "<pid> <start time>" of the container's init, in its bundle (see runtime/proc_identity.ts). */
@@ -560,10 +565,12 @@ export class ContainerManager {
     this.watcher.start();
     this.watcher.sweep();
     this.preparer.sweep();
-    for (const row of this.store.list()) {
-      // One container's trouble must not stop the daemon from starting.
-      await this.recoverOne(row).catch((e) => this.deps.log.error({ container: row.id, err: errorMessage(e) }, 'recovering a container failed'));
-    }
+    // Several at a time, each bounded: one container's trouble must not stop or stall the start.
+    await eachLimited(this.store.list(), RECOVERY_WIDTH, (row) =>
+      withTimeout(this.recoverOne(row), RECOVERY_TIMEOUT_MS, `recovering container ${row.id}`).catch((e) =>
+        this.deps.log.error({ container: row.id, err: errorMessage(e) }, 'recovering a container failed'),
+      ),
+    );
     await removeOrphanContainers({
       stateDir: this.deps.config.state,
       containersDir: this.containersDir,
@@ -582,10 +589,16 @@ export class ContainerManager {
   private async recoverOne(row: ContainerRow): Promise<void> {
     if (row.finishedAt > 0n) return;
     let lost = false;
-    const state = await this.runtimeFor(row.handler).state(row.id).then(
-      (s) => ((lost = s === undefined), s),
-      () => undefined,
-    );
+    const rt = this.runtimeFor(row.handler);
+    const quick = quickRuntimeState({
+      id: row.id, pid: row.pid, identityFile: join(row.bundle, INIT_IDENTITY_FILE), runtimePath: rt.handler.path, runtimeRoot: rt.handler.root,
+    });
+    const state = quick
+      ? { status: quick }
+      : await rt.state(row.id).then(
+          (s) => ((lost = s === undefined), s),
+          () => undefined,
+        );
     if (!state) {
       this.onExitFile(row.id);
       if (this.store.get(row.id)!.finishedAt > 0n) return;

@@ -20,6 +20,7 @@ import type { NetSys } from '../sys/net';
 import { mkdirp, writeFileAtomic } from '../util/fs';
 import type { PodContainerHooks, SandboxLookup, SandboxRecord } from './api';
 import { hostFile, hostsFile, resolvConfFrom } from './files';
+import { eachLimited } from '../util/parallel';
 import { KeyedLock } from '../util/keyed_lock';
 import { InFlight, sandboxNameKey } from './name_reservation';
 import { isPinned, isPodInit, killPodInit, pinPidNamespace, pinPodNamespaces, unpinAll } from './namespaces';
@@ -391,6 +392,7 @@ export class SandboxService implements SandboxLookup {
    * namespace (gone after a reboot: /run is empty) or the pod init is gone.
    */
   async recover(): Promise<void> {
+    const ready: SandboxEntry[] = [];
     for (const row of this.store.all()) {
       let rec: StoredRecord;
       try {
@@ -404,7 +406,10 @@ export class SandboxService implements SandboxLookup {
         continue;
       }
       this.entries.set(row.id, { row, rec });
-      if (row.state !== 'READY') continue;
+      if (row.state === 'READY') ready.push({ row, rec });
+    }
+    // The namespace checks are a few stat calls each: run several pods' at once.
+    await eachLimited(ready, 16, async ({ row, rec }) => {
       try {
         const lost: string[] = [];
         for (const [type, file] of Object.entries(rec.nsPaths)) if (file && !(await isPinned(file))) lost.push(type);
@@ -418,7 +423,7 @@ export class SandboxService implements SandboxLookup {
         // One sandbox's trouble must not stop the daemon from starting.
         this.log.error({ sandbox: row.id, err: errorMessage(err) }, 'checking a sandbox after the restart failed');
       }
-    }
+    });
     const rows = new Set(this.store.all().map((r) => r.id));
     await removeOrphanSandboxes({
       state: this.config.state,
