@@ -19,6 +19,33 @@ export const MAX_ERROR_BODY_BYTES = 64 << 10;
 /** Errors worth retrying: the connection or the server failed, not the request. */
 export class TransientError extends UnavailableError {}
 
+/**
+ * Bytes copied into one buffer grown by doubling (never past the bound): a socket's chunks are
+ * views into larger read buffers, so keeping the chunks themselves could hold several times the
+ * body's size.
+ */
+class Accumulator {
+  private buf: Buffer = Buffer.alloc(0);
+  length = 0;
+  constructor(private readonly max: number) {}
+
+  add(chunk: Uint8Array): void {
+    const need = this.length + chunk.length;
+    if (need > this.buf.length) {
+      const grown = Buffer.allocUnsafe(Math.min(this.max, Math.max(need, this.buf.length * 2, 16 << 10)));
+      this.buf.copy(grown, 0, 0, this.length);
+      this.buf = grown;
+    }
+    this.buf.set(chunk, this.length);
+    this.length = need;
+  }
+
+  /** The bytes, in a buffer of their own size. */
+  result(): Buffer {
+    return this.length === this.buf.length ? this.buf : Buffer.from(this.buf.subarray(0, this.length));
+  }
+}
+
 type TooLarge = new (message: string) => Error;
 
 /** Drops a response body without reading it (closes the connection if bytes are pending). */
@@ -43,16 +70,14 @@ export async function readCapped(res: Response, max: number, what: string, TooLa
     throw tooLarge();
   }
   if (!res.body) return Buffer.alloc(0);
-  const chunks: Buffer[] = [];
-  let got = 0;
+  const acc = new Accumulator(max);
   const reader = res.body.getReader();
   try {
     for (;;) {
       const r = await reader.read();
       if (r.done) break;
-      got += r.value.length;
-      if (got > max) throw tooLarge();
-      chunks.push(Buffer.from(r.value.buffer, r.value.byteOffset, r.value.length));
+      if (acc.length + r.value.length > max) throw tooLarge();
+      acc.add(r.value);
     }
   } catch (e) {
     await reader.cancel().catch(() => undefined);
@@ -60,7 +85,7 @@ export async function readCapped(res: Response, max: number, what: string, TooLa
   } finally {
     reader.releaseLock();
   }
-  return Buffer.concat(chunks, got);
+  return acc.result();
 }
 
 /** The start of an error answer (for its message), at most MAX_ERROR_BODY_BYTES; never throws. */
@@ -105,7 +130,7 @@ export async function readVerified(res: Response, want: ExpectedBlob, max: numbe
     throw new InternalError(`${what} ${want.digest}: the registry sends ${declared} bytes, the descriptor says ${want.size}`);
   }
   const hash = createHash('sha256');
-  const chunks: Buffer[] = [];
+  const acc = new Accumulator(want.size);
   let got = 0;
   if (res.body) {
     const reader = res.body.getReader();
@@ -115,9 +140,8 @@ export async function readVerified(res: Response, want: ExpectedBlob, max: numbe
         if (r.done) break;
         got += r.value.length;
         if (got > want.size) throw new InternalError(`${what} ${want.digest} is longer than the ${want.size} bytes its descriptor says`);
-        const b = Buffer.from(r.value.buffer, r.value.byteOffset, r.value.length);
-        hash.update(b);
-        chunks.push(b);
+        hash.update(r.value);
+        acc.add(r.value);
       }
     } catch (e) {
       await reader.cancel().catch(() => undefined);
@@ -131,5 +155,5 @@ export async function readVerified(res: Response, want: ExpectedBlob, max: numbe
   if (got !== want.size || digest !== want.digest) {
     throw new InternalError(`${what} ${want.digest} failed verification: got ${got} bytes with digest ${digest}`);
   }
-  return Buffer.concat(chunks, got);
+  return acc.result();
 }
