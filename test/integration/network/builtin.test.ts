@@ -47,6 +47,7 @@ describe('network/builtin: what bridge + host-local + portmap give a pod', funct
   let builtinNet = ''; // "10.237.X."
   let cniNet = '';
   let otherNet = '';
+  let v6Net = ''; // the built-in network's IPv6 subnet, "fdXX:XXXX:XXXX::" 
   const hostPort = 20000 + Math.floor(Math.random() * 20000);
   const pods: Record<'builtin' | 'cni', { id: string; ip: string; netns: string }> = {} as never;
 
@@ -102,7 +103,8 @@ describe('network/builtin: what bridge + host-local + portmap give a pod', funct
     await sh('ip', ['-n', other, 'link', 'set', 'lo', 'up']);
     // no route back to any pod subnet: only masquerade makes a reply possible
 
-    nori = await startNori({ extraArgs: ['--network', 'auto', '--bridge', bridge, '--pod-cidr', `${builtinNet}0/24`, '--cni-bin-dir', PLUGINS] });
+    v6Net = `fd${randomBytes(1).toString('hex')}:${randomBytes(2).toString('hex')}:${suffix.slice(0, 4)}::`;
+    nori = await startNori({ extraArgs: ['--network', 'auto', '--bridge', bridge, '--pod-cidr', `${builtinNet}0/24,${v6Net}/64`, '--cni-bin-dir', PLUGINS] });
     pods.builtin = await runPod('builtin');
     writeFileSync(
       path.join(nori.cniConfDir, '10-nbc.conflist'),
@@ -152,6 +154,21 @@ describe('network/builtin: what bridge + host-local + portmap give a pod', funct
     assert.equal((await sh('cat', [`/sys/class/net/${bridge}/brif/veth${pods.builtin.id.slice(0, 11)}/hairpin_mode`])).trim(), '1');
   });
 
+  it('adds IPv6 when a v6 subnet is configured: address, default route via the bridge, reachable', async () => {
+    const st = await nori.client.call('PodSandboxStatus', { pod_sandbox_id: pods.builtin.id });
+    assert.deepEqual(st.status.network.additional_ips.map((i: { ip: string }) => i.ip), [`${v6Net}2`]);
+    const addrs = JSON.parse(await inNetns(pods.builtin.netns, ['ip', '-j', '-6', 'addr', 'show', 'dev', 'eth0', 'scope', 'global']));
+    assert.deepEqual(addrs[0].addr_info.filter((a: Record<string, unknown>) => a.local).map((a: Record<string, unknown>) => `${a.local}/${a.prefixlen}`), [`${v6Net}2/64`]);
+    const routes = JSON.parse(await inNetns(pods.builtin.netns, ['ip', '-j', '-6', 'route', 'show', 'default']));
+    assert.equal(routes[0].gateway, `${v6Net}1`);
+    assert.equal(routes[0].dev, 'eth0');
+    // the host reaches the pod's server over the bridge by its v6 address
+    assert.equal((await fetchFrom(null, `${v6Net}2`, 8080)).trim(), `builtin ${v6Net}1`);
+    // one v6 masquerade rule for the v6 subnet
+    const table = await sh('nft', ['list', 'table', 'inet', `nori_${bridge}`]);
+    assert.equal(table.split('\n').filter((l) => l.includes(`ip6 saddr ${v6Net}/64 ip6 daddr != { ${v6Net}/64, ff00::/8 } masquerade`)).length, 1);
+  });
+
   it('masquerades to the host’s other interfaces', async () => {
     for (const kind of ['builtin', 'cni'] as const) {
       const seen = await fetchFrom(pods[kind].netns, `${otherNet}2`, 9999);
@@ -199,7 +216,7 @@ describe('network/builtin: what bridge + host-local + portmap give a pod', funct
     assert.deepEqual(JSON.parse(await sh('ip', ['-j', 'link', 'show', 'master', bridge])), [], 'no port left on the bridge');
     const table = await sh('nft', ['list', 'table', 'inet', `nori_${bridge}`]);
     assert.doesNotMatch(table, /elements/, 'no hostPort element left');
-    assert.equal(table.split('\n').filter((l) => /ip saddr \S+ ip daddr != .* masquerade/.test(l)).length, 1, 'one masquerade rule for the one subnet');
+    assert.equal(table.split('\n').filter((l) => /ip6? saddr \S+ ip6? daddr != .* masquerade/.test(l)).length, 2, 'one masquerade rule per subnet (v4, v6)');
     await assert.rejects(fetchFrom(null, '127.0.0.1', hostPort), 'the hostPort is no longer forwarded');
   });
 });
