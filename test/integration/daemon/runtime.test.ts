@@ -64,7 +64,7 @@ describe('runtime-level RPCs (real daemon)', function () {
     );
   });
 
-  it('registers every RPC of proto/api.proto: none is a transport error, unimplemented ones name themselves', async () => {
+  it('implements every RPC of proto/api.proto: none is a transport error, UNKNOWN or UNIMPLEMENTED', async () => {
     const { runtime, image } = protoRpcs();
     assert.equal(runtime.length, 35);
     assert.equal(image.length, 6);
@@ -76,7 +76,7 @@ describe('runtime-level RPCs (real daemon)', function () {
       } catch (e: any) {
         assert.notEqual(e.code, 14 /* UNAVAILABLE */, `${rpc}: ${e.message}`);
         assert.notEqual(e.code, 2 /* UNKNOWN */, `${rpc}: ${e.message}`);
-        if (e.code === UNIMPLEMENTED) assert.match(e.details, new RegExp(`\\b${rpc}\\b`), `${rpc}: ${e.details}`);
+        assert.notEqual(e.code, UNIMPLEMENTED, `${rpc}: ${e.message}`);
       }
     }
   });

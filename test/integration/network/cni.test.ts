@@ -14,6 +14,7 @@ import { CniNetwork } from '../../../src/network/cni-network';
 import type { RuntimeConf } from '../../../src/network/cni-types';
 import { podIPsFromResult } from '../../../src/network/pod-ips';
 import { podRuntimeConf } from '../../../src/network/pod-runtime-conf';
+import { cniPluginsPresent } from '../../helpers/cni_plugins';
 
 const run = promisify(execFile);
 const PLUGINS = '/usr/lib/cni';
@@ -127,7 +128,7 @@ describe('network/cni (root, real plugins)', function () {
   }
 
   before(async function () {
-    if (process.getuid?.() !== 0 || !existsSync(path.join(PLUGINS, 'bridge'))) this.skip();
+    if (process.getuid?.() !== 0 || !cniPluginsPresent()) this.skip();
     root = await fs.mkdtemp(path.join(os.tmpdir(), 'nori-cni-it-'));
     dataDir = path.join(root, 'ipam');
     subnet = await freeSubnet();

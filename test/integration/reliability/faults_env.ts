@@ -11,6 +11,7 @@ import { startNori, type NoriProcess } from '../../helpers/daemon';
 import { assertNoLeaks, snapshot } from '../../helpers/leaks';
 import type { PushedFixtures, TestRegistry } from '../../helpers/registry';
 import { PLUGINS, removeMasqRules, sh, succeeds } from '../sandbox/env';
+import { cniPluginsPresent } from '../../helpers/cni_plugins';
 
 export class FaultEnv {
   readonly suffix = randomBytes(3).toString('hex');
@@ -31,7 +32,7 @@ export class FaultEnv {
   private podCidr = '';
 
   static usable(): boolean {
-    return process.getuid?.() === 0 && existsSync(path.join(PLUGINS, 'bridge'));
+    return process.getuid?.() === 0 && cniPluginsPresent();
   }
 
   get c() {

@@ -1,7 +1,7 @@
 // Fuzzing every RPC of a real bin/nori with random and mutated protobuf messages for a bounded
 // time (NORI_FUZZ_SECONDS, default 30): valid encodings of each request, then flipped bytes,
 // truncation, duplicated fields, random varints, wrong wire types, length bombs and plain noise.
-// Any status is fine; the daemon must answer every call (a call that never returns shows up as
+// Any status but INTERNAL and UNKNOWN is fine; the daemon must answer every call (a call that never returns shows up as
 // DEADLINE_EXCEEDED on an RPC that has no reason to block), stay up, answer Version at the end,
 // and leave nothing behind once the pods the fuzzer happened to create are removed.
 // NORI_FUZZ_SEED replays a run.
@@ -257,6 +257,8 @@ describe('fuzzing every RPC (real daemon)', function () {
     const summary = [...counts.entries()].sort().map(([k, n]) => `${k}=${n}`).join(' ');
     if (process.env.NORI_FUZZ_VERBOSE) console.log(`fuzz seed ${seed}: ${calls} calls: ${summary}\nINTERNAL/UNKNOWN:\n${internals.slice(0, 200).join('\n')}`);
     assert.deepEqual(problems.slice(0, 10), [], `seed ${seed}`);
+    // a bad request is refused with a status that says why; INTERNAL or UNKNOWN means a handler broke
+    assert.deepEqual(internals.slice(0, 10), [], `seed ${seed}: INTERNAL or UNKNOWN answers`);
     assert.ok(calls > 50, `only ${calls} calls in ${seconds} s`);
     assert.ok(counts.size > rpcs.length / 2, `few RPCs reached: ${summary}`);
 

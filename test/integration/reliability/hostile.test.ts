@@ -13,8 +13,8 @@ import { canRun, privateNori, type PrivateNori } from './private_nori';
 const S = grpc.status;
 const BAD_UTF8 = (s: string) => Buffer.concat([Buffer.from(s), Buffer.from([0xff, 0xfe, 0xc3, 0x28])]);
 
-/** Statuses that mean "the daemon understood and refused": never INTERNAL, UNKNOWN or UNAVAILABLE. */
-const CLEAR = new Set([S.OK, S.INVALID_ARGUMENT, S.NOT_FOUND, S.FAILED_PRECONDITION, S.UNIMPLEMENTED, S.ALREADY_EXISTS]);
+/** Statuses that mean "the daemon understood and refused": never INTERNAL, UNKNOWN, UNAVAILABLE or UNIMPLEMENTED. */
+const CLEAR = new Set([S.OK, S.INVALID_ARGUMENT, S.NOT_FOUND, S.FAILED_PRECONDITION, S.ALREADY_EXISTS]);
 
 /** RPCs whose request names one object: an empty request must be refused as InvalidArgument. */
 const NEEDS_ID = [

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { removeAllPodsAndCleanup, startNori, type NoriProcess, type StartOptions } from '../../helpers/daemon';
 import { pushFixtures, startRegistry, type FixtureName, type PushedFixtures, type TestRegistry } from '../../helpers/registry';
 import { PLUGINS, sh, succeeds } from '../sandbox/env';
+import { cniPluginsPresent } from '../../helpers/cni_plugins';
 
 export interface PrivateNori {
   nori: NoriProcess;
@@ -30,7 +31,7 @@ export interface PrivateNori {
 let seq = 0;
 
 export function canRun(): boolean {
-  return process.getuid?.() === 0 && existsSync(join(PLUGINS, 'bridge'));
+  return process.getuid?.() === 0 && cniPluginsPresent();
 }
 
 async function freeSubnet(): Promise<string> {

@@ -7,6 +7,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { startNori, type NoriProcess } from '../../helpers/daemon';
 import { PLUGINS, removeMasqRules, sh, succeeds } from './env';
+import { cniPluginsPresent } from '../../helpers/cni_plugins';
 
 const NOT_FOUND = 5;
 const ALREADY_EXISTS = 6;
@@ -26,7 +27,7 @@ describe('sandbox RPCs (root, real bin/nori)', function () {
   }
 
   before(async function () {
-    if (process.getuid?.() !== 0 || !existsSync(path.join(PLUGINS, 'bridge'))) this.skip();
+    if (process.getuid?.() !== 0 || !cniPluginsPresent()) this.skip();
     const used = (await sh('ip', ['-4', 'addr'])) + (await sh('ip', ['-4', 'route']));
     do subnet = `10.233.${1 + Math.floor(Math.random() * 254)}.`;
     while (used.includes(subnet));

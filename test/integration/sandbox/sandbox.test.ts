@@ -8,7 +8,8 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { NamespaceMode, PodSandboxState } from '../../../src/gen/api';
 import { filterSandboxes, toStatus, verboseInfo } from '../../../src/sandbox/status';
-import { PLUGINS, podRequest, removeMasqRules, sandboxEnv, sh, succeeds, type SandboxEnv } from './env';
+import { podRequest, removeMasqRules, sandboxEnv, sh, succeeds, type SandboxEnv } from './env';
+import { cniPluginsPresent } from '../../helpers/cni_plugins';
 
 function connectAndRead(host: string, port: number, timeoutMs = 3000): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -40,7 +41,7 @@ describe('sandbox (root, real kernel and CNI)', function () {
   const listeners: ChildProcess[] = [];
 
   before(async function () {
-    if (process.getuid?.() !== 0 || !existsSync(path.join(PLUGINS, 'bridge'))) this.skip();
+    if (process.getuid?.() !== 0 || !cniPluginsPresent()) this.skip();
     env = await sandboxEnv();
   });
 

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { startNori, type NoriProcess } from '../../helpers/daemon';
 import { pushFixtures, startRegistry, type PushedFixtures, type TestRegistry } from '../../helpers/registry';
 import { PLUGINS, succeeds } from '../sandbox/env';
+import { cniPluginsPresent } from '../../helpers/cni_plugins';
 
 const FAILED_PRECONDITION = 9;
 const NOT_FOUND = 5;
@@ -68,7 +69,7 @@ describe('stats and metrics (root, real bin/nori, bridge network)', function () 
   let image = '';
 
   before(async function () {
-    if (process.getuid?.() !== 0 || !existsSync(path.join(PLUGINS, 'bridge'))) this.skip();
+    if (process.getuid?.() !== 0 || !cniPluginsPresent()) this.skip();
     reg = await startRegistry();
     fx = await pushFixtures(reg, { names: ['busybox'] });
     image = fx.get('busybox').reference;

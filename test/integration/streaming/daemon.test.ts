@@ -10,6 +10,7 @@ import { REPO, startNori, type NoriProcess, removeAllPodsAndCleanup } from '../.
 import { pushFixtures, startRegistry, type PushedFixtures, type TestRegistry } from '../../helpers/registry';
 import { SpdyClient, type ClientStream, openRemotecommandStreams } from '../../helpers/spdy-client';
 import { PLUGINS, sh, succeeds } from '../sandbox/env';
+import { cniPluginsPresent } from '../../helpers/cni_plugins';
 
 const V4 = 'v4.channel.k8s.io';
 const NOT_FOUND = 5;
@@ -53,7 +54,7 @@ describe('streaming through the daemon (Exec, Attach, PortForward)', function ()
   const code = (e: unknown) => (e as { code?: number }).code;
 
   before(async function () {
-    if (process.getuid?.() !== 0 || !existsSync(join(PLUGINS, 'bridge'))) this.skip();
+    if (process.getuid?.() !== 0 || !cniPluginsPresent()) this.skip();
     reg = await startRegistry();
     fx = await pushFixtures(reg, { names: ['busybox', 'web'] });
     nori = await startNori({ extraArgs: args });
