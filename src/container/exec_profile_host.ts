@@ -8,6 +8,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/fs';
 import { errorMessage } from '../errors';
+import { procStat } from '../proc/stat';
 import { buildExecProfile, encodeExecProfile } from './exec_profile';
 
 export const PROFILE_FILE = 'exec-profile.v1';
@@ -15,13 +16,11 @@ export const SECCOMP_FILE = 'exec-seccomp.bpf';
 
 export type ProfileLookup = { ok: true; path: string } | { ok: false; reason: string };
 
-/** Field 22 (starttime) of /proc/<pid>/stat; comm (field 2) may hold spaces and parentheses. */
+/** Field 22 (starttime) of /proc/<pid>/stat, whatever the process's state. */
 export function initStartTime(pid: number): string {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const v = rest[19];
-  if (!v || !/^\d+$/.test(v)) throw new Error(`cannot parse /proc/${pid}/stat`);
-  return v;
+  const st = procStat(pid);
+  if (!st) throw new Error(`cannot read /proc/${pid}/stat`);
+  return st.startTime;
 }
 
 interface CgroupMount {

@@ -15,7 +15,7 @@ import type { ImageLookup } from '../image/api';
 import type { Logger } from '../log';
 import type { SandboxLookup, SandboxRecord } from '../sandbox/api';
 import { conmonCreate, reopenLog } from '../runtime/conmon';
-import { loadIdentity, readProcStat, saveIdentity, signalIfSame, stillRunning, type ProcStatReader } from '../runtime/proc_identity';
+import { loadIdentity, readProcStat, saveIdentity, signalIfSame, stillRunning, type ProcStatReader } from '../proc/identity';
 import { OciRuntime } from '../runtime/oci_runtime';
 import { adaptHandler } from '../runtime/crun_hybrid';
 import { removeContainerCgroups } from '../runtime/cgroup_cleanup';
@@ -48,7 +48,7 @@ const RECOVERY_WIDTH = 8;
 const RECOVERY_TIMEOUT_MS = 10_000;
 /** kubelet's limit on a termination message (maxMsgSize in its termination-log reader) */
 const TERMINATION_MESSAGE_MAX = 4096;
-/** "<pid> <start time>" of the container's init, in its bundle (see runtime/proc_identity.ts). */
+/** "<pid> <start time>" of the container's init, in its bundle (see proc/identity.ts). */
 export const INIT_IDENTITY_FILE = 'init.identity';
 
 export interface ContainerManagerDeps {

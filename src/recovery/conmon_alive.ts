@@ -2,22 +2,18 @@
 // believed when that process's command line names the container (`-c <id>`), so a pid reused by
 // an unrelated process after a crash or reboot is never mistaken for it (nor killed).
 
-import { readFileSync } from 'node:fs';
+import { isSameProcess } from '../proc/identity';
 import { conmonPidFile, readPidFile } from '../runtime/conmon';
 
 /** The conmon pid of container `id` with bundle `bundle`, when that conmon is alive. */
 export function liveConmonPid(bundle: string, id: string): number | undefined {
   const pid = readPidFile(conmonPidFile(bundle));
   if (!pid) return undefined;
-  try {
-    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  const namesContainer = (argv: string[]) => {
     const i = argv.indexOf('-c');
-    if (i < 0 || argv[i + 1] !== id) return undefined;
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] === 'Z' ? undefined : pid;
-  } catch {
-    return undefined;
-  }
+    return i >= 0 && argv[i + 1] === id;
+  };
+  return isSameProcess(pid, { argv: namesContainer }) ? pid : undefined;
 }
 
 /** SIGKILLs a verified conmon and waits (bounded) until it is gone. */

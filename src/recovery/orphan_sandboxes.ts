@@ -5,11 +5,12 @@
 // process whose PID namespace is the pinned one: killed), the shm mount and the sandbox dir,
 // and the default cgroup parent `/<prefix>/pod<id>` while empty.
 
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import { listDirQuiet } from '../util/fs';
 import { join } from 'node:path';
 import type { CgroupManager } from '../cgroups/manager';
 import { errorMessage } from '../errors';
+import { isSameProcess } from '../proc/identity';
 import type { Logger } from '../log';
 import { podRuntimeConf } from '../network';
 import type { PodNetwork } from '../network/pod-network';
@@ -31,19 +32,12 @@ export interface OrphanSandboxDeps {
 
 const ID = /^[0-9a-f]{64}$/;
 
-/** Processes whose PID namespace is the one pinned at `pin` (the pod init and its children). */
+/** Live processes whose PID namespace is the one pinned at `pin` (the pod init and its children). */
 async function processesInPinnedPidNs(pin: string): Promise<number[]> {
-  let ino: number;
-  try {
-    ino = (await fs.stat(pin)).ino;
-  } catch {
-    return [];
-  }
+  if (!existsSync(pin)) return [];
   const out: number[] = [];
   for (const p of listDirQuiet('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    const st = await fs.stat(`/proc/${p}/ns/pid`).catch(() => undefined);
-    if (st && st.ino === ino) out.push(Number(p));
+    if (/^\d+$/.test(p) && isSameProcess(Number(p), { pidNamespace: pin })) out.push(Number(p));
   }
   return out;
 }

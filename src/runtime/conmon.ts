@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { InternalError } from '../errors';
 import type { OciRuntime } from './oci_runtime';
-import { identify, signalIfSame, type ProcIdentity } from './proc_identity';
+import { identify, signalIfSame, type ProcIdentity } from '../proc/identity';
 
 export interface ConmonCreateOptions {
   conmonPath: string;

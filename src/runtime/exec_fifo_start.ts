@@ -8,7 +8,7 @@ import { constants, openSync, unlinkSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { InternalError } from '../errors';
-import { identify } from './proc_identity';
+import { identify } from '../proc/identity';
 
 /** false: no exec.fifo (not runc's layout, or already started): use the runtime's own start. */
 export async function startViaExecFifo(containerStateDir: string, initPid: number, timeoutMs = 30_000): Promise<boolean> {

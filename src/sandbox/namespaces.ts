@@ -8,6 +8,7 @@ import type { Sys } from '../sys/types';
 import { unpinNamespace } from '../sys/unpin';
 import type { IdRange, UsernsSys } from '../sys/userns';
 import type { NamespacePaths, SysctlList } from '../sys/types';
+import { identify, isSameProcess } from '../proc/identity';
 
 const NSFS_MAGIC = 0x6e736673;
 
@@ -37,13 +38,7 @@ export async function pinPidNamespace(sys: Sys, pid: number, target: string): Pr
  * restart (or a reboot) the pid may belong to some other process, which must not be killed.
  */
 export async function isPodInit(pid: number, pinned: string): Promise<boolean> {
-  if (!(pid > 0)) return false;
-  try {
-    const [a, b] = await Promise.all([fs.stat(`/proc/${pid}/ns/pid`), fs.stat(pinned)]);
-    return a.ino === b.ino && a.dev === b.dev;
-  } catch {
-    return false;
-  }
+  return isSameProcess(pid, { pidNamespace: pinned });
 }
 
 /** Kills the pod init (and with it everything in its PID namespace) if it is still ours. */
@@ -60,13 +55,7 @@ export async function killPodInit(sys: Sys, pid: number, pinned: string): Promis
 }
 
 async function isRunning(pid: number): Promise<boolean> {
-  try {
-    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
-    const st = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return st !== 'Z' && st !== 'X';
-  } catch {
-    return false;
-  }
+  return identify(pid) !== undefined;
 }
 
 export async function unpinAll(sys: Sys, files: readonly string[]): Promise<void> {

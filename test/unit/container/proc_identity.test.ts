@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  identify, loadIdentity, parseProcStat, saveIdentity, signalIfSame, stillRunning, type ProcStatReader,
-} from '../../../src/runtime/proc_identity';
+  identify, isSameProcess, loadIdentity, parseProcStat, saveIdentity, signalIfSame, stillRunning, type ProcStatReader,
+} from '../../../src/proc/identity';
 import { ContainerManager, INIT_IDENTITY_FILE } from '../../../src/container/manager';
 import type { ContainerRow } from '../../../src/store/container_store';
 
@@ -20,7 +20,7 @@ function fakeProc(entries: Record<number, string>): ProcStatReader {
   return (pid) => entries[pid];
 }
 
-describe('pid reuse guard (runtime/proc_identity)', () => {
+describe('pid reuse guard (proc/identity)', () => {
   it('parses state and start time, whatever the comm holds', () => {
     assert.deepEqual(parseProcStat(stat(7, 'sh', 'S', 123456)), { state: 'S', startTime: '123456' });
     assert.deepEqual(parseProcStat(stat(7, 'a) (b c', 'R', 99)), { state: 'R', startTime: '99' });
@@ -94,6 +94,32 @@ describe('pid reuse guard (runtime/proc_identity)', () => {
       assert.equal(await livePid(managerWith({ status: 'running', pid: 300 }), row(300), none), 300);
       assert.equal(await livePid(managerWith({ status: 'stopped', pid: 0 }), row(300), none), undefined);
       assert.equal(await livePid(managerWith(undefined), row(300), none), undefined);
+    });
+  });
+
+  describe('one guard for every kind of evidence (isSameProcess)', () => {
+    it('checks the start time, the argv and the PID namespace of a live process, all given pieces at once', () => {
+      const own = identify(process.pid)!;
+      assert.ok(own, 'this process is alive');
+      assert.equal(isSameProcess(process.pid, {}), true);
+      assert.equal(isSameProcess(process.pid, { startTime: own.startTime }), true);
+      assert.equal(isSameProcess(process.pid, { startTime: String(BigInt(own.startTime) + 1n) }), false);
+      assert.equal(isSameProcess(process.pid, { argv: (a) => a[0] === process.argv0 || a[0] === process.execPath }), true);
+      assert.equal(isSameProcess(process.pid, { argv: (a) => a.includes('-c') }), false);
+      assert.equal(isSameProcess(process.pid, { pidNamespace: `/proc/${process.ppid}/ns/pid` }), true, 'the same PID namespace as its parent');
+      assert.equal(isSameProcess(process.pid, { pidNamespace: '/proc/self/ns/net' }), false, 'a file of another namespace');
+      assert.equal(isSameProcess(process.pid, { pidNamespace: '/nonexistent' }), false);
+      assert.equal(isSameProcess(process.pid, { startTime: own.startTime, pidNamespace: '/proc/self/ns/net' }), false);
+    });
+
+    it('a gone pid, a zombie or a nonsense pid is never the same process', () => {
+      const proc = fakeProc({ 7: stat(7, 'sh', 'Z', 5) });
+      assert.equal(isSameProcess(7, {}, proc), false);
+      assert.equal(isSameProcess(8, {}, proc), false);
+      assert.equal(isSameProcess(0, {}), false);
+      assert.equal(isSameProcess(-1, {}), false);
+      const done = spawnSync('true');
+      assert.equal(isSameProcess(done.pid!, { startTime: '1' }), false);
     });
   });
 });
