@@ -8,7 +8,7 @@
 
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { loadIdentity, stillRunning, type ProcStatReader, readProcStat } from '../runtime/proc_identity';
+import { loadIdentity, stillRunning, type ProcStatReader, readProcStat } from '../proc/identity';
 
 export interface QuickStateInput {
   id: string;

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { quickRuntimeState } from '../../../src/recovery/quick_state';
-import { saveIdentity } from '../../../src/runtime/proc_identity';
+import { saveIdentity } from '../../../src/proc/identity';
 import { eachLimited, TimeoutError, withTimeout } from '../../../src/util/parallel';
 
 const ID = 'cd'.repeat(32);
