@@ -22,6 +22,7 @@
         'src/rro_mount.cc',
         'src/userns.cc',
         'src/idmap.cc',
+        'src/exec_spawn.cc',
       ],
       # libnftables is dlopen()ed by nftables.cc (the addon loads without it).
       'libraries': ['-ldl'],

@@ -64,6 +64,7 @@ static Napi::Object InitNoriNative(Napi::Env env, Napi::Object exports) {
   nori::RegisterRroMountFunctions(env, exports);
   nori::RegisterUsernsFunctions(env, exports);
   nori::RegisterIdmapFunctions(env, exports);
+  nori::RegisterExecSpawnFunctions(env, exports);
   return exports;
 }
 

@@ -17,5 +17,6 @@ void RegisterDirUsageFunctions(Napi::Env env, Napi::Object exports);
 void RegisterRroMountFunctions(Napi::Env env, Napi::Object exports);
 void RegisterUsernsFunctions(Napi::Env env, Napi::Object exports);
 void RegisterIdmapFunctions(Napi::Env env, Napi::Object exports);
+void RegisterExecSpawnFunctions(Napi::Env env, Napi::Object exports);
 
 }  // namespace nori

@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { InternalError } from '../errors';
+import { spawnSealedHelper, type PipedChild } from '../sys/exec_spawn';
 
 export type FastOutcome =
   | { kind: 'exit'; exitCode: number; stdout: Buffer; stderr: Buffer }
@@ -18,6 +19,18 @@ export interface Capture {
   buffer(): Buffer;
 }
 
+/** The helper without forking the daemon where the addon can (sys/exec_spawn.ts), else child_process. */
+function startHelper(helper: string, args: string[]): PipedChild {
+  const fast = spawnSealedHelper(helper, args);
+  if (fast) return fast;
+  const c = spawn(helper, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+  const exited = new Promise<void>((resolve, reject) => {
+    c.once('error', reject);
+    c.once('exit', () => resolve());
+  });
+  return { pid: c.pid ?? 0, stdout: c.stdout!, stderr: c.stderr!, status: c.stdio[3] as Readable, exited, kill: (s) => void c.kill(s) };
+}
+
 export async function runFast(
   helper: string,
   profile: string,
@@ -25,12 +38,10 @@ export async function runFast(
   timeoutSec: number,
   capture: (s: NodeJS.ReadableStream) => Capture,
 ): Promise<FastOutcome> {
-  const child = spawn(helper, ['run', profile, String(Math.max(0, Math.floor(timeoutSec))), ...cmd], {
-    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-  });
-  const out = capture(child.stdout!);
-  const err = capture(child.stderr!);
-  const statusStream = child.stdio[3] as Readable;
+  const child = startHelper(helper, ['run', profile, String(Math.max(0, Math.floor(timeoutSec))), ...cmd]);
+  const out = capture(child.stdout);
+  const err = capture(child.stderr);
+  const statusStream = child.status;
   let status = '';
   statusStream.setEncoding('utf8');
   statusStream.on('data', (d: string) => (status += d));
@@ -57,10 +68,7 @@ export async function runFast(
         }, timeoutSec * 1000 + 5000)
       : undefined;
   try {
-    await new Promise<void>((resolve, reject) => {
-      child.once('error', reject);
-      child.once('exit', () => resolve());
-    });
+    await child.exited;
     await statusDone;
   } finally {
     if (backstop) clearTimeout(backstop);
@@ -68,8 +76,8 @@ export async function runFast(
   commandPid = Number(/^pid (\d+)$/m.exec(status)?.[1] ?? 0);
   // Whatever the command left behind may hold stdout open: drain briefly, then stop reading.
   await Promise.race([Promise.all([out.done, err.done]), new Promise((r) => setTimeout(r, 100))]);
-  child.stdout!.destroy();
-  child.stderr!.destroy();
+  child.stdout.destroy();
+  child.stderr.destroy();
 
   const last = status.trimEnd().split('\n').pop() ?? '';
   let m: RegExpExecArray | null;
