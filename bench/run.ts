@@ -16,12 +16,13 @@ import { startBenchNori } from './runtimes/nori';
 import type { BenchRuntime } from './runtimes/types';
 import { removeFleets, SCENARIOS } from './scenarios';
 import { statsScenario } from './stats_scenario';
+import { usernsScenario } from './userns_scenario';
 import { readsScenario } from './reads';
 import { execCpuScenario } from './exec_cpu';
 import { densityScenario } from './density';
 import { tenantScenario } from './tenant_scenario';
 
-SCENARIOS.push(statsScenario, readsScenario, execCpuScenario, densityScenario, tenantScenario);
+SCENARIOS.push(statsScenario, readsScenario, execCpuScenario, densityScenario, tenantScenario, usernsScenario);
 import { jsonRows, table, type Row } from './stats';
 
 interface Options {

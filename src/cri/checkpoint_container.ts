@@ -41,6 +41,11 @@ export function checkpointContainer(m: ContainerManager, opts: { criu?: string }
     const row = m.get(req.containerId);
     if (!req.location || !isAbsolute(req.location)) throw new InvalidArgumentError('checkpoint location must be an absolute path of the archive to write');
     if (stateOf(row) !== ContainerState.CONTAINER_RUNNING) throw new FailedPreconditionError(`container ${row.id} is not running; only running containers can be checkpointed`);
+    if (m.deps.sandboxes.get(row.sandboxId)?.userns) {
+      // Its rootfs and volumes are idmapped mounts nori made outside the runtime: a restore could
+      // not recreate them, and CRIU's user-namespace support is not wired here.
+      throw new FailedPreconditionError(`container ${row.id} is in a pod with its own user namespace (hostUsers: false); checkpointing such containers is not supported`);
+    }
     const problem = await criuProblem(opts.criu);
     if (problem !== undefined) {
       throw new FailedPreconditionError(`checkpointing needs CRIU, and \`criu check\` fails on this node: ${problem}`);

@@ -179,6 +179,24 @@ describe('containers from inside: user namespaces (hostUsers: false)', function 
     assert.equal(readLsnsOwners(info.pid).get('pid'), statSync(info.namespacePaths.user).ino);
   });
 
+  it('stats, ExecSync through nori-exec, logs and a clear refusal to checkpoint', async () => {
+    const pod = await podA();
+    const id = await t.runLong(pod, 'busy', {}, 'echo ready; while true; do echo tick; sleep 1; done');
+    const st = await t.nori.client.call('ContainerStats', { container_id: id });
+    assert.ok(Number(st.stats.memory.working_set_bytes.value) > 0, JSON.stringify(st.stats.memory));
+    assert.ok(st.stats.cpu, JSON.stringify(st.stats));
+    const ps = await t.nori.client.call('PodSandboxStats', { pod_sandbox_id: pod.id });
+    assert.equal(ps.stats.attributes.id, pod.id);
+    const ex = await t.exec(id, ['sh', '-c', 'id -u; cat /proc/self/uid_map']);
+    assert.equal(ex.exitCode, 0, ex.stderr);
+    assert.deepEqual(ex.stdout.split('\n').map((l) => l.trim().split(/\s+/).join(' ')).slice(0, 2), ['0', `0 ${A.hostId} ${A.length}`]);
+    await t.waitLog(pod, 'busy', /tick/);
+    await assert.rejects(
+      t.nori.client.call('CheckpointContainer', { container_id: id, location: join(t.dir, 'cp.tar') }),
+      (e: { code?: number; details?: string }) => e.code === 9 && /user namespace/.test(e.details ?? ''),
+    );
+  });
+
   it('nothing of the pod remains after RemovePodSandbox', async () => {
     const pod = await t.pod({ userns: userns(C), name: 'gone' });
     await t.runLong(pod, 'long', { mounts: [{ container_path: '/vol', host_path: vol }] });

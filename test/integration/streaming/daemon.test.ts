@@ -4,7 +4,7 @@
 
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, startNori, type NoriProcess, removeAllPodsAndCleanup } from '../../helpers/daemon';
 import { pushFixtures, startRegistry, type PushedFixtures, type TestRegistry } from '../../helpers/registry';
@@ -29,7 +29,14 @@ async function status(error: ClientStream): Promise<{ status: string; reason?: s
   return JSON.parse((await error.finished()).toString());
 }
 
-describe('streaming through the daemon (Exec, Attach, PortForward)', function () {
+// Once as is, once in a pod with its own user namespace (hostUsers: false): the CNI bridge then
+// attaches a network namespace that namespace owns, and exec enters it first.
+const VARIANTS = [
+  { label: '', userns: undefined },
+  { label: ' in a pod with its own user namespace', userns: { mode: 'POD', uids: [{ container_id: 0, host_id: 2_800_000, length: 65536 }], gids: [{ container_id: 0, host_id: 2_800_000, length: 65536 }] } },
+];
+
+for (const variant of VARIANTS) describe(`streaming through the daemon (Exec, Attach, PortForward)${variant.label}`, function () {
   this.timeout(180_000);
   const suffix = randomBytes(3).toString('hex');
   const bridge = `nst${suffix}`;
@@ -72,8 +79,12 @@ describe('streaming through the daemon (Exec, Attach, PortForward)', function ()
       }),
     );
     for (const f of ['busybox', 'web'] as const) await c().call('PullImage', { image: { image: fx.get(f).reference } });
-    podConfig = { metadata: { name: 'sp', namespace: 'ns', uid: `strm-${suffix}`, attempt: 0 }, log_directory: logDir, linux: {} };
+    const linux = variant.userns ? { security_context: { namespace_options: { userns_options: variant.userns } } } : {};
+    // The pod's root reaches its rootfs by path: the daemon's temp dir must be searchable.
+    if (variant.userns) chmodSync(nori.dir, 0o711);
+    podConfig = { metadata: { name: 'sp', namespace: 'ns', uid: `strm-${suffix}`, attempt: 0 }, log_directory: logDir, linux };
     pod = (await c().call('RunPodSandbox', { config: podConfig })).pod_sandbox_id;
+    assert.match((await c().call('PodSandboxStatus', { pod_sandbox_id: pod })).status.network.ip, new RegExp(`^${subnet.replace(/\./g, '\\.')}`));
   });
 
   after(async () => {
@@ -101,9 +112,11 @@ describe('streaming through the daemon (Exec, Attach, PortForward)', function ()
     assert.deepEqual(st.details!.causes, [{ reason: 'ExitCode', message: '7' }]);
 
     // The process runs as the container's: its environment, not runc's defaults.
-    const r3 = await c().call('Exec', { container_id: id, cmd: ['sh', '-c', 'echo $HOSTNAME'], stdout: true });
+    const r3 = await c().call('Exec', { container_id: id, cmd: ['sh', '-c', 'echo $HOSTNAME; cat /proc/self/uid_map'], stdout: true });
     s = await openRemotecommandStreams(await SpdyClient.connect(r3.url, [V4]), {});
-    assert.equal((await s.stdout!.finished()).toString(), 'sp\n');
+    const out = (await s.stdout!.finished()).toString().split('\n');
+    assert.equal(out[0], 'sp');
+    if (variant.userns) assert.deepEqual(out[1]!.trim().split(/\s+/), ['0', '2800000', '65536']);
   });
 
   it('exec with a tty: terminal, input, resize, exit code', async () => {
