@@ -58,7 +58,7 @@ build_current() {
 	for out in native/build/Release/nori_native.node native/build/Release/nori-reaper native/build/Release/nori-exec dist/src/main.js; do
 		[ -f "$out" ] || return 1
 	done
-	[ -z "$(find native/src native/exec native/*.c native/binding.gyp -newer native/build/Release/nori_native.node 2>/dev/null | head -1)" ] &&
+	[ -z "$(find native/src native/exec native/*.c native/binding.gyp -type f -newer native/build/Release/nori_native.node 2>/dev/null | head -1)" ] &&
 		[ -z "$(find src test bench tsconfig.json package.json -name '*.ts' -newer dist/src/main.js 2>/dev/null | head -1)" ]
 }
 if build_current; then

@@ -34,7 +34,7 @@ if ! systemctl start nori.service; then
 fi
 say "nori.service $(systemctl show -p ActiveState --value nori), cgroup $(systemctl show -p ControlGroup --value nori), Delegate=$(systemctl show -p Delegate --value nori); focus: $FOCUS; registry $REG"
 .vm-tools/critest --version | head -2
-(cd /tmp && /nori/.vm-tools/critest --runtime-endpoint unix:///run/nori/nori.sock --image-endpoint unix:///run/nori/nori.sock \
+(cd /tmp && timeout "${CRITEST_TIMEOUT:-1500}" /nori/.vm-tools/critest --runtime-endpoint unix:///run/nori/nori.sock --image-endpoint unix:///run/nori/nori.sock \
 	--ginkgo.no-color --ginkgo.focus="$FOCUS" --ginkgo.skip='HostNetwork|host network|public image with digest' \
 	--ginkgo.junit-report="$R/critest-junit.xml") >"$R/critest.log" 2>&1
 rc=$?

@@ -510,7 +510,9 @@ export class ContainerManager {
       const rt = this.runtimeFor(row.handler);
       // Only an exit nori recorded proves the init is gone; otherwise the runtime's own delete --force.
       const exited = (this.store.get(row.id)?.finishedAt ?? 0n) > 0n;
-      const how = exited ? await rt.deleteStopped(row.id, row.cgroupPath) : (await rt.delete(row.id), 'runtime');
+      // Under the systemd driver the scope is systemd's: runc delete stops it through systemd.
+      const ownCgroup = this.deps.config.cgroupDriver === 'systemd' ? '' : row.cgroupPath;
+      const how = exited ? await rt.deleteStopped(row.id, ownCgroup) : (await rt.delete(row.id), 'runtime');
       step(`delete-${how}`);
       this.unmount(join(row.bundle, 'rootfs'));
       this.releaseIdmaps(row.id);

@@ -4,6 +4,7 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { join } from 'node:path';
+import { scaled } from './slow';
 
 const PROTO = join(__dirname, '..', '..', '..', 'proto', 'api.proto');
 
@@ -48,7 +49,7 @@ export function criClient(socket: string): CriClient {
     image,
     call(rpc, req = {}, o = {}) {
       const c = clientFor(rpc);
-      const deadline = new Date(Date.now() + (o.deadlineMs ?? 120_000));
+      const deadline = new Date(Date.now() + scaled(o.deadlineMs ?? 120_000));
       return new Promise((resolve, reject) => {
         c[rpc]!.call(c, req, { deadline }, (err: grpc.ServiceError | null, res: Msg) => (err ? reject(err) : resolve(res)));
       });

@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { criClient, type CriClient } from './cri-client';
+import { scaled } from './slow';
 
 export const REPO = join(__dirname, '..', '..', '..');
 export const NORI_BIN = join(REPO, 'bin', 'nori');
@@ -108,7 +109,7 @@ export async function startNori(opts: StartOptions = {}): Promise<NoriProcess> {
     },
   };
   if (opts.waitReady !== false) {
-    const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+    const deadline = Date.now() + scaled(opts.timeoutMs ?? 30_000);
     for (;;) {
       if (proc.exitCode !== null) throw new Error(`nori exited with ${proc.exitCode} during start-up: ${JSON.stringify(logs.slice(-5))}`);
       try {

@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { startTokenServer, TEST_PASSWORD, TEST_USER, TokenServer, TokenServerOptions } from './token-server';
+import { scaled } from './slow';
 
 export { TEST_PASSWORD, TEST_USER } from './token-server';
 
@@ -344,7 +345,7 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
       installExitHook();
       live.set(pid, { child, dir });
       try {
-        await waitReady(child, `http://${host}`, logPath, 15_000);
+        await waitReady(child, `http://${host}`, logPath, scaled(15_000));
       } catch (err) {
         await killAndWait(child);
         live.delete(pid);

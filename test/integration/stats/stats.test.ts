@@ -12,6 +12,7 @@ import { startNori, type NoriProcess } from '../../helpers/daemon';
 import { pushFixtures, startRegistry, type PushedFixtures, type TestRegistry } from '../../helpers/registry';
 import { PLUGINS, succeeds } from '../sandbox/env';
 import { cniPluginsPresent } from '../../helpers/cni_plugins';
+import { scaled } from '../../helpers/slow';
 
 const FAILED_PRECONDITION = 9;
 const NOT_FOUND = 5;
@@ -99,7 +100,7 @@ describe('stats and metrics (root, real bin/nori, bridge network)', function () 
     };
     burn = await mk('burn', 'while :; do :; done');
     mem = await mk('mem', 'head -c 67108864 /dev/zero > /dev/shm/fill; echo filled; while :; do sleep 1; done');
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + scaled(20_000);
     while (!/filled/.test(existsSync(path.join(logDir, 'mem.log')) ? readFileSync(path.join(logDir, 'mem.log'), 'utf8') : '')) {
       if (Date.now() > deadline) throw new Error('mem container did not fill /dev/shm');
       await sleep(100);
