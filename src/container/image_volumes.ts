@@ -16,7 +16,9 @@ import type { Logger } from '../log';
 import { MS } from '../sys/constants';
 import type { Sys } from '../sys/types';
 import { mkdirp } from '../util/fs';
-import type { MountStager } from './prepared_mounts';
+import { stagingParent, type MountStager } from './prepared_mounts';
+import type { SandboxRecord } from '../sandbox/api';
+import { mountUsernsRootfs, type UsernsMountDeps } from './userns_mounts';
 
 /** The container holding an image-store reference id, if it is an image volume's. */
 export function imageVolumeOwner(refId: string): string | undefined {
@@ -70,21 +72,32 @@ export interface ImageVolumeDeps {
   log: Logger;
   /** Every reference id the image store holds (its container layers). */
   refIds(): string[];
+  /** Idmapped mounts, for pods with their own user namespace. */
+  usernsMounts(): UsernsMountDeps;
 }
 
 export class ImageVolumes implements MountStager {
   constructor(private readonly d: ImageVolumeDeps) {}
 
-  async stage(containerId: string, m: Mount, slot: string): Promise<string | undefined> {
+  async stage(containerId: string, m: Mount, slot: string, sandbox: SandboxRecord): Promise<{ source: string; idmapped: boolean } | undefined> {
     const ref = m.image?.image;
     if (!ref) return undefined;
     if (m.hostPath) throw new InvalidArgumentError(`mount "${m.containerPath}" names both an image and a host_path`);
     const image = this.d.images.resolve(ref);
     if (!image) throw new NotFoundError(`image volume "${ref}" at "${m.containerPath}" not found: the image must be pulled first`);
-    const layer = await this.d.images.createContainerLayer(imageVolumeRef(containerId, basename(slot)), image.id);
+    const refId = imageVolumeRef(containerId, basename(slot));
+    const layer = await this.d.images.createContainerLayer(refId, image.id);
+    stagingParent(slot);
     mkdirp(slot, 0o755);
-    this.mountReadOnly(layer, slot);
-    return resolveSubPath(slot, m.imageSubPath);
+    if (sandbox.userns) {
+      // As the pod's rootfs: overlayfs over idmapped clones of the layers (an overlay mount
+      // itself cannot be idmapped), then made read-only.
+      mountUsernsRootfs(this.d.usernsMounts(), refId, layer, slot, sandbox);
+      this.d.sys.mount(null, slot, null, MS.MS_REMOUNT | MS.MS_BIND | MS.MS_RDONLY, null);
+    } else {
+      this.mountReadOnly(layer, slot);
+    }
+    return { source: resolveSubPath(slot, m.imageSubPath), idmapped: sandbox.userns !== undefined };
   }
 
   private mountReadOnly(layer: ContainerLayer, target: string): void {

@@ -104,7 +104,9 @@ export class ContainerManager {
     this.preparer = deps.mountPreparer ?? new MountPreparer({
       stateDir: state, sys: deps.sys, rro: rroMounter(), log: deps.log,
       resolveHostPath: (p) => (deps.nodeDefaults().resolveHostPath ?? ((x: string) => x))(p),
-      stagers: [new ImageVolumes({ images: deps.images, sys: deps.sys, log: deps.log, refIds: () => new ImageStore(deps.db).containers() })],
+      stagers: [new ImageVolumes({
+        images: deps.images, sys: deps.sys, log: deps.log, refIds: () => new ImageStore(deps.db).containers(), usernsMounts: () => this.usernsDeps(),
+      })],
     });
   }
 
@@ -184,7 +186,7 @@ export class ContainerManager {
         this.deps.images.readImageFile(image.id, '/etc/group'),
       ]);
       undo.push(() => this.preparer.forget(id));
-      const prepared = await this.preparer.prepare(id, config, runtime.handler);
+      const prepared = await this.preparer.prepare(id, config, runtime.handler, sandbox);
       undo.push(() => prepared.release());
       faultPoint('create.after-prepared-mounts');
       const terminationMessagePath = join(bundle, 'termination-log');
@@ -204,7 +206,8 @@ export class ContainerManager {
       for (const w of warnings) log.warn({ warning: w }, 'container spec');
       if (sandbox.userns) {
         undo.push(() => void releaseIdmaps(this.deps.sys, idmapDir(this.deps.config.state, id)));
-        idmapBindSources(this.usernsDeps(), id, spec.mounts, sandbox);
+        // Image volumes are idmapped layer by layer already (an overlay cannot be idmapped).
+        idmapBindSources(this.usernsDeps(), id, spec.mounts.filter((m) => !prepared.idmapped.has(m.source ?? '')), sandbox);
       }
       // A plain write, no fsync: the bundle is fresh (nothing reads config.json before conmon
       // starts) and lives in the volatile state dir, gone with the containers after a crash.

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { InvalidArgumentError, errorMessage } from '../errors';
 import { MountPropagation, type ContainerConfig, type Mount } from '../gen/api';
 import type { Logger } from '../log';
+import type { SandboxRecord } from '../sandbox/api';
 import { recursiveReadOnlySupport } from '../runtime/features';
 import type { Sys } from '../sys/types';
 import type { RroMounter } from '../sys/rro_mount';
@@ -31,14 +32,19 @@ export interface PreparedMounts {
   sources: Map<Mount, string>;
   /** Whether the runtime takes the `rro` mount option (else nori staged those mounts). */
   rroOption: boolean;
+  /** Staged sources that already show owners through the pod's user namespace maps. */
+  idmapped: Set<string>;
   /** Takes the staging mounts down (after the runtime's create, or on failure). Idempotent. */
   release(): void;
 }
 
 /** Something else that stages mounts for one container (image volumes). */
 export interface MountStager {
-  /** Stages what `m` needs under `dir`; returns the bind source, or undefined if `m` is not its kind. */
-  stage(containerId: string, m: Mount, dir: string): Promise<string | undefined>;
+  /**
+   * Stages what `m` needs under `dir`; returns the bind source (and whether it is idmapped for
+   * the pod's user namespace already), or undefined if `m` is not its kind.
+   */
+  stage(containerId: string, m: Mount, dir: string, sandbox: SandboxRecord): Promise<{ source: string; idmapped: boolean } | undefined>;
   /** Drops what it keeps for the container beyond the staging mounts (references). Idempotent. */
   remove(containerId: string): Promise<void>;
   /** Start-up: drops what it keeps for containers that have no row. */
@@ -76,7 +82,7 @@ export class MountPreparer {
     return recursiveReadOnlySupport(h, () => this.d.rro.available());
   }
 
-  async prepare(containerId: string, config: ContainerConfig, handler: HandlerBinary): Promise<PreparedMounts> {
+  async prepare(containerId: string, config: ContainerConfig, handler: HandlerBinary, sandbox: SandboxRecord): Promise<PreparedMounts> {
     const mounts = config.mounts ?? [];
     for (const m of mounts) checkRecursiveReadOnly(m);
     const rro = mounts.some((m) => m.recursiveReadOnly && !m.image?.image)
@@ -85,13 +91,16 @@ export class MountPreparer {
     if (!rro.supported) throw new InvalidArgumentError('recursive read-only mounts are not supported by this runtime handler and kernel');
     const dir = join(this.root, containerId);
     const sources = new Map<Mount, string>();
-    const prepared: PreparedMounts = { sources, rroOption: rro.option, release: () => this.releaseDir(dir) };
+    const idmapped = new Set<string>();
+    const prepared: PreparedMounts = { sources, rroOption: rro.option, idmapped, release: () => this.releaseDir(dir) };
     try {
       let n = 0;
       for (const m of mounts) {
         const slot = join(dir, String(n++));
-        const staged = await this.stage(containerId, m, slot, rro.option);
-        if (staged !== undefined) sources.set(m, staged);
+        const staged = await this.stage(containerId, m, slot, rro.option, sandbox);
+        if (staged === undefined) continue;
+        sources.set(m, staged.source);
+        if (staged.idmapped) idmapped.add(staged.source);
       }
     } catch (e) {
       prepared.release();
@@ -100,18 +109,20 @@ export class MountPreparer {
     return prepared;
   }
 
-  private async stage(containerId: string, m: Mount, slot: string, rroOption: boolean): Promise<string | undefined> {
+  private async stage(
+    containerId: string, m: Mount, slot: string, rroOption: boolean, sandbox: SandboxRecord,
+  ): Promise<{ source: string; idmapped: boolean } | undefined> {
     for (const s of this.d.stagers ?? []) {
-      const r = await s.stage(containerId, m, slot);
+      const r = await s.stage(containerId, m, slot, sandbox);
       if (r !== undefined) return r;
     }
     if (!m.recursiveReadOnly || rroOption || !m.hostPath) return undefined;
     const src = this.d.resolveHostPath(m.hostPath);
-    mkdirp(join(slot, '..'), 0o700);
+    stagingParent(slot);
     if (statSync(src).isDirectory()) mkdirSync(slot, 0o700);
     else closeSync(openSync(slot, 'w', 0o600));
     this.d.rro.bindRecursiveReadOnly(src, slot);
-    return slot;
+    return { source: slot, idmapped: false };
   }
 
   /** Takes down every mount under `dir` (deepest first), then removes the now empty entries. */
@@ -154,6 +165,14 @@ export class MountPreparer {
       this.releaseDir(join(this.root, n));
     }
   }
+}
+
+/**
+ * Creates the dirs above a staging slot, search-only (as containerd keeps its state dirs): a pod
+ * with its own user namespace reaches the slot by path.
+ */
+export function stagingParent(slot: string): void {
+  mkdirp(join(slot, '..'), 0o711);
 }
 
 /** Mount points under `dir`, deepest first. */

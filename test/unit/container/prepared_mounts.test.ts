@@ -8,6 +8,7 @@ import { ContainerConfig, MountPropagation as P, type DeepPartial } from '../../
 import { silentLogger } from '../../../src/log';
 import { FakeSys } from '../../../src/sys/fake';
 import { FakeRroMounter } from '../../../src/sys/rro_mount_fake';
+import { sandbox } from './spec/fixtures';
 
 describe('container: mounts nori stages before the runtime create', () => {
   let dir = '';
@@ -33,7 +34,7 @@ describe('container: mounts nori stages before the runtime create', () => {
 
   it('a runtime with the rro option stages nothing', async () => {
     const fake = new FakeRroMounter();
-    const p = await make(fake).prepare('c1', config([rroMount(join(dir, 'src-dir'))]), { path: withRro, options: [] });
+    const p = await make(fake).prepare('c1', config([rroMount(join(dir, 'src-dir'))]), { path: withRro, options: [] }, sandbox());
     assert.equal(p.rroOption, true);
     assert.equal(p.sources.size, 0);
     assert.equal(fake.calls.length, 0);
@@ -43,7 +44,7 @@ describe('container: mounts nori stages before the runtime create', () => {
     const fake = new FakeRroMounter();
     const prep = make(fake);
     const cfg = config([rroMount(join(dir, 'src-dir')), { containerPath: '/plain', hostPath: dir }, rroMount(join(dir, 'src-file'), { containerPath: '/f' })]);
-    const p = await prep.prepare('c2', cfg, { path: withoutRro, options: [] });
+    const p = await prep.prepare('c2', cfg, { path: withoutRro, options: [] }, sandbox());
     assert.equal(p.rroOption, false);
     const slot0 = join(prep.root, 'c2', '0');
     const slot2 = join(prep.root, 'c2', '2');
@@ -59,12 +60,12 @@ describe('container: mounts nori stages before the runtime create', () => {
 
   it('a failed staging leaves nothing', async () => {
     const prep = make(new FakeRroMounter(true, Object.assign(new Error('EPERM'), { code: 'EPERM' })));
-    await assert.rejects(prep.prepare('c3', config([rroMount(join(dir, 'src-dir'))]), { path: withoutRro, options: [] }), /EPERM/);
+    await assert.rejects(prep.prepare('c3', config([rroMount(join(dir, 'src-dir'))]), { path: withoutRro, options: [] }, sandbox()), /EPERM/);
     assert.ok(!existsSync(join(prep.root, 'c3')));
   });
 
   it('no rro option and no mount_setattr: InvalidArgument', async () => {
-    await assert.rejects(make(new FakeRroMounter(false)).prepare('c4', config([rroMount(join(dir, 'src-dir'))]), { path: withoutRro, options: [] }), InvalidArgumentError);
+    await assert.rejects(make(new FakeRroMounter(false)).prepare('c4', config([rroMount(join(dir, 'src-dir'))]), { path: withoutRro, options: [] }, sandbox()), InvalidArgumentError);
   });
 
   for (const [name, extra] of [
@@ -74,14 +75,14 @@ describe('container: mounts nori stages before the runtime create', () => {
   ] as const) {
     it(`refuses a recursive read-only mount with ${name} (InvalidArgument) before staging anything`, async () => {
       const fake = new FakeRroMounter();
-      await assert.rejects(make(fake).prepare('c5', config([rroMount(join(dir, 'src-dir'), extra)]), { path: withoutRro, options: [] }), InvalidArgumentError);
+      await assert.rejects(make(fake).prepare('c5', config([rroMount(join(dir, 'src-dir'), extra)]), { path: withoutRro, options: [] }, sandbox()), InvalidArgumentError);
       assert.equal(fake.calls.length, 0);
     });
   }
 
   it('sweep removes what a crash left staged', async () => {
     const prep = make(new FakeRroMounter());
-    await prep.prepare('c6', config([rroMount(join(dir, 'src-dir'))]), { path: withoutRro, options: [] });
+    await prep.prepare('c6', config([rroMount(join(dir, 'src-dir'))]), { path: withoutRro, options: [] }, sandbox());
     assert.ok(existsSync(join(prep.root, 'c6', '0')));
     prep.sweep();
     assert.ok(!existsSync(join(prep.root, 'c6')));
