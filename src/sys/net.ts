@@ -2,6 +2,7 @@
 // (native/src/netlink.cc) and nftables through libnftables (native/src/nftables.cc), both
 // in-process, no process started per pod. FakeNetSys (net_fake.ts) records calls for unit tests.
 
+import { existsSync } from 'node:fs';
 import { FailedPreconditionError } from '../errors';
 import { loadAddon } from './native';
 
@@ -47,8 +48,12 @@ export class NativeNetSys implements NetSys {
     return f as NonNullable<NetAddon[K]>;
   }
 
-  ensureBridge(name: string, addresses: readonly string[]): Promise<void> {
-    return this.fn('netEnsureBridge')(name, [...addresses]);
+  async ensureBridge(name: string, addresses: readonly string[]): Promise<void> {
+    // An existing link of that name must be a bridge: never put pod addresses on a NIC.
+    if (existsSync(`/sys/class/net/${name}`) && !existsSync(`/sys/class/net/${name}/bridge`)) {
+      throw new FailedPreconditionError(`--bridge ${name}: a network interface of that name exists and is not a bridge`);
+    }
+    await this.fn('netEnsureBridge')(name, [...addresses]);
   }
 
   attachPod(s: AttachPodSpec): Promise<void> {
