@@ -36,7 +36,7 @@ export function imageSubsystem(ctx: SubsystemContext): ImageSubsystem {
   const puller = new Puller({
     dirs,
     store,
-    client: new RegistryClient(new TokenCache(), log),
+    client: new RegistryClient(new TokenCache(), log, (ctx.config.pullProgressTimeoutSeconds || 60) * 1000),
     // read per pull, so an edited registries.conf applies without a restart
     registriesConf: () => loadRegistriesConf(ctx.config.registriesConf),
     authFile: ctx.config.authFile,

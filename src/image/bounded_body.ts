@@ -62,7 +62,7 @@ function declaredLength(res: Response): number | undefined {
 
 /** The whole body if it is at most max bytes; otherwise an error naming `what`, thrown as soon
  *  as the header or the stream shows it is larger. */
-export async function readCapped(res: Response, max: number, what: string, TooLargeError: TooLarge = InvalidArgumentError): Promise<Buffer> {
+export async function readCapped(res: Response, max: number, what: string, TooLargeError: TooLarge = InvalidArgumentError, onChunk?: () => void): Promise<Buffer> {
   const tooLarge = () => new TooLargeError(`${what} is larger than ${max} bytes`);
   const declared = declaredLength(res);
   if (declared !== undefined && declared > max) {
@@ -78,6 +78,7 @@ export async function readCapped(res: Response, max: number, what: string, TooLa
       if (r.done) break;
       if (acc.length + r.value.length > max) throw tooLarge();
       acc.add(r.value);
+      onChunk?.();
     }
   } catch (e) {
     await reader.cancel().catch(() => undefined);
@@ -119,7 +120,7 @@ export interface ExpectedBlob {
  * A blob that must match its descriptor: refused when the descriptor's size is above max, at the
  * first byte past that size, when it ends short, or when its sha256 differs.
  */
-export async function readVerified(res: Response, want: ExpectedBlob, max: number, what: string): Promise<Buffer> {
+export async function readVerified(res: Response, want: ExpectedBlob, max: number, what: string, onChunk?: () => void): Promise<Buffer> {
   if (want.size > max) {
     await discardBody(res);
     throw new InvalidArgumentError(`${what} ${want.digest} is ${want.size} bytes by its descriptor; nori accepts at most ${max}`);
@@ -142,6 +143,7 @@ export async function readVerified(res: Response, want: ExpectedBlob, max: numbe
         if (got > want.size) throw new InternalError(`${what} ${want.digest} is longer than the ${want.size} bytes its descriptor says`);
         hash.update(r.value);
         acc.add(r.value);
+        onChunk?.();
       }
     } catch (e) {
       await reader.cancel().catch(() => undefined);

@@ -11,7 +11,6 @@ import type { Logger } from '../log';
 import type { ImageStore } from '../store/image_store';
 import type { Sys } from '../sys/types';
 import { fromAuthFile, fromCriAuth, type CriAuth, type Credentials } from './credentials';
-import { MAX_CONFIG_BYTES, readVerified } from './bounded_body';
 import { compressionOf } from './decompress';
 import { InlineUnpacker } from './inline_unpack';
 import type { LayerSink, LayerUnpacker, UnpackResult } from './layer_unpack';
@@ -194,9 +193,8 @@ export class Puller {
   }
 
   private async smallBlob(ep: Endpoint, desc: Descriptor, creds: Credentials | undefined, signal: AbortSignal): Promise<Buffer> {
-    const res = await this.d.client.blob(ep, desc.digest, creds, signal);
     // size and digest checked as the bytes arrive: a wrong or endless config stops at its size
-    return readVerified(res, desc, MAX_CONFIG_BYTES, 'image config');
+    return this.d.client.config(ep, desc, creds, signal);
   }
 
   private ensureLayer(

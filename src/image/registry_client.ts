@@ -3,8 +3,8 @@
 // Plain HTTP only for endpoints registries.conf marks insecure (after HTTPS fails).
 
 import { createHash } from 'node:crypto';
-import { InvalidArgumentError, NotFoundError, FailedPreconditionError } from '../errors';
-import { discardBody, MAX_MANIFEST_BYTES, MAX_TOKEN_BYTES, readCapped, readErrorBody, readVerified, registryErrorMessage, TransientError } from './bounded_body';
+import { DeadlineExceededError, InvalidArgumentError, NotFoundError, FailedPreconditionError } from '../errors';
+import { discardBody, MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, type ExpectedBlob, MAX_TOKEN_BYTES, readCapped, readErrorBody, readVerified, registryErrorMessage, TransientError } from './bounded_body';
 import type { Logger } from '../log';
 import type { Credentials } from './credentials';
 import type { Endpoint } from './registries_conf';
@@ -34,7 +34,33 @@ export class RegistryClient {
   constructor(
     private readonly tokens: TokenCache,
     private readonly log: Logger,
+    /** a manifest, config or token request that receives nothing for this long fails */
+    private readonly idleMs = 60_000,
   ) {}
+
+  /**
+   * Runs fn with a signal that also aborts after idleMs without progress (arm() restarts the
+   * clock: each chunk of the body calls it), so a registry that answers a byte now and then
+   * cannot hold a pull forever; the failure is DEADLINE_EXCEEDED naming what stalled.
+   */
+  private async withIdle<T>(what: string, signal: AbortSignal, fn: (signal: AbortSignal, arm: () => void) => Promise<T>): Promise<T> {
+    const ctl = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => ctl.abort(new DeadlineExceededError(`${what}: no bytes from the registry for ${this.idleMs / 1000} s`)), this.idleMs);
+    };
+    const both = AbortSignal.any([signal, ctl.signal]);
+    arm();
+    try {
+      return await fn(both, arm);
+    } catch (e) {
+      if (ctl.signal.aborted && !signal.aborted) throw ctl.signal.reason;
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 
   private async schemeFor(ep: Endpoint, signal: AbortSignal): Promise<'https' | 'http'> {
     if (!ep.insecure) return 'https';
@@ -147,13 +173,16 @@ export class RegistryClient {
 
   /** A manifest or index, read with the 4 MiB bound; `size`, when an index gave one, must match. */
   async manifest(ep: Endpoint, ref: string, creds: Credentials | undefined, signal: AbortSignal, size?: number): Promise<FetchedManifest> {
-    const res = await this.get(ep, `manifests/${ref}`, { Accept: MANIFEST_ACCEPT }, creds, signal);
     const what = `manifest ${ep.host}/${ep.repository}${ref.startsWith('sha256:') ? '@' : ':'}${ref}`;
-    await this.check(res, what);
-    const body =
-      size !== undefined && ref.startsWith('sha256:')
-        ? await readVerified(res, { digest: ref, size }, MAX_MANIFEST_BYTES, 'manifest')
-        : await readCapped(res, MAX_MANIFEST_BYTES, what);
+    const { res, body } = await this.withIdle(what, signal, async (sig, arm) => {
+      const res = await this.get(ep, `manifests/${ref}`, { Accept: MANIFEST_ACCEPT }, creds, sig);
+      await this.check(res, what);
+      const body =
+        size !== undefined && ref.startsWith('sha256:')
+          ? await readVerified(res, { digest: ref, size }, MAX_MANIFEST_BYTES, 'manifest', arm)
+          : await readCapped(res, MAX_MANIFEST_BYTES, what, InvalidArgumentError, arm);
+      return { res, body };
+    });
     const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
     if (ref.startsWith('sha256:') && digest !== ref) {
       throw new InvalidArgumentError(`manifest from ${ep.host} has digest ${digest}, expected ${ref}`);
@@ -166,6 +195,13 @@ export class RegistryClient {
       throw new InvalidArgumentError(`manifest ${ref} from ${ep.host} is not JSON`);
     }
     return { body, mediaType, digest };
+  }
+
+  /** An image config: size and digest checked as it streams in, at most MAX_CONFIG_BYTES. */
+  async config(ep: Endpoint, desc: ExpectedBlob, creds: Credentials | undefined, signal: AbortSignal): Promise<Buffer> {
+    return this.withIdle(`image config ${desc.digest}`, signal, async (sig, arm) =>
+      readVerified(await this.blob(ep, desc.digest, creds, sig), desc, MAX_CONFIG_BYTES, 'image config', arm),
+    );
   }
 
   /** The blob's response (status checked); the caller streams and verifies it. */

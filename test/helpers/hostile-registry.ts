@@ -96,6 +96,15 @@ export function endless(status: number, headers: Record<string, string>, head: B
   };
 }
 
+/** `head` and then nothing, until the client hangs up. */
+export function stalls(status: number, headers: Record<string, string>, head: Buffer | string): Handler {
+  return (req, res, reg) => {
+    res.writeHead(status, headers);
+    res.write(head);
+    count(reg, req, Buffer.byteLength(head));
+  };
+}
+
 export const MEDIA = {
   manifest: 'application/vnd.oci.image.manifest.v1+json',
   config: 'application/vnd.oci.image.config.v1+json',

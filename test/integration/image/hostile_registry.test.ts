@@ -1,6 +1,6 @@
 // Pulls from a registry that attacks the daemon's memory: an endless manifest, configs that do
 // not match their descriptor, a huge token response, an endless error body, an endless or wrong
-// layer. Each must fail the pull with a clear status naming what was wrong, stop reading early
+// layer, a manifest or config that stalls. Each must fail the pull with a clear status naming what was wrong, stop reading early
 // (the server counts what it could send), leave the daemon's RSS within 50 MiB of where it was,
 // keep no partial layer, and leave Version and ListImages answering while it runs.
 
@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { startNori, type NoriProcess } from '../../helpers/daemon';
 import {
-  craftImage, endless, fixed, MEDIA, rssBytes, serveImage, sha256, startHostileRegistry, type CraftedImage, type HostileRegistry,
+  craftImage, endless, fixed, MEDIA, rssBytes, serveImage, sha256, stalls, startHostileRegistry, type CraftedImage, type HostileRegistry,
 } from '../../helpers/hostile-registry';
 import { buildTar } from '../../unit/image/tar_builder';
 
@@ -19,7 +19,7 @@ const RSS_BOUND = 50 * MiB;
 /** what the server may have pushed into socket buffers after nori stopped reading */
 const SENT_BOUND = 64 * MiB;
 
-const STATUS = { INVALID_ARGUMENT: 3, NOT_FOUND: 5, FAILED_PRECONDITION: 9, INTERNAL: 13 } as const;
+const STATUS = { INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, FAILED_PRECONDITION: 9, INTERNAL: 13 } as const;
 
 function layerDirs(root: string): string[] {
   return fs.readdirSync(join(root, 'overlay2')).filter((n) => /^[a-f0-9]{64}$/.test(n)).sort();
@@ -36,7 +36,7 @@ describe('pulls from a hostile registry are bounded (integration)', function () 
 
   before(async () => {
     reg = await startHostileRegistry();
-    nori = await startNori({ extraArgs: ['--registries-conf', '/nonexistent/registries.conf', '--auth-file', '/nonexistent/auth.json', '--pull-progress-timeout', '5'] });
+    nori = await startNori({ extraArgs: ['--registries-conf', '/nonexistent/registries.conf', '--auth-file', '/nonexistent/auth.json', '--pull-progress-timeout', '2'] });
     // one good pull first: the code paths are loaded before any RSS is measured
     const ok = serveImage(reg, craftImage('good', layer));
     await nori.client.call('PullImage', { image: { image: ok } }, { deadlineMs: 30_000 });
@@ -175,6 +175,19 @@ describe('pulls from a hostile registry are bounded (integration)', function () 
       new RegExp(`blob ${img.layerDigest} failed verification: got ${other.length} bytes with digest ${sha256(other)}`),
       `/v2/${img.repo}/blobs/${img.layerDigest}`,
     );
+  });
+
+  it('a manifest that sends a byte and then nothing fails after the progress timeout', async () => {
+    const img = craftImage('stalled-manifest', layer);
+    serveImage(reg, img, { manifest: stalls(200, { 'Content-Type': MEDIA.manifest }, '{') });
+    const r = await hostilePull(`${reg.host}/${img.repo}:latest`, STATUS.DEADLINE_EXCEEDED, /manifest .*stalled-manifest:latest: no bytes from the registry for 2 s/, `/v2/${img.repo}/manifests/latest`);
+    assert.ok(r.ms >= 1900 && r.ms < 10_000, `failed after ${r.ms} ms`);
+  });
+
+  it('a config that stalls half-way fails after the progress timeout', async () => {
+    const img = craftImage('stalled-config', layer);
+    serveImage(reg, img, { config: stalls(200, { 'Content-Type': 'application/octet-stream' }, img.config.subarray(0, 10)) });
+    await hostilePull(`${reg.host}/${img.repo}:latest`, STATUS.DEADLINE_EXCEEDED, new RegExp(`image config ${img.configDigest}: no bytes from the registry for 2 s`), `/v2/${img.repo}/blobs/${img.configDigest}`);
   });
 
   it('after all of that the daemon still pulls a good image', async () => {
