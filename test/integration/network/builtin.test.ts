@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { startNori, type NoriProcess } from '../../helpers/daemon';
+import { cniPluginsPresent } from '../../helpers/cni_plugins';
 import { assertNoLeaks } from '../../helpers/leaks';
 import { PLUGINS, removeMasqRules, sh, succeeds } from '../sandbox/env';
 
@@ -89,7 +90,7 @@ describe('network/builtin: what bridge + host-local + portmap give a pod', funct
   }
 
   before(async function () {
-    if (process.getuid?.() !== 0 || !existsSync(path.join(PLUGINS, 'bridge')) || !existsSync('/usr/sbin/nft')) this.skip();
+    if (process.getuid?.() !== 0 || !cniPluginsPresent() || !existsSync('/usr/sbin/nft')) this.skip();
     builtinNet = await freeSubnet(237);
     cniNet = await freeSubnet(238);
     otherNet = await freeSubnet(239);
