@@ -89,10 +89,11 @@ export class CgroupManager {
         for (const part of parts) {
           const up = dir;
           dir = path.join(dir, part);
-          if (await mkdirIfMissing(dir)) {
-            created.push(dir);
-            await this.initDir(up, dir, h);
-          }
+          const made = await mkdirIfMissing(dir);
+          if (made) created.push(dir);
+          // A level another pod is creating right now may not have its cpuset filled yet: a
+          // child copied from it would accept no task. Filling is idempotent, so check each level.
+          if (made || isCpuset(h)) await this.initDir(up, dir, h);
         }
         return created;
       } catch (e) {
@@ -147,18 +148,21 @@ export class CgroupManager {
       return [`${UNIT_PREFIX}${slice}/${scope}`];
     }
     const created: CreatedDirs = [];
+    const placedIn: string[] = [];
     try {
       for (const h of await this.hierarchies()) {
         const up = path.join(h, ...parts);
         const dir = path.join(up, name);
-        if (await mkdirIfMissing(dir)) {
-          created.push(dir);
-          await this.initDir(up, dir, h);
-        }
+        const made = await mkdirIfMissing(dir);
+        if (made) created.push(dir);
+        if (made || isCpuset(h)) await this.initDir(up, dir, h);
         // r+: cgroupfs always has the file; anything else is no cgroup to move into.
         await fs.writeFile(path.join(dir, 'cgroup.procs'), String(pid), { flag: 'r+' });
+        placedIn.push(up);
       }
     } catch (e) {
+      // Back to the pod's own level where it was moved already, or the dirs made stay busy.
+      for (const up of placedIn) await fs.writeFile(path.join(up, 'cgroup.procs'), String(pid), { flag: 'r+' }).catch(() => undefined);
       await this.removeDirs(created).catch(() => undefined);
       throw e;
     }
@@ -206,7 +210,7 @@ export class CgroupManager {
       if (avail.length > 0) await fs.writeFile(path.join(up, 'cgroup.subtree_control'), avail.map((c) => `+${c}`).join(' ')).catch(() => undefined);
       return;
     }
-    if (path.basename(hierarchy) === 'cpuset') {
+    if (isCpuset(hierarchy)) {
       // A v1 cpuset cgroup with empty cpus/mems accepts no task: inherit the parent's.
       for (const f of ['cpuset.cpus', 'cpuset.mems']) {
         const mine = (await readOr(path.join(dir, f))).trim();
@@ -215,6 +219,11 @@ export class CgroupManager {
       }
     }
   }
+}
+
+/** A v1 cpuset hierarchy (co-mounted names like cpu,cpuacct never include cpuset here). */
+function isCpuset(hierarchy: string): boolean {
+  return path.basename(hierarchy) === 'cpuset';
 }
 
 export function detectLayout(root: string): CgroupLayout {

@@ -31,6 +31,22 @@ describe('cgroups/manager (temp dir layouts)', () => {
     assert.equal(existsSync(path.join(root, 'memory', 'kubepods', 'pod1')), false);
   });
 
+  it('v1: a level that exists with an empty cpuset (another pod is making it) gets the parent\'s before a child copies it', async () => {
+    mkdirSync(path.join(root, 'cpuset', 'nori'), { recursive: true });
+    writeFileSync(path.join(root, 'cpuset', 'cpuset.cpus'), '0-1\n');
+    writeFileSync(path.join(root, 'cpuset', 'cpuset.mems'), '0\n');
+    // as the kernel shows a new v1 cpuset dir: the files exist and are empty
+    writeFileSync(path.join(root, 'cpuset', 'nori', 'cpuset.cpus'), '');
+    writeFileSync(path.join(root, 'cpuset', 'nori', 'cpuset.mems'), '');
+    const m = new CgroupManager({ root, layout: 'v1' });
+    const created = await m.createParent('/nori/pod1');
+    assert.deepEqual(created, [path.join(root, 'cpuset', 'nori', 'pod1')]);
+    for (const d of ['nori', 'nori/pod1']) {
+      assert.equal(readFileSync(path.join(root, 'cpuset', d, 'cpuset.cpus'), 'utf8'), '0-1', d);
+      assert.equal(readFileSync(path.join(root, 'cpuset', d, 'cpuset.mems'), 'utf8'), '0', d);
+    }
+  });
+
   it('v1: a dir still in use is kept and reported', async () => {
     mkdirSync(path.join(root, 'pids'));
     const m = new CgroupManager({ root, layout: 'v1' });
