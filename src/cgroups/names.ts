@@ -5,6 +5,9 @@
 
 import { InvalidArgumentError } from '../errors';
 
+/** The child cgroup of a pod's parent that holds the pod init (cgroupfs driver). */
+export const POD_INIT_CGROUP = 'nori-podinit';
+
 /** "/kubepods/burstable/pod1" → ["kubepods", "burstable", "pod1"]; refuses "..", empty and NUL. */
 export function cgroupfsComponents(path: string): string[] {
   if (path.includes('\0')) throw new InvalidArgumentError(`cgroup parent "${path}" contains NUL`);

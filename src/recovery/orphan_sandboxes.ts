@@ -3,14 +3,15 @@
 // network's lease table) records each attachment by id, so the pieces are found under nori's own dirs: a cached CNI attachment
 // (DEL it: that frees the IP lease and the veth), pinned namespaces (the pod init is the
 // process whose PID namespace is the pinned one: killed), the shm mount and the sandbox dir,
-// and the default cgroup parent `/<prefix>/pod<id>` while empty.
+// and the default cgroup parent `/<prefix>/pod<id>` (with the pod init's child) once empty.
 
 import { existsSync, promises as fs } from 'node:fs';
 import { listDirQuiet } from '../util/fs';
 import { join } from 'node:path';
 import type { CgroupManager } from '../cgroups/manager';
+import { POD_INIT_CGROUP } from '../cgroups/names';
 import { errorMessage } from '../errors';
-import { isSameProcess } from '../proc/identity';
+import { identify, isSameProcess } from '../proc/identity';
 import type { Logger } from '../log';
 import { podRuntimeConf } from '../network';
 import type { PodNetwork } from '../network/pod-network';
@@ -42,6 +43,12 @@ async function processesInPinnedPidNs(pin: string): Promise<number[]> {
   return out;
 }
 
+/** Waits (bounded) until none of `pids` is alive; a zombie counts as gone (it has left its cgroups). */
+async function waitUntilExited(pids: readonly number[], boundMs: number): Promise<void> {
+  const until = Date.now() + boundMs;
+  while (pids.some((pid) => identify(pid) !== undefined) && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+}
+
 export async function removeOrphanSandboxes(d: OrphanSandboxDeps): Promise<string[]> {
   const ids = new Set<string>(listDirQuiet(join(d.state, 'sandboxes')));
   for (const t of ['user', 'net', 'ipc', 'uts', 'pid']) for (const n of listDirQuiet(join(d.state, 'ns', t))) ids.add(n);
@@ -57,13 +64,16 @@ export async function removeOrphanSandboxes(d: OrphanSandboxDeps): Promise<strin
         const rt = podRuntimeConf({ sandboxId: id, netns: p.ns.net, podName: '', podNamespace: '', podUid: '' });
         await d.network.del(rt, { signal: AbortSignal.timeout(120_000) });
       }
-      for (const pid of await processesInPinnedPidNs(p.ns.pid)) {
+      const killed = await processesInPinnedPidNs(p.ns.pid);
+      for (const pid of killed) {
         try {
           d.sys.kill(pid, 'SIGKILL');
         } catch {
           // gone already
         }
       }
+      // The pod init sits in the pod's cgroup: its dirs are busy until it has exited.
+      await waitUntilExited(killed, 10_000);
       try {
         d.sys.umount2(p.shm, MNT_DETACH);
       } catch {
@@ -72,7 +82,9 @@ export async function removeOrphanSandboxes(d: OrphanSandboxDeps): Promise<strin
       for (const f of Object.values(p.ns)) await unpinNamespace(d.sys, f);
       await fs.rm(p.dir, { recursive: true, force: true });
       const parent = `/${d.cgroupRootPrefix}/pod${id}`;
-      await d.cgroups.removeDirs(await d.cgroups.paths(parent)).catch(() => undefined);
+      // The pod init's child cgroup first: a parent with a child cgroup cannot be removed.
+      const dirs = [...(await d.cgroups.paths(parent)), ...(await d.cgroups.paths(`${parent}/${POD_INIT_CGROUP}`))];
+      await d.cgroups.removeDirs(dirs).catch(() => undefined);
       // the prefix dir is shared by the daemon's pods: it goes with the last (rmdir of a busy one fails)
       await d.cgroups.removeDirs(await d.cgroups.paths(`/${d.cgroupRootPrefix}`)).catch(() => undefined);
       cleaned.push(id);

@@ -49,9 +49,12 @@ export async function killPodInit(sys: Sys, pid: number, pinned: string): Promis
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
   }
-  // Wait briefly until it has exited (a zombie is enough: it left its cgroups and namespaces;
-  // reaping is its parent's business, and that is not nori).
-  for (let i = 0; i < 200 && (await isRunning(pid)); i++) await new Promise((r) => setTimeout(r, 5));
+  // Wait until it has exited (a zombie is enough: it left its cgroups and namespaces; reaping is
+  // its parent's business, and that is not nori). It sits in the pod's cgroup, so removing the
+  // pod's cgroup dirs depends on this; on a loaded node the exit of a PID namespace's init (the
+  // kernel kills and waits for every process in it) can take over a second.
+  const until = Date.now() + 10_000;
+  while ((await isRunning(pid)) && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
 }
 
 async function isRunning(pid: number): Promise<boolean> {

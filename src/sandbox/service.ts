@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { CgroupManager } from '../cgroups/manager';
-import { defaultPodParent } from '../cgroups/names';
+import { defaultPodParent, POD_INIT_CGROUP } from '../cgroups/names';
 import type { Config } from '../config';
 import { AlreadyExistsError, InternalError, errorMessage } from '../errors';
 import { NamespaceMode, PodSandboxConfig, type RunPodSandboxRequest } from '../gen/api';
@@ -365,7 +365,7 @@ export class SandboxService implements SandboxLookup {
   /** The pod init belongs to the pod's cgroup (its memory and pids count there), not nori's. */
   private async placePodInit(rec: StoredRecord, pid: number, log: Logger): Promise<void> {
     try {
-      rec.internals.cgroupCreated.push(...(await this.cgroups.placeProcess(rec.cgroupParent, 'nori-podinit', rec.id, pid)));
+      rec.internals.cgroupCreated.push(...(await this.cgroups.placeProcess(rec.cgroupParent, POD_INIT_CGROUP, rec.id, pid)));
     } catch (e) {
       log.warn({ sandbox: rec.id, err: errorMessage(e) }, "the pod init stays in nori's cgroup");
     }
