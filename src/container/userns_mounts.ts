@@ -14,7 +14,7 @@
 // unmounted right after the rootfs is mounted or the runtime has created the container: nothing
 // stays mounted there. A crash in between leaves clones that startup sweeps (sweepIdmaps).
 
-import { chmodSync, chownSync, constants as fsc, readFileSync, rmdirSync, statSync, unlinkSync, lstatSync, accessSync } from 'node:fs';
+import { chmodSync, chownSync, constants as fsc, rmdirSync, statSync, unlinkSync, lstatSync, accessSync } from 'node:fs';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import { FailedPreconditionError, errorMessage } from '../errors';
 import type { SandboxRecord } from '../sandbox/api';
@@ -23,7 +23,6 @@ import { MNT_DETACH } from '../sys/constants';
 import type { Sys } from '../sys/types';
 import type { UsernsSys } from '../sys/userns';
 import { listDirQuiet, mkdirp } from '../util/fs';
-import { parseMountInfo } from './spec/mounts';
 import type { OciMount } from './spec/types';
 
 export interface ContainerLayer {
@@ -124,53 +123,38 @@ export function idmapBindSources(d: UsernsMountDeps, containerId: string, mounts
   });
 }
 
-/** Mount points under `dir`, deepest first, from /proc/self/mountinfo. */
-function mountsUnder(dir: string): string[] {
-  let text = '';
-  try {
-    text = readFileSync('/proc/self/mountinfo', 'utf8');
-  } catch {
-    return [];
-  }
-  const prefix = `${dir}/`;
-  return parseMountInfo(text)
-    .map((e) => e.mountPoint)
-    .filter((p) => p.startsWith(prefix))
-    .sort((a, b) => b.length - a.length);
-}
-
 /**
- * Unmounts every clone under `dir` and removes the dir. Nothing is removed recursively: an
- * entry still mounted (unmount failed) is left, with the dir, and reported.
+ * Unmounts every clone under `dir` and removes the dir. Each entry is one of our mount points,
+ * so no mount table is read (it grows with the node's pods). Nothing is removed recursively:
+ * rmdir and unlink refuse a non-empty dir or a busy mount point, which is then reported.
  */
 export function releaseIdmaps(sys: Sys, dir: string): string[] {
   const left: string[] = [];
-  if (listDirQuiet(dir).length === 0 && !exists(dir)) return left;
-  for (const mp of mountsUnder(dir)) {
-    try {
-      sys.umount2(mp, MNT_DETACH);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'EINVAL' && code !== 'ENOENT') left.push(`${mp}: ${errorMessage(e)}`);
-    }
-  }
-  const still = new Set(mountsUnder(dir));
-  for (const name of listDirQuiet(dir)) {
+  const names = listDirQuiet(dir);
+  if (names.length === 0 && !exists(dir)) return left;
+  for (const name of names) {
     const p = join(dir, name);
-    if (still.has(p)) continue;
+    // Detach until nothing is mounted there (EINVAL: not a mount point); a few at most.
+    for (let i = 0; i < 8; i++) {
+      try {
+        sys.umount2(p, MNT_DETACH);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== 'EINVAL' && code !== 'ENOENT') left.push(`${p}: ${errorMessage(e)}`);
+        break;
+      }
+    }
     try {
       if (lstatSync(p).isDirectory()) rmdirSync(p);
       else unlinkSync(p);
     } catch (e) {
-      left.push(`${p}: ${errorMessage(e)}`);
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') left.push(`${p}: ${errorMessage(e)}`);
     }
   }
-  if (left.length === 0) {
-    try {
-      rmdirSync(dir);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') left.push(`${dir}: ${errorMessage(e)}`);
-    }
+  try {
+    rmdirSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') left.push(`${dir}: ${errorMessage(e)}`);
   }
   return left;
 }

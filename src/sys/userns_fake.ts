@@ -1,6 +1,7 @@
 // FakeUsernsSys: UsernsSys for unit tests, on top of a FakeSys whose mount table it shares, so
 // pins it makes can be joined (startPodInit) and unpinned (umount2) through the FakeSys.
 
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { MS } from './constants';
 import type { FakeNamespace, FakeSys } from './fake';
 import type { NamespaceType } from './types';
@@ -11,7 +12,6 @@ let nextInode = 4026560000;
 export interface FakeUserNamespace extends FakeNamespace {
   uidMappings: IdRange[];
   gidMappings: IdRange[];
-  /** The user namespace's own inode for the others (owner). */
 }
 
 export class FakeUsernsSys implements UsernsSys {
@@ -50,6 +50,11 @@ export class FakeUsernsSys implements UsernsSys {
     this.throwInjected();
     const ns = this.sys.namespaceAt(usernsPath);
     if (!ns || ns.type !== 'user') throw Object.assign(new Error(`EINVAL: not a user namespace, mount_setattr '${usernsPath}'`), { code: 'EINVAL' });
+    // As the native one: the mount point is made, a directory or a file like the source.
+    if (!existsSync(target)) {
+      if (statSync(source).isDirectory()) mkdirSync(target);
+      else writeFileSync(target, '');
+    }
     const stack = this.sys.mounts.get(target) ?? [];
     stack.push({ source, fstype: 'idmap', flags: MS.MS_BIND, data: `userns=${ns.inode}` });
     this.sys.mounts.set(target, stack);
