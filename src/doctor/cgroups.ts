@@ -78,9 +78,12 @@ function hugetlbCheck(m: CgroupMounts, homes: Record<string, 'v1' | 'v2'>): Chec
 function driverCheck(config: Config): Check {
   const systemdRuns = existsSync('/run/systemd/system');
   if (config.cgroupDriver === 'systemd') {
-    return systemdRuns
-      ? pass('cgroups', 'driver', 'systemd (systemd is PID 1)')
-      : fail('cgroups', 'driver', 'cgroup-driver systemd but systemd is not running', 'set cgroup-driver = "cgroupfs" (and kubelet cgroupDriver: cgroupfs)');
+    if (!systemdRuns) return fail('cgroups', 'driver', 'cgroup-driver systemd but systemd is not running', 'set cgroup-driver = "cgroupfs" (and kubelet cgroupDriver: cgroupfs)');
+    // The systemd driver asks systemd over the system bus for slices and scopes.
+    const bus = /^unix:path=([^,;]+)/.exec(process.env.DBUS_SYSTEM_BUS_ADDRESS ?? '')?.[1] ?? '/run/dbus/system_bus_socket';
+    return existsSync(bus)
+      ? pass('cgroups', 'driver', `systemd (systemd is PID 1, system bus at ${bus})`)
+      : fail('cgroups', 'driver', `cgroup-driver systemd but no D-Bus system bus at ${bus}`, 'apt-get install dbus && systemctl start dbus (or set cgroup-driver = "cgroupfs")');
   }
   return systemdRuns
     ? warn('cgroups', 'driver', 'cgroupfs on a systemd host: systemd and nori both manage cgroups', 'set cgroup-driver = "systemd" here and kubelet cgroupDriver: systemd')

@@ -144,6 +144,18 @@ describe('nori doctor (real host)', function () {
     assert.ok(existsSync('/sys/fs/cgroup/memory') || existsSync('/sys/fs/cgroup/cgroup.controllers'));
   });
 
+  it('judges the systemd cgroup driver by whether systemd (and its bus) run here', () => {
+    const r = doctor(['doctor', '--json', ...base, '--cgroup-driver', 'systemd']);
+    const c = byName(r.report, 'driver')!;
+    if (!existsSync('/run/systemd/system')) {
+      assert.equal(c.status, 'FAIL');
+      assert.match(c.fix!, /cgroup-driver = "cgroupfs"/);
+      assert.equal(r.status, 1);
+    } else {
+      assert.equal(c.status, existsSync('/run/dbus/system_bus_socket') ? 'PASS' : 'FAIL');
+    }
+  });
+
   it('reports a configuration that does not load as a FAIL', () => {
     const r = doctor(['doctor', '--json', ...base, '--cgroup-driver', 'bogus']);
     assert.equal(r.status, 1);
