@@ -9,6 +9,7 @@ import { loadFixtures, pushFixtures, startRegistry, type PushedFixture, type Tes
 import { createdIds, removeAllPods, removePod, runPod, startContainer } from './cri';
 import { describeError, type BenchContext, type BenchImage } from './context';
 import { diff, phaseTable, scrape, type PhaseRow } from './phases';
+import { stepTable } from './steps';
 import { cgroupLeftovers, rssBytes } from './procs';
 import { buildAndPushPause } from './pause-image';
 import { containerdInstalled, startBenchContainerd } from './runtimes/containerd';
@@ -195,6 +196,9 @@ async function main(): Promise<number> {
       if (ph.length) console.log(`\nnori's own histograms over this scenario (server side):\n${phaseTable(ph)}`);
     }
     await removeFleets(ctx);
+    const noriLogs = runtimes.find((rt) => rt.name === 'nori')?.logs?.();
+    const steps = noriLogs ? stepTable(noriLogs) : '';
+    if (steps) console.log(`\n### where nori's time goes (steps its log records, whole run)\n\n${steps}`);
   } finally {
     await teardown();
   }

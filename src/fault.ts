@@ -23,6 +23,7 @@ export const FAULT_POINTS = [
   'remove-pod.after-containers-removed',
   'remove-pod.after-unpin',
   'remove-container.after-unmount',
+  'remove-container.after-row-deleted',
   'pull.mid-layer',
   'pull.after-layer-commit',
   'pull.after-layers',

@@ -48,6 +48,7 @@ export async function startBenchNori(workDir: string, registryHost: string): Pro
     metricsUrl: () => (n.metricsPort > 0 ? `http://127.0.0.1:${n.metricsPort}/metrics` : undefined),
     bridge: NORI_NET.bridge,
     monitorPids: () => findOwnProcesses('conmon', dir),
+    logs: () => n.logs,
     async restart(this: BenchRuntime) {
       this.client.close();
       await n.stop('SIGKILL');

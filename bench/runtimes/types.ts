@@ -28,6 +28,8 @@ export interface BenchRuntime {
    * ListContainers (recovery done). `client` and `pid` name the new daemon afterwards.
    */
   restart?(): Promise<number>;
+  /** the daemon's log lines so far, parsed (nori) */
+  logs?(): Record<string, unknown>[];
   /** stops the daemon and removes everything it made; returns problems found (leftovers) */
   teardown(): Promise<string[]>;
 }

@@ -88,6 +88,8 @@ export class ContainerManager {
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly reservedNames = new Set<string>();
   readonly lock = new KeyedLock();
+  /** Removed containers whose files are still being deleted (RemoveContainer returns before). */
+  private readonly fileRemovals = new Set<Promise<void>>();
   readonly preparer: MountPreparer;
   /** Told of every transition, synchronously, right after the store has it. */
   readonly listeners: TransitionListener[] = [];
@@ -520,17 +522,37 @@ export class ContainerManager {
       this.unmount(join(row.bundle, 'rootfs'));
       this.releaseIdmaps(row.id);
       faultPoint('remove-container.after-unmount');
-      await this.deps.images.removeContainerLayer(row.id);
       await this.preparer.forget(row.id);
-      step('layer');
-      rmSync(row.bundle, { recursive: true, force: true });
-      rmSync(join(this.exitDir, row.id), { force: true });
-      rmSync(join(this.socketDir, row.id), { recursive: true, force: true });
-      step('files');
+      // The container is gone from every list (and no longer holds its image) when the call
+      // returns; its files (writable layer, bundle, exit file, conmon socket dir) go right after,
+      // off the call. A crash before they are gone is cleaned up at start-up: no row owns them
+      // any more (recovery/orphan_containers.ts, the image service's sweep of layer dirs).
+      new ImageStore(this.deps.db).removeContainer(row.id);
       this.store.delete(row.id);
       this.emit('DELETED', row.id, row);
+      faultPoint('remove-container.after-row-deleted');
+      step('row');
       this.deps.log.info({ container: row.id, steps }, 'container removed');
+      const files = this.removeFiles(row).finally(() => this.fileRemovals.delete(files));
+      this.fileRemovals.add(files);
     });
+  }
+
+  private async removeFiles(row: ContainerRow): Promise<void> {
+    try {
+      await this.deps.images.removeContainerLayer(row.id);
+      rmSync(join(this.exitDir, row.id), { force: true });
+      rmSync(join(this.socketDir, row.id), { recursive: true, force: true });
+      // last: while the bundle is there, start-up recovery finds the rest by it
+      rmSync(row.bundle, { recursive: true, force: true });
+    } catch (e) {
+      this.deps.log.warn({ container: row.id, err: errorMessage(e) }, 'removing a removed container\'s files failed; start-up recovery retries');
+    }
+  }
+
+  /** Resolves when the files of every container removed so far are gone (pod removal, shutdown). */
+  async filesRemoved(): Promise<void> {
+    while (this.fileRemovals.size > 0) await Promise.all([...this.fileRemovals]);
   }
 
   // ---- misc ---------------------------------------------------------------------------------
@@ -633,8 +655,9 @@ export class ContainerManager {
     this.waiters.delete(id);
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.watcher.close();
+    await withTimeout(this.filesRemoved(), 10_000, 'removing removed containers\' files').catch(() => undefined);
   }
 
   /** A listener's failure is logged, never the caller's: transitions already happened. */

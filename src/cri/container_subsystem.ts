@@ -44,6 +44,8 @@ export function containerSubsystem(ctx: SubsystemContext, deps: { images: ImageL
           throw e;
         });
       }
+      // the pod is gone only with everything of its containers
+      await m.filesRemoved();
     },
   });
   return {

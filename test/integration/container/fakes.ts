@@ -146,7 +146,7 @@ export async function makeRig(imageConfig: ImageRecord['config'] = {}): Promise<
       const m = managers[managers.length - 1];
       if (m) for (const r of m.store.list()) await m.remove(r.id).catch(() => undefined);
       for (const x of managers) {
-        x.close();
+        await x.close();
         x.deps.db.close();
       }
       for (const p of Object.values(ns)) {

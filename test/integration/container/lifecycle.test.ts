@@ -225,6 +225,9 @@ describe('containers: lifecycle with runc + conmon', function () {
     await m.remove(id);
     await m.remove(id);
     assert.equal(m.store.get(id), undefined);
+    assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(id), 'unmounted before the call returns');
+    // the files go right after the call
+    await m.filesRemoved();
     assert.ok(!existsSync(bundle));
     assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(id));
     assert.equal(await m.runtimeFor('').state(id), undefined);

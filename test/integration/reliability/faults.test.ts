@@ -55,6 +55,8 @@ const SCENARIOS: Record<FaultPointName, Scenario> = {
   'remove-pod.after-containers-removed': { setup: 'pod+stopped', cleanAfterRestart: false },
   'remove-pod.after-unpin': { setup: 'pod+stopped', cleanAfterRestart: false },
   'remove-container.after-unmount': { setup: 'pod+stopped-container', cleanAfterRestart: false },
+  // the row is gone, the files are not yet: start-up recovery removes them
+  'remove-container.after-row-deleted': { setup: 'pod+stopped-container', cleanAfterRestart: false },
   'pull.mid-layer': { setup: 'none', cleanAfterRestart: true },
   'pull.after-layer-commit': { setup: 'none', cleanAfterRestart: true },
   'pull.after-layers': { setup: 'none', cleanAfterRestart: true },
