@@ -26,9 +26,12 @@ export interface UsernsContext {
   handlerPath: string;
 }
 
-/** Handlers that run user-namespaced pods here: runc (joins a user namespace by path, with maps). */
+/**
+ * Handlers that run user-namespaced pods here: runc and crun (through nori's wrapper on hybrid
+ * hosts) both join a user namespace by path with its maps; nori makes the idmapped mounts.
+ */
 export function handlerSupportsUserns(handlerPath: string): boolean {
-  return path.basename(handlerPath) === 'runc';
+  return ['runc', 'crun'].includes(path.basename(handlerPath));
 }
 
 function range(m: IDMapping, what: string): IdRange {

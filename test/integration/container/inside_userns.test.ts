@@ -197,6 +197,19 @@ describe('containers from inside: user namespaces (hostUsers: false)', function 
     );
   });
 
+  it('crun (through nori\'s wrapper): the maps, mapped owners, and ExecSync', async () => {
+    const pod = await t.pod({ userns: userns(A), handler: 'crun' });
+    const r = await t.run(pod, 'crun', 'cat /proc/self/uid_map; stat -c "%u %g %n" / /bin/busybox /etc/hosts /vol; touch /vol/by-crun && stat -c "%u %n" /vol/by-crun', {
+      mounts: [{ container_path: '/vol', host_path: vol }],
+    });
+    assert.equal(r.exitCode, 0, r.out);
+    assert.deepEqual(r.out.split('\n')[0]!.trim().split(/\s+/), ['0', String(A.hostId), String(A.length)]);
+    for (const f of ['/', '/bin/busybox', '/etc/hosts', '/vol', '/vol/by-crun']) assert.match(r.out, new RegExp(`^0 (0 )?${f}$`, 'm'), r.out);
+    const id = await t.runLong(pod, 'crun-long');
+    const ex = await t.exec(id, ['cat', '/proc/self/uid_map']);
+    assert.deepEqual(ex.stdout.trim().split(/\s+/), ['0', String(A.hostId), String(A.length)]);
+  });
+
   it('nothing of the pod remains after RemovePodSandbox', async () => {
     const pod = await t.pod({ userns: userns(C), name: 'gone' });
     await t.runLong(pod, 'long', { mounts: [{ container_path: '/vol', host_path: vol }] });

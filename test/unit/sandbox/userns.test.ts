@@ -55,18 +55,22 @@ describe('sandbox/userns', () => {
   });
 
   it('a user-namespaced pod cannot use the host\'s network, IPC or PID namespace, nor a handler without support', () => {
+    const other = { ...config, runtimes: { ...config.runtimes, kata: { ...config.runtimes.runc!, path: '/usr/bin/kata-runtime' } } };
     const u = { mode: NamespaceMode.POD, uids: M, gids: M };
     assert.throws(() => plan({ usernsOptions: u, network: NamespaceMode.NODE }), invalid(/host network/));
     assert.throws(() => plan({ usernsOptions: u, ipc: NamespaceMode.NODE }), invalid(/host IPC/));
     assert.throws(() => plan({ usernsOptions: u, pid: NamespaceMode.NODE }), invalid(/host PID/));
-    assert.throws(() => plan({ usernsOptions: u }, 'crun'), invalid(/"crun" does not support user namespaces/));
+    assert.throws(() => planSandbox(req({ usernsOptions: u }, 'kata'), other, '/x'), invalid(/"kata" does not support user namespaces/));
+    assert.ok(plan({ usernsOptions: u }, 'crun').userns);
   });
 
-  it('Status lists user_namespaces for runc only (and for "", the default handler runc)', () => {
+  it('Status lists user_namespaces for runc and crun (and "", the default handler), not for others', () => {
     assert.equal(handlerSupportsUserns('/usr/sbin/runc'), true);
-    assert.equal(handlerSupportsUserns('/usr/bin/crun'), false);
-    const byName = new Map(runtimeHandlers(config).map((h) => [h.name, h.features?.userNamespaces]));
-    assert.deepEqual([...byName], [['', true], ['crun', false], ['runc', true]]);
+    assert.equal(handlerSupportsUserns('/usr/bin/crun'), true);
+    assert.equal(handlerSupportsUserns('/usr/bin/kata-runtime'), false);
+    const withKata = { ...config, runtimes: { ...config.runtimes, kata: { ...config.runtimes.runc!, path: '/usr/bin/kata-runtime' } } };
+    const byName = new Map(runtimeHandlers(withKata).map((h) => [h.name, h.features?.userNamespaces]));
+    assert.deepEqual([...byName], [['', true], ['crun', true], ['kata', false], ['runc', true]]);
   });
 
   it('toHostId maps through the ranges', () => {
