@@ -40,6 +40,10 @@ import { HeaderCompressor, HeaderDecompressor, MAX_HEADER_BLOCK } from './zlib-c
 export { SpdyStream };
 
 const MAX_DATA_CHUNK = 16 * 1024;
+/** Open streams per connection: remotecommand uses at most 5, port-forward 2 per forwarded
+ *  connection; past this a new stream is refused (RST_STREAM REFUSED_STREAM), so a client
+ *  cannot make the daemon hold streams without bound (unpaired port-forward streams wait 30 s). */
+export const MAX_STREAMS = 1000;
 
 export interface SpdyConnectionEvents {
   stream: (s: SpdyStream) => void;
@@ -288,7 +292,7 @@ export class SpdyConnection extends EventEmitter implements StreamOwner {
       return;
     }
     this.lastStreamId = id;
-    if (this.goingAway) {
+    if (this.goingAway || this.streams.size >= MAX_STREAMS) {
       void this.enqueue(() => rstStreamFrame(id, RstStatus.REFUSED_STREAM)).catch(() => undefined);
       return;
     }
