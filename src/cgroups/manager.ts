@@ -13,7 +13,7 @@
 import { promises as fs, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { InvalidArgumentError } from '../errors';
-import { cgroupfsComponents, expandSlice, isSystemdSlice } from './names';
+import { cgroupfsComponents, defaultPodParent, expandSlice, isSystemdSlice, POD_INIT_CGROUP, toCgroupfsPath } from './names';
 import { SystemdUnits } from './systemd';
 
 export type CgroupLayout = 'v1' | 'v2';
@@ -118,6 +118,21 @@ export class CgroupManager {
     }
     await this.systemd.startSlice(slice, `nori pod slice ${slice}`);
     return [...created, `${UNIT_PREFIX}${slice}`];
+  }
+
+  /**
+   * The cgroups of a pod with the default parent that lost its store row (the orphan sweep):
+   * its pod-init leaf or scope, its own level, and the prefix level when it was the last.
+   */
+  async removeDefaultPodCgroups(prefix: string, podId: string): Promise<void> {
+    const parent = toCgroupfsPath(defaultPodParent(this.driver, prefix, podId));
+    if (this.driver === 'systemd') {
+      const slice = parent.split('/').pop() ?? '';
+      await this.removeDirs([`${UNIT_PREFIX}${slice}`, `${UNIT_PREFIX}${slice}/${POD_INIT_CGROUP}-${podId}.scope`]);
+    } else {
+      await this.removeDirs([...(await this.paths(parent)), ...(await this.paths(`${parent}/${POD_INIT_CGROUP}`))]);
+    }
+    await this.removePrefixIfEmpty(prefix, parent);
   }
 
   /**

@@ -9,7 +9,6 @@ import { existsSync, promises as fs } from 'node:fs';
 import { listDirQuiet } from '../util/fs';
 import { join } from 'node:path';
 import type { CgroupManager } from '../cgroups/manager';
-import { POD_INIT_CGROUP } from '../cgroups/names';
 import { errorMessage } from '../errors';
 import { identify, isSameProcess } from '../proc/identity';
 import type { Logger } from '../log';
@@ -81,12 +80,8 @@ export async function removeOrphanSandboxes(d: OrphanSandboxDeps): Promise<strin
       }
       for (const f of Object.values(p.ns)) await unpinNamespace(d.sys, f);
       await fs.rm(p.dir, { recursive: true, force: true });
-      const parent = `/${d.cgroupRootPrefix}/pod${id}`;
-      // The pod init's child cgroup first: a parent with a child cgroup cannot be removed.
-      const dirs = [...(await d.cgroups.paths(parent)), ...(await d.cgroups.paths(`${parent}/${POD_INIT_CGROUP}`))];
-      await d.cgroups.removeDirs(dirs).catch(() => undefined);
-      // the prefix dir is shared by the daemon's pods: it goes with the last (rmdir of a busy one fails)
-      await d.cgroups.removeDirs(await d.cgroups.paths(`/${d.cgroupRootPrefix}`)).catch(() => undefined);
+      // its pod-init cgroup and its own level; the prefix level goes with the last pod
+      await d.cgroups.removeDefaultPodCgroups(d.cgroupRootPrefix, id).catch(() => undefined);
       cleaned.push(id);
     } catch (e) {
       d.log.error({ sandbox: id, err: errorMessage(e) }, 'cleaning up a sandbox without a store row failed; will retry at next start');
