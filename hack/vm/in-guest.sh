@@ -51,6 +51,19 @@ for driver in $DRIVERS; do
 	[ -z "$left" ] || say "cgroups left after $driver: $left"
 done
 
+# The user-namespace pods, the built-in network and the systemd unit: once, with the systemd
+# driver (where most of their users are).
+EXTRA=${NORI_VM_EXTRA_SUITES-"dist/test/integration/container/inside_userns.test.js dist/test/integration/network/builtin.test.js dist/test/integration/ops/service.test.js"}
+if [ -n "$EXTRA" ]; then
+	say "== user namespaces, built-in network, nori.service (--cgroup-driver systemd)"
+	# shellcheck disable=SC2086
+	NORI_TEST_CGROUP_DRIVER=systemd NORI_TEST_COUNTS="$R/counts-systemd-extra.json" NORI_TEST_TIMEOUT_SCALE=${NORI_TEST_TIMEOUT_SCALE:-10} \
+		npx --no-install mocha --config .mocharc.json --require hack/vm/mocha-timeouts.js --slow 60000 \
+		--reporter test/reporter/closing-line.js $EXTRA 2>&1 | tee "$R/tests-systemd-extra.log"
+	[ "${PIPESTATUS[0]}" = 0 ] || rc=1
+	[ -f "$R/counts-systemd-extra.json" ] || { echo '{"passed":0,"failed":1,"skipped":0}' >"$R/counts-systemd-extra.json"; rc=1; }
+fi
+
 if [ -x .vm-tools/critest ]; then
 	hack/vm/critest-in-guest.sh "$R" || rc=1
 fi

@@ -8,13 +8,16 @@
 # echoed here. The last line is "N passed, N failed, N skipped" over both drivers.
 #
 # Env: NORI_VM_CACHE (default /var/cache/nori-vm), NORI_VM_MEM (MiB, default 4096),
-#      NORI_VM_CPUS (default 2), NORI_VM_SUITES (space-separated dist/ globs, overrides the list
+#      NORI_VM_CPUS (default 2), NORI_VM_EXTRA_SUITES (run once with the systemd driver; "" for none), NORI_VM_SUITES (space-separated dist/ globs, overrides the list
 #      in in-guest.sh), NORI_VM_DRIVERS (default "cgroupfs systemd"), CRITEST (a critest binary),
 #      CRITEST_FOCUS (ginkgo focus regexp; default Container, Security Context, PodSandbox,
 #      Streaming), CRITEST_REGISTRY (host:port of a registry with critest's images, default
 #      127.0.0.1:5000), CRITEST_TIMEOUT (seconds, default 1500), NORI_TEST_TIMEOUT_SCALE (default 10), NORI_VM_TIMEOUT (seconds, default 3300),
 #      NORI_VM_ACCEL (kvm|tcg, default: kvm when the CPU has vmx/svm and /dev/kvm is usable),
 #      NORI_VM_KEEP=1 keeps the run directory.
+# The whole script is one compound command: bash reads it all before running, so editing this
+# file while a run is going cannot change what that run does.
+{
 set -Eeuo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -55,6 +58,7 @@ done
 {
 	[ -n "${NORI_VM_SUITES:-}" ] && printf 'NORI_VM_SUITES=%q\n' "$NORI_VM_SUITES"
 	[ -n "${NORI_VM_DRIVERS:-}" ] && printf 'NORI_VM_DRIVERS=%q\n' "$NORI_VM_DRIVERS"
+	[ -n "${NORI_VM_EXTRA_SUITES+x}" ] && printf 'NORI_VM_EXTRA_SUITES=%q\n' "$NORI_VM_EXTRA_SUITES"
 	[ -n "${CRITEST_FOCUS:-}" ] && printf 'CRITEST_FOCUS=%q\n' "$CRITEST_FOCUS"
 	[ -n "${CRITEST_REGISTRY:-}" ] && printf 'CRITEST_REGISTRY=%q\n' "$CRITEST_REGISTRY"
 	[ -n "${CRITEST_TIMEOUT:-}" ] && printf 'CRITEST_TIMEOUT=%q\n' "$CRITEST_TIMEOUT"
@@ -112,3 +116,5 @@ if [ "${NORI_VM_KEEP:-0}" = 1 ]; then say "logs: $R"; fi
 say "total $(( $(date +%s) - t0 )) s (accel $accel)"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]
+exit
+}
