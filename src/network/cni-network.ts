@@ -15,6 +15,7 @@ import { DEFAULT_EXEC_TIMEOUT_MS } from './cni-exec';
 import { addNetworkList, checkNetworkList, delNetworkList, statusNetworkList, type InvokeOptions } from './cni-invoke';
 import { convertCniResult, parseCniResult } from './cni-result';
 import type { CniResult, NetworkConfigList, RuntimeConf } from './cni-types';
+import { observeNetworkOp, type NetworkObserver } from './observe';
 import { KeyedLock } from '../util/keyed_lock';
 
 export interface CniNetworkOptions {
@@ -63,7 +64,7 @@ export class CniNetwork {
   /** One operation at a time per attachment: ADD racing DEL would leak or double-release. */
   private readonly locks = new KeyedLock();
   /** Told the duration and outcome of each ADD and DEL (the daemon's metrics set it). */
-  observer?: (op: 'ADD' | 'DEL', seconds: number, err: unknown) => void;
+  observer?: NetworkObserver;
 
   constructor(opts: CniNetworkOptions) {
     this.confDir = opts.confDir ?? DEFAULT_CNI_CONF_DIR;
@@ -95,7 +96,7 @@ export class CniNetwork {
 
   /** ADD on the default network; the result is cached for DEL and CHECK. */
   add(rt: RuntimeConf, opts: CallOptions = {}): Promise<AddOutcome> {
-    return this.observed('ADD', () => this.serialize(rt, async () => {
+    return observeNetworkOp(this, 'ADD', () => this.serialize(rt, async () => {
       const network = await this.requireNetwork();
       const result = await addNetworkList(network, rt, this.invokeOptions(opts));
       await this.cache.write({
@@ -120,7 +121,7 @@ export class CniNetwork {
    * Safe to repeat: plugins must accept DEL of something already deleted.
    */
   del(rt: RuntimeConf, opts: CallOptions = {}): Promise<DelOutcome> {
-    return this.observed('DEL', () => this.serialize(rt, async () => {
+    return observeNetworkOp(this, 'DEL', () => this.serialize(rt, async () => {
       const netns = (await isNetnsPath(rt.netns)) ? rt.netns : '';
       const base: RuntimeConf = { ...rt, netns };
       const invoke = this.invokeOptions(opts);
@@ -146,19 +147,6 @@ export class CniNetwork {
       for (const e of unusable) await this.cache.remove(e.networkName, rt.containerId, rt.ifName);
       return { torn: [{ networkName: network.name, source: 'config' }] };
     }));
-  }
-
-  private async observed<T>(op: 'ADD' | 'DEL', fn: () => Promise<T>): Promise<T> {
-    const started = process.hrtime.bigint();
-    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
-    try {
-      const out = await fn();
-      this.observer?.(op, seconds(), undefined);
-      return out;
-    } catch (e) {
-      this.observer?.(op, seconds(), e);
-      throw e;
-    }
   }
 
   /** CHECK on the default network against the cached ADD result (0.4.0+ configs only). */

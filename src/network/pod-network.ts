@@ -11,8 +11,9 @@ import type { ReadinessCheck } from '../health';
 import type { BridgeNetwork } from './bridge/bridge-network';
 import type { AddOutcome, CallOptions, CniNetwork, DelOutcome } from './cni-network';
 import type { RuntimeConf } from './cni-types';
+import type { NetworkObserver } from './observe';
 
-export type NetworkObserver = (op: 'ADD' | 'DEL', seconds: number, err: unknown) => void;
+export type { NetworkObserver } from './observe';
 
 export class PodNetwork {
   constructor(

@@ -20,6 +20,7 @@ import type { NetSys } from '../../sys/net';
 import { KeyedLock } from '../../util/keyed_lock';
 import type { AddOutcome, DelOutcome } from '../cni-network';
 import type { CniResult, RuntimeConf } from '../cni-types';
+import { observeNetworkOp, type NetworkObserver } from '../observe';
 import { addressToBigInt, canonicalAddress, gatewayOf, parseSubnet, parseSubnets, type Subnet } from './cidr';
 import { nextFreeAddress, rememberLast } from './ipam';
 import { addClaimsScript, deleteClaimCommands, tableName, tableScript } from './nft-rules';
@@ -54,7 +55,8 @@ export class BridgeNetwork {
   /** nft transactions one at a time: a table rewrite reads the claims it re-adds. */
   private nftTail: Promise<unknown> = Promise.resolve();
   private setup: { key: string; done: Promise<void> } | undefined;
-  observer?: (op: 'ADD' | 'DEL', seconds: number, err: unknown) => void;
+  /** Told the duration and outcome of each ADD and DEL (the daemon's metrics set it). */
+  observer?: NetworkObserver;
 
   constructor(o: BridgeNetworkOptions) {
     this.bridge = o.bridge;
@@ -128,7 +130,7 @@ export class BridgeNetwork {
   }
 
   add(rt: RuntimeConf): Promise<AddOutcome> {
-    return this.observed('ADD', () => this.locks.run(rt.containerId, () => this.addLocked(rt)));
+    return observeNetworkOp(this, 'ADD', () => this.locks.run(rt.containerId, () => this.addLocked(rt)));
   }
 
   private async addLocked(rt: RuntimeConf): Promise<AddOutcome> {
@@ -207,7 +209,7 @@ export class BridgeNetwork {
 
   /** Releases hostPorts, the veth pair and the leases; works with the netns gone, and twice. */
   del(rt: RuntimeConf): Promise<DelOutcome> {
-    return this.observed('DEL', () => this.locks.run(rt.containerId, () => this.delLocked(rt.containerId)));
+    return observeNetworkOp(this, 'DEL', () => this.locks.run(rt.containerId, () => this.delLocked(rt.containerId)));
   }
 
   private async delLocked(id: string): Promise<DelOutcome> {
@@ -223,18 +225,5 @@ export class BridgeNetwork {
     faultPoint('stop-pod.after-net-veth-deleted');
     this.leases.release(id);
     return { torn: [{ networkName: BUILTIN_NETWORK_NAME, source: 'config' }] };
-  }
-
-  private async observed<T>(op: 'ADD' | 'DEL', fn: () => Promise<T>): Promise<T> {
-    const started = process.hrtime.bigint();
-    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
-    try {
-      const out = await fn();
-      this.observer?.(op, seconds(), undefined);
-      return out;
-    } catch (e) {
-      this.observer?.(op, seconds(), e);
-      throw e;
-    }
   }
 }
