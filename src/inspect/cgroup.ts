@@ -8,7 +8,7 @@ import { toCgroupfsPath } from '../cgroups';
 import { parseCgroupMounts, type CgroupMounts } from '../doctor/cgroup_layout';
 
 export interface CgroupHierarchy {
-  /** Hierarchy id from /proc/PID/cgroup (0 is cgroup2). */
+  /** Hierarchy id from /proc/PID/cgroup (0 is cgroup2); -1 for a pod's v1 hierarchy, found by path (a pod has no process of its own to read). */
   id: number;
   /** Controllers bound to it ("" entries dropped); [] for cgroup2. */
   controllers: string[];
