@@ -5,10 +5,9 @@
 // nori (1002) a member of nori-extra (1004).
 
 import { strict as assert } from 'node:assert';
-import { existsSync } from 'node:fs';
 import { startInside, type Inside, type Pod } from './inside_harness';
+import { podPerHandler, runtimeHandlers } from './inside_setup';
 
-const CRUN = '/usr/bin/crun';
 const NORI_UID = 1002;
 const GROUP_FROM_IMAGE = 1004;
 const POD_GROUP = 1234;
@@ -22,14 +21,14 @@ function ids(status: string): { uid: number; gid: number; groups: number[] } {
 describe('containers from inside: SupplementalGroupsPolicy and ContainerStatus.user', function () {
   this.timeout(120_000);
   let t: Inside;
-  const handlers = existsSync(CRUN) ? ['runc', 'crun'] : ['runc'];
-  const pods = new Map<string, Pod>();
+  const handlers = runtimeHandlers();
+  let pods = new Map<string, Pod>();
 
   before(async function () {
     if (process.getuid?.() !== 0) this.skip();
     this.timeout(180_000);
     t = await startInside();
-    for (const h of handlers) pods.set(h, await t.pod({ handler: h, name: `groups-${h}` }));
+    pods = await podPerHandler(t, handlers, 'groups');
   });
   after(async () => {
     await t?.cleanup();

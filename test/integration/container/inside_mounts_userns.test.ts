@@ -3,16 +3,10 @@
 // stays read-only down its submounts, with runc (rro) and crun (staged by nori).
 
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync } from 'node:fs';
 import { startInside, type Inside } from './inside_harness';
+import { makeSubmountTree, mountsUnder, runtimeHandlers, type SubmountTree } from './inside_setup';
 
-const CRUN = '/usr/bin/crun';
-
-function mountsUnder(dir: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((p) => p.startsWith(`${dir}/`));
-}
 const RANGE = { hostId: 1_800_000, length: 65536 };
 const userns = () => {
   const m = [{ host_id: RANGE.hostId, container_id: 0, length: RANGE.length }];
@@ -22,9 +16,8 @@ const userns = () => {
 describe('containers from inside: staged mounts in a pod with its own user namespace', function () {
   this.timeout(120_000);
   let t: Inside;
-  let host = '';
-  let sub = '';
-  const handlers = existsSync(CRUN) ? ['runc', 'crun'] : ['runc'];
+  let tree: SubmountTree | undefined;
+  const handlers = runtimeHandlers();
 
   before(async function () {
     if (process.getuid?.() !== 0) this.skip();
@@ -32,16 +25,11 @@ describe('containers from inside: staged mounts in a pod with its own user names
     t = await startInside(['busybox', 'web']);
     // The pod's root reaches its rootfs and volumes by path: the temp dirs must be searchable.
     chmodSync(t.nori.dir, 0o711);
-    host = mkdtempSync('/tmp/nori-inside-rro-userns-');
-    chmodSync(host, 0o755);
-    sub = join(host, 'tmpfs');
-    mkdirSync(sub);
-    execFileSync('mount', ['-t', 'tmpfs', 'none', sub]);
+    tree = makeSubmountTree('/tmp/nori-inside-rro-userns-', 0o755);
   });
   after(async () => {
     await t?.cleanup();
-    if (sub) execFileSync('umount', ['-l', sub], { stdio: 'ignore' });
-    if (host) rmSync(host, { recursive: true, force: true });
+    tree?.remove();
   });
 
   for (const h of handlers) {
@@ -65,7 +53,7 @@ describe('containers from inside: staged mounts in a pod with its own user names
       if (!feature) this.skip();
       const pod = await t.pod({ handler: h, name: `ur-${h}`, userns: userns() } as never);
       const r = await t.run(pod, `rro-${h}`, 'touch /mnt/tmpfs/f 2>&1; touch /mnt/top 2>&1; ls -d /mnt/tmpfs', {
-        mounts: [{ host_path: host, container_path: '/mnt', readonly: true, recursive_read_only: true }],
+        mounts: [{ host_path: tree!.host, container_path: '/mnt', readonly: true, recursive_read_only: true }],
       });
       assert.equal(r.out, 'touch: /mnt/tmpfs/f: Read-only file system\ntouch: /mnt/top: Read-only file system\n/mnt/tmpfs');
     });

@@ -5,41 +5,30 @@
 // mount outlives CreateContainer.
 
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startInside, type Inside, type Pod } from './inside_harness';
+import { makeSubmountTree, mountsUnder, podPerHandler, runtimeHandlers, type SubmountTree } from './inside_setup';
 
 const INVALID_ARGUMENT = 3;
-const CRUN = '/usr/bin/crun';
-
-function mountsUnder(dir: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((p) => p.startsWith(`${dir}/`));
-}
 
 describe('containers from inside: recursive read-only mounts', function () {
   this.timeout(120_000);
   let t: Inside;
-  let host = '';
-  let sub = '';
-  const handlers = existsSync(CRUN) ? ['runc', 'crun'] : ['runc'];
-  const pods = new Map<string, Pod>();
+  let tree: SubmountTree | undefined;
+  const handlers = runtimeHandlers();
+  let pods = new Map<string, Pod>();
 
   before(async function () {
     if (process.getuid?.() !== 0) this.skip();
     this.timeout(180_000);
     t = await startInside();
-    for (const h of handlers) pods.set(h, await t.pod({ handler: h, name: `rro-${h}` }));
-    // A host dir with a tmpfs mounted inside it: what critest's spec uses.
-    host = mkdtempSync('/tmp/nori-inside-rro-');
-    sub = join(host, 'tmpfs');
-    mkdirSync(sub);
-    execFileSync('mount', ['-t', 'tmpfs', 'none', sub]);
+    pods = await podPerHandler(t, handlers, 'rro');
+    tree = makeSubmountTree('/tmp/nori-inside-rro-');
   });
   after(async () => {
     await t?.cleanup();
-    if (sub) execFileSync('umount', ['-l', sub], { stdio: 'ignore' });
-    if (host) rmSync(host, { recursive: true, force: true });
+    tree?.remove();
   });
 
   it('Status advertises recursive read-only mounts for every handler here (runc: rro; crun: nori)', async () => {
@@ -54,13 +43,13 @@ describe('containers from inside: recursive read-only mounts', function () {
     it(`${h}: a write under a submount of a recursive read-only mount fails with EROFS`, async () => {
       const pod = pods.get(h)!;
       const r = await t.run(pod, `rro-${h}`, 'touch /mnt/tmpfs/f 2>&1; touch /mnt/top 2>&1; grep " /mnt/tmpfs " /proc/self/mountinfo | cut -d" " -f6', {
-        mounts: [{ host_path: host, container_path: '/mnt', readonly: true, recursive_read_only: true }],
+        mounts: [{ host_path: tree!.host, container_path: '/mnt', readonly: true, recursive_read_only: true }],
       });
       const lines = r.out.split('\n');
       assert.equal(lines[0], "touch: /mnt/tmpfs/f: Read-only file system");
       assert.equal(lines[1], "touch: /mnt/top: Read-only file system");
       assert.match(lines[2]!, /^ro(,|$)/, 'the submount is mounted ro in the container');
-      assert.ok(!existsSync(join(sub, 'f')));
+      assert.ok(!existsSync(join(tree!.sub, 'f')));
       // Nothing nori staged is left once the container exists.
       assert.deepEqual(mountsUnder(t.nori.state).filter((p) => p.includes('prepared-mounts')), []);
       const staging = join(t.nori.state, 'prepared-mounts');
@@ -69,10 +58,10 @@ describe('containers from inside: recursive read-only mounts', function () {
 
     it(`${h}: a plain readonly mount leaves the submount writable (the contrast)`, async () => {
       const r = await t.run(pods.get(h)!, `ro-${h}`, 'touch /mnt/tmpfs/plain-' + h + ' && echo ok; touch /mnt/top2 2>&1', {
-        mounts: [{ host_path: host, container_path: '/mnt', readonly: true }],
+        mounts: [{ host_path: tree!.host, container_path: '/mnt', readonly: true }],
       });
       assert.equal(r.out, 'ok\ntouch: /mnt/top2: Read-only file system');
-      assert.ok(existsSync(join(sub, `plain-${h}`)));
+      assert.ok(existsSync(join(tree!.sub, `plain-${h}`)));
     });
   }
 
@@ -85,7 +74,7 @@ describe('containers from inside: recursive read-only mounts', function () {
     it(`a recursive read-only mount with ${name} is refused with InvalidArgument`, async () => {
       await assert.rejects(
         t.create(pods.get('runc')!, `bad-${name.toLowerCase().replace(/[^a-z]/g, '')}`, 'true', {
-          mounts: [{ host_path: host, container_path: '/mnt', recursive_read_only: true, ...extra }],
+          mounts: [{ host_path: tree!.host, container_path: '/mnt', recursive_read_only: true, ...extra }],
         }),
         (e: any) => e.code === INVALID_ARGUMENT && /recursive read-only/.test(e.details),
       );
