@@ -3,7 +3,8 @@
 // other calls; a cancelled subscription ends on the server.
 
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import { criClient, type CriClient } from '../../helpers/cri-client';
 import { startNori, removeAllPodsAndCleanup, type NoriProcess } from '../../helpers/daemon';
@@ -75,9 +76,11 @@ describe('GetContainerEvents (root, real bin/nori)', function () {
 
     const { container_id: id } = await c.call('CreateContainer', {
       pod_sandbox_id: pod, sandbox_config: podConfig,
-      config: { metadata: { name: 'ev' }, image: { image }, command: ['sh', '-c', "trap 'exit 0' TERM; while :; do sleep 0.1; done"], log_path: 'ev.log' },
+      config: { metadata: { name: 'ev' }, image: { image }, command: ['sh', '-c', "trap 'exit 0' TERM; echo trapped; while :; do sleep 0.1; done"], log_path: 'ev.log' },
     });
     await c.call('StartContainer', { container_id: id });
+    // A TERM before the shell has set its trap ends it with 143: stop only once it says so.
+    await until('the trap is set', () => existsSync(join(logDir, 'ev.log')) && readFileSync(join(logDir, 'ev.log'), 'utf8').includes('trapped'));
     await c.call('StopContainer', { container_id: id, timeout: 10 });
     const t0 = Date.now();
     await c.call('ListContainers', {});
