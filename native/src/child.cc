@@ -217,6 +217,16 @@ int Execute(const ChildArgs* a) {
         failed = Syscall::kWrite;
         break;
       }
+      case StepOp::kOpenInto: {
+        int fd = open(s.path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+          rc = -1;
+          failed = Syscall::kOpen;
+        } else {
+          *s.out_fd = fd;
+        }
+        break;
+      }
       case StepOp::kBecomeRoot:
         // Raw syscalls: glibc's wrappers would try to change every thread of "our" process,
         // and we share memory with Node's threads.

@@ -32,6 +32,7 @@ enum class StepOp : int {
                      // sub_end) (it ends with kExec); its host pid goes to Outcome::value
   kReadByte,         // read one byte from fd (a pipe): waits for the parent; EOF is a failure
   kWriteByte,        // write one byte to fd: tells the parent a stage is done
+  kOpenInto,         // open(path, O_RDONLY|O_CLOEXEC) into *out_fd (needs CLONE_FILES to outlive us)
   kBecomeRoot,       // setgroups(0) + setresgid(0) + setresuid(0) as raw syscalls: become the
                      // user namespace's root (its mapped ids on the host) after the maps exist
 };
@@ -75,6 +76,7 @@ struct Step {
   size_t sub_begin = 0;
   size_t sub_end = 0;
   void* sub_stack_top = nullptr;
+  int* out_fd = nullptr;          // kOpenInto: where the fd goes
 };
 
 // Written by the child (it shares our memory), read by the parent once the child has exited.

@@ -5,16 +5,15 @@
 // its own uid/gid maps with a range (that needs CAP_SETUID in the parent namespace) nor pin
 // anything on the host's mount namespace, so the work is split between a child and us:
 //
-//   child (clone CLONE_NEWUSER)           this worker thread
-//   wait on `go`                          write /proc/CHILD/{uid,gid}_map, then `go`
+//   child (clone CLONE_NEWUSER|CLONE_FILES)   this worker thread
+//   wait on `go`                              write /proc/CHILD/{uid,gid}_map, then `go`
 //   become the namespace's root
 //   unshare net/ipc/uts, hostname, lo,
-//   sysctls, then `ready`                 wait on `ready`
-//   wait on `hold`                        bind-mount /proc/CHILD/ns/* on the pin files, `hold`
-//   exit                                  reap it
+//   sysctls, open its /proc/self/ns/* (the
+//   fds land in our table), exit              reap it, bind-mount each fd on its pin file
 //
 // The child shares our memory (CLONE_VM, no page-table copy) and, with it, this thread's TLS:
-// the pipes make us take turns, so errno is never written by both at once.
+// the pipe and the wait make us take turns, so errno is never written by both at once.
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -132,13 +131,17 @@ TaskResult RunPinUserns(const UsernsRequest& r) {
   std::vector<std::string> created;
   if (auto e = CreatePinFiles(files, &created)) return Failed(*e);
   std::vector<std::string> mounted;
+  // One slot per namespace the child opens in our (shared) fd table: user first, then targets.
+  std::vector<int> ns_fds(files.size(), -1);
   auto undo = [&]() {
     for (const auto& m : mounted) umount2(m.c_str(), MNT_DETACH);
     for (const auto& c : created) unlink(c.c_str());
+    for (int fd : ns_fds)
+      if (fd >= 0) close(fd);
   };
 
-  Pipe go, ready, hold;
-  if (!go.Open() || !ready.Open() || !hold.Open()) {
+  Pipe go;
+  if (!go.Open()) {
     int err = errno;
     undo();
     return Failed(SysError{err, "pipe2", "", "", "userns"});
@@ -157,26 +160,25 @@ TaskResult RunPinUserns(const UsernsRequest& r) {
     job.Add(unshare_step, "unshare", "");
   }
   AddConfigSteps(job, r.config);
-  Step say_ready{StepOp::kWriteByte};
-  say_ready.fd = ready.w;
-  job.Add(say_ready, "ready", "");
-  Step wait_hold{StepOp::kReadByte};
-  wait_hold.fd = hold.r;
-  job.Add(wait_hold, "hold", "");
+  // The namespaces outlive the child as fds in our table (CLONE_FILES): no handshake is
+  // needed to keep it alive while we pin them.
+  std::vector<std::string> kinds{"user"};
+  for (const auto& t : r.targets) kinds.emplace_back(t.kind.name);
+  for (size_t i = 0; i < kinds.size(); i++) {
+    Step open_ns{StepOp::kOpenInto};
+    open_ns.path = job.Keep("/proc/self/ns/" + kinds[i]);
+    open_ns.out_fd = &ns_fds[i];
+    job.Add(open_ns, "open-ns", kinds[i]);
+  }
 
   Outcome out;
   ChildStack stack;
   pid_t pid = -1;
-  int err = StartChild(job.steps, job.steps.size(), &out, CLONE_NEWUSER, &stack, &pid);
+  int err = StartChild(job.steps, job.steps.size(), &out, CLONE_NEWUSER | CLONE_FILES, &stack, &pid);
   if (err != 0) {
     undo();
     return Failed(SysError{err, "clone", "", "", "userns"});
   }
-  // Our copies of the child's ends: closing them turns the child's death into EOF for us.
-  close(go.r), go.r = -1;
-  close(ready.w), ready.w = -1;
-  close(hold.r), hold.r = -1;
-
   auto abort_child = [&](SysError e) {
     kill(pid, SIGKILL);
     WaitChild(pid, &out);
@@ -189,30 +191,21 @@ TaskResult RunPinUserns(const UsernsRequest& r) {
   if (int e = WriteProcFile(proc + "/uid_map", MapText(r.uids))) return abort_child(SysError{e, "write", proc + "/uid_map", "", "uid_map"});
   char b = 1;
   if (write(go.w, &b, 1) != 1) return abort_child(SysError{errno, "write", "", "", "userns"});
-  ssize_t n;
-  do {
-    n = read(ready.r, &b, 1);
-  } while (n < 0 && errno == EINTR);
-  if (n != 1) {
-    // The child failed and exited (EOF): its Outcome says where.
-    WaitChild(pid, &out);
-    undo();
-    if (out.err != 0) return Failed(job.ErrorFrom(out));
-    return Failed(SysError{EPIPE, "read", "", "", "userns"});
-  }
-  std::vector<std::pair<std::string, std::string>> pins{{proc + "/ns/user", r.user_pin}};
-  for (const auto& t : r.targets) pins.emplace_back(proc + "/ns/" + t.kind.name, t.path);
-  for (const auto& p : pins) {
-    if (mount(p.first.c_str(), p.second.c_str(), nullptr, MS_BIND, nullptr) < 0)
-      return abort_child(SysError{errno, "mount", p.first, p.second, "pin"});
-    mounted.push_back(p.second);
-  }
-  if (write(hold.w, &b, 1) != 1) return abort_child(SysError{errno, "write", "", "", "userns"});
   WaitChild(pid, &out);
   if (out.err != 0) {
     undo();
     return Failed(job.ErrorFrom(out));
   }
+  for (size_t i = 0; i < files.size(); i++) {
+    std::string src = "/proc/self/fd/" + std::to_string(ns_fds[i]);
+    if (mount(src.c_str(), files[i].c_str(), nullptr, MS_BIND, nullptr) < 0) {
+      SysError e{errno, "mount", "/proc/self/ns/" + kinds[i], files[i], "pin"};
+      undo();
+      return Failed(e);
+    }
+    mounted.push_back(files[i]);
+  }
+  for (int& fd : ns_fds) close(fd), fd = -1;
   return TaskResult{};
 }
 
