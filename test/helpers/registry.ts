@@ -456,29 +456,33 @@ export async function pushFixtures(
 ): Promise<PushedFixtures> {
   const catalog = loadFixtures({ big: opts.big || opts.names?.includes('big') });
   const names = opts.names ?? (Object.keys(catalog.fixtures) as FixtureName[]);
-  const jobs: Array<{ f: Fixture; tag: string }> = [];
+  // A fixture's tags are pushed one after another by one worker: two uploads of the same blobs
+  // into one repository at once can get a 500 from docker-registry 2.8.
+  const jobs: Array<{ f: Fixture; tags: string[] }> = [];
   for (const name of names) {
     const f = catalog.get(name);
-    jobs.push({ f, tag: f.tag });
-    if (name === 'busybox') jobs.push({ f, tag: 'latest' });
+    jobs.push({ f, tags: name === 'busybox' ? [f.tag, 'latest'] : [f.tag] });
   }
   const byName = new Map<FixtureName, PushedFixture>();
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < jobs.length) {
-      const { f, tag } = jobs[next++];
-      const repoTag = `${f.repository}:${tag}`;
-      const digest = await reg.push(f.transport === 'oci' ? `oci:${f.layout}:${f.tag}` : `dir:${f.layout}`, repoTag, {
-        all: f.platforms !== undefined,
-      });
-      if (digest !== f.digest) throw new Error(`${reg.ref(repoTag)}: registry serves ${digest}, the catalog says ${f.digest}`);
-      let pushed = byName.get(f.name);
-      if (!pushed) {
-        pushed = { ...f, reference: reg.ref(`${f.repository}:${f.tag}`), digestReference: reg.ref(`${f.repository}@${f.digest}`), references: [] };
-        byName.set(f.name, pushed);
-      }
-      pushed.references.push(reg.ref(repoTag));
+      const { f, tags } = jobs[next++];
+      for (const tag of tags) await pushOne(f, tag);
     }
+  };
+  const pushOne = async (f: Fixture, tag: string): Promise<void> => {
+    const repoTag = `${f.repository}:${tag}`;
+    const digest = await reg.push(f.transport === 'oci' ? `oci:${f.layout}:${f.tag}` : `dir:${f.layout}`, repoTag, {
+      all: f.platforms !== undefined,
+    });
+    if (digest !== f.digest) throw new Error(`${reg.ref(repoTag)}: registry serves ${digest}, the catalog says ${f.digest}`);
+    let pushed = byName.get(f.name);
+    if (!pushed) {
+      pushed = { ...f, reference: reg.ref(`${f.repository}:${f.tag}`), digestReference: reg.ref(`${f.repository}@${f.digest}`), references: [] };
+      byName.set(f.name, pushed);
+    }
+    pushed.references.push(reg.ref(repoTag));
   };
   await Promise.all(Array.from({ length: Math.min(opts.concurrency ?? 4, jobs.length) }, worker));
   return {
