@@ -17,6 +17,7 @@
         'src/memory.cc',
         'src/host_probe.cc',
         'src/netlink.cc',
+        'src/netlink_read.cc',
         'src/nftables.cc',
         'src/dir_usage.cc',
         'src/rro_mount.cc',

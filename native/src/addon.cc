@@ -59,6 +59,7 @@ static Napi::Object InitNoriNative(Napi::Env env, Napi::Object exports) {
   nori::RegisterMemoryFunctions(env, exports);
   nori::RegisterHostProbeFunctions(env, exports);
   nori::RegisterNetlinkFunctions(env, exports);
+  nori::RegisterNetlinkReadFunctions(env, exports);
   nori::RegisterNftablesFunctions(env, exports);
   nori::RegisterDirUsageFunctions(env, exports);
   nori::RegisterRroMountFunctions(env, exports);

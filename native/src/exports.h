@@ -12,6 +12,7 @@ void RegisterNetStatsFunctions(Napi::Env env, Napi::Object exports);
 void RegisterMemoryFunctions(Napi::Env env, Napi::Object exports);
 void RegisterHostProbeFunctions(Napi::Env env, Napi::Object exports);
 void RegisterNetlinkFunctions(Napi::Env env, Napi::Object exports);
+void RegisterNetlinkReadFunctions(Napi::Env env, Napi::Object exports);
 void RegisterNftablesFunctions(Napi::Env env, Napi::Object exports);
 void RegisterDirUsageFunctions(Napi::Env env, Napi::Object exports);
 void RegisterRroMountFunctions(Napi::Env env, Napi::Object exports);

@@ -1,7 +1,8 @@
-// The tools that are the kernel's interface for what Node cannot read itself: netlink (`ip`),
-// another netns (`nsenter`), and the packet filter (`iptables-save`, `nft`). Verbose status
-// only, never a hot path. A tool that is missing or fails yields null, not an error: the view
-// then says what it could not read.
+// The tools that are the kernel's interface for what nori does not read in-process: the
+// iptables rules CNI plugins write (`iptables-save`), and `nft` when libnftables is missing.
+// Links and addresses are read through rtnetlink in-process (src/sys/net_links.ts). Verbose
+// status only. A tool that is missing or fails yields null, not an error: the view then says
+// what it could not read.
 
 import { execFile } from 'node:child_process';
 

@@ -32,10 +32,10 @@ export async function podKernelView(pod: PodFacts, initPid: number): Promise<Pod
   const cgroup = pathCgroup(pod.cgroupParent);
   const hostNet = pod.network === 'NODE' || !pod.nsPaths.net;
   const ips = [pod.ip, ...pod.additionalIps].filter(Boolean);
-  const [network, netfilter] = await Promise.all([
-    hostNet ? Promise.resolve(null) : podNetwork(pod.nsPaths.net!),
-    hostNet ? Promise.resolve(null) : podNetfilter(ips, pod.id),
-  ]);
+  const network = hostNet ? null : await podNetwork(pod.nsPaths.net!);
+  // The bridge tells which network served the pod: only a CNI-served one needs iptables-save.
+  const bridge = network?.error ? undefined : network?.interfaces.find((i) => i.peer)?.peer?.bridge;
+  const netfilter = hostNet ? null : await podNetfilter(ips, pod.id, bridge);
   const procsDir = cgroup.hierarchies.find((h) => h.controllers.includes('pids') || h.controllers.includes('memory') || h.id === 0)?.dir;
   return {
     namespaces: podNamespaces(pod.nsPaths),

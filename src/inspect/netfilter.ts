@@ -5,8 +5,12 @@
 //  - nori's built-in network keeps its own nftables table (`inet nori_<bridge>`): the lines of
 //    tables named "nori…" that name the pod's IP or sandbox id (its hostPort map elements) or a
 //    subnet holding the pod's IP (the masquerade rule its traffic leaves through).
+// The nft ruleset is read in-process (libnftables). `iptables-save` is a process, so it runs only
+// for pods CNI served: a pod whose veth sits on a bridge that has nori's table was served by the
+// built-in network, which writes no iptables rules. Concurrent callers share one running save.
 
 import { NativeNetSys } from '../sys/net';
+import { tableName } from '../network/bridge/nft-rules';
 import { runText } from './exec';
 
 export interface NetfilterRule {
@@ -112,13 +116,23 @@ export function nftRules(text: string, ips: readonly string[], id: string, prefi
   return out;
 }
 
-export async function podNetfilter(ips: readonly string[], id: string): Promise<NetfilterView> {
+/** Pure: whether nori's built-in network owns this bridge (its table is in the ruleset). */
+export function builtinBridge(ruleset: string | null, bridge: string | undefined): boolean {
+  return !!ruleset && !!bridge && ruleset.includes(`table inet ${tableName(bridge)} {`);
+}
+
+/**
+ * The pod's rules. `bridge` is the bridge its veth's host side is enslaved to (from the network
+ * view); unknown (undefined) means iptables is read too.
+ */
+export async function podNetfilter(ips: readonly string[], id: string, bridge?: string): Promise<NetfilterView> {
   const v4 = ips.some((ip) => !ip.includes(':'));
   const v6 = ips.some((ip) => ip.includes(':'));
-  const [ipt, ip6t, nft] = await Promise.all([
-    v4 || ips.length === 0 ? runText('iptables-save', []) : Promise.resolve(null),
-    v6 ? runText('ip6tables-save', []) : Promise.resolve(null),
-    nftRuleset(),
+  const nft = await nftRuleset();
+  const cni = !builtinBridge(nft, bridge);
+  const [ipt, ip6t] = await Promise.all([
+    cni && (v4 || ips.length === 0) ? sharedRun('iptables-save') : Promise.resolve(null),
+    cni && v6 ? sharedRun('ip6tables-save') : Promise.resolve(null),
   ]);
   return {
     ips: [...ips],
@@ -129,6 +143,22 @@ export async function podNetfilter(ips: readonly string[], id: string): Promise<
       ...(nft ? nftRules(nft, ips, id) : []),
     ],
   };
+}
+
+const running = new Map<string, Promise<string | null>>();
+
+/**
+ * One save per tool at a time: callers arriving while it runs (a burst of verbose status calls)
+ * share its output. Nothing is kept after the run ends, so an answer is never older than the
+ * save in flight when its call began.
+ */
+function sharedRun(tool: 'iptables-save' | 'ip6tables-save'): Promise<string | null> {
+  let p = running.get(tool);
+  if (!p) {
+    p = runText(tool, []).finally(() => running.delete(tool));
+    running.set(tool, p);
+  }
+  return p;
 }
 
 /** The ruleset through libnftables in-process (as the built-in network writes it), else `nft`. */

@@ -1,20 +1,8 @@
-// A pod's network as netlink reports it: each interface in the pod's netns with its addresses,
-// and for a veth its peer on the host (the host link whose ifindex is the pod side's link
+// A pod's network as rtnetlink reports it (read in-process, src/sys/net_links.ts): each
+// interface in the pod's netns with its addresses, and for a veth its peer on the host (the host link whose ifindex is the pod side's link
 // index), the bridge that peer is enslaved to and the bridge's addresses.
 
-import { runText } from './exec';
-
-interface IpLink {
-  ifindex: number;
-  ifname: string;
-  link_index?: number;
-  address?: string;
-  mtu?: number;
-  master?: string;
-  operstate?: string;
-  linkinfo?: { info_kind?: string };
-  addr_info?: Array<{ family: string; local: string; prefixlen: number }>;
-}
+import { listLinks, type IpLink } from '../sys/net_links';
 
 export interface HostPeer {
   name: string;
@@ -52,23 +40,14 @@ export interface NetworkView {
 
 const cidrs = (l: IpLink) => (l.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`);
 
-function parse(text: string | null): IpLink[] | undefined {
-  if (text === null) return undefined;
-  try {
-    return JSON.parse(text) as IpLink[];
-  } catch {
-    return undefined;
-  }
-}
-
-/** Reads both sides: `nsenter --net=<netns> ip -j -d addr` and the host's `ip -j -d addr`. */
+/** Reads both sides through rtnetlink in-process (what `ip -d addr` shows in the pod and on the host). */
 export async function podNetwork(netnsPath: string): Promise<NetworkView> {
-  const [inPod, onHost] = await Promise.all([
-    runText('nsenter', [`--net=${netnsPath}`, '--', 'ip', '-j', '-d', 'addr', 'show']).then(parse),
-    runText('ip', ['-j', '-d', 'addr', 'show']).then(parse),
-  ]);
-  if (!inPod || !onHost) return { netns: netnsPath, interfaces: [], bridges: [], error: 'ip/nsenter could not read the links' };
-  return joinSides(netnsPath, inPod, onHost);
+  try {
+    const [inPod, onHost] = await Promise.all([listLinks(netnsPath), listLinks(null)]);
+    return joinSides(netnsPath, inPod, onHost);
+  } catch (e) {
+    return { netns: netnsPath, interfaces: [], bridges: [], error: `netlink could not read the links: ${(e as Error).message}` };
+  }
 }
 
 /** Pure: pairs pod-side links with host-side peers and bridges. */

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { parseProcCgroup } from '../../../src/inspect/cgroup';
-import { iptablesRules, nftRules } from '../../../src/inspect/netfilter';
+import { builtinBridge, iptablesRules, nftRules } from '../../../src/inspect/netfilter';
 import { joinSides } from '../../../src/inspect/network';
 import { findOverlay } from '../../../src/inspect/overlay';
 
@@ -89,5 +89,19 @@ describe('inspect: kernel text formats', () => {
   it('an overlay line of mountinfo, relative paths as the kernel shows them', () => {
     const o = findOverlay('49 27 0:40 / /run/b/rootfs rw,relatime - overlay overlay rw,lowerdir=l/A:l/B,upperdir=containers/x/upper,workdir=containers/x/work,uuid=on', '/run/b/rootfs');
     assert.deepEqual(o, { mountPoint: '/run/b/rootfs', mountId: 49, lowerdirs: ['l/A', 'l/B'], upperdir: 'containers/x/upper', workdir: 'containers/x/work' });
+  });
+});
+
+describe('inspect: which network served a pod (iptables-save only for CNI)', () => {
+  // `nft list ruleset` text: the built-in network's table is `inet nori_<bridge>` (bridge-network.ts).
+  const ruleset = 'table ip nat {\n}\ntable inet nori_nbr0 {\n\tchain postrouting {\n\t}\n}\n';
+  it('a bridge with nori\'s table is the built-in network\'s', () => assert.equal(builtinBridge(ruleset, 'nbr0'), true));
+  it('a bridge without one is CNI\'s, also when a longer name shares its prefix', () => {
+    assert.equal(builtinBridge(ruleset, 'cni0'), false);
+    assert.equal(builtinBridge(ruleset, 'nbr'), false);
+  });
+  it('no ruleset read or no bridge known: treated as CNI (iptables is read)', () => {
+    assert.equal(builtinBridge(null, 'nbr0'), false);
+    assert.equal(builtinBridge(ruleset, undefined), false);
   });
 });
