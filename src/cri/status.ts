@@ -3,6 +3,7 @@ import type { RuntimeCondition, RuntimeHandler, StatusRequest, StatusResponse } 
 import type { Config } from '../config';
 import type { UnaryHandler } from './context';
 import { handlerSupportsUserns } from '../sandbox/userns';
+import { hostIdmapsTmpfs } from '../sandbox/userns_host';
 import { POD_CIDR_KEY, type ReadinessCheck, type RuntimeDeps } from './deps';
 import { recursiveReadOnlyByHandler } from '../runtime/features';
 import { rroMounter } from '../sys/rro_mount';
@@ -20,7 +21,7 @@ export function status(d: RuntimeDeps): UnaryHandler<StatusRequest, StatusRespon
     return {
       status: { conditions: [condition('RuntimeReady', runtime), condition('NetworkReady', network)] },
       info,
-      runtimeHandlers: runtimeHandlers(d.config, await recursiveReadOnlyByHandler(d.config, () => rroMounter().available())),
+      runtimeHandlers: runtimeHandlers(d.config, await recursiveReadOnlyByHandler(d.config, () => rroMounter().available()), hostIdmapsTmpfs(d.config.state)),
       features: { supplementalGroupsPolicy: true, userNamespacesHostNetwork: false },
     };
   };
@@ -49,11 +50,11 @@ export function runtimeReadiness(c: Config): ReadinessCheck {
  * for pods without a RuntimeClass, as containerd advertises. Recursive read-only mounts are
  * advertised for the handlers `rro` names (runtime/features.ts).
  */
-export function runtimeHandlers(c: Config, rro: Record<string, boolean> = {}): RuntimeHandler[] {
+export function runtimeHandlers(c: Config, rro: Record<string, boolean> = {}, nodeSupportsUserns = true): RuntimeHandler[] {
   const features = (name: string) => ({
     recursiveReadOnlyMounts: rro[name] ?? false,
-    // Only where a pod with its own user namespace really runs (sandbox/userns.ts).
-    userNamespaces: handlerSupportsUserns(c.runtimes[name || c.defaultRuntime]?.path ?? ''),
+    // Only where a pod with its own user namespace really runs (sandbox/userns.ts, userns_host.ts).
+    userNamespaces: nodeSupportsUserns && handlerSupportsUserns(c.runtimes[name || c.defaultRuntime]?.path ?? ''),
   });
   const named = Object.keys(c.runtimes)
     .sort()

@@ -6,7 +6,7 @@ import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import type { Config } from '../config';
 import { fail, pass, warn, type Check } from './check';
-import { nearestExisting } from './probe_dirs';
+import { nearestExisting } from '../sys/probe_dirs';
 
 const mode = (st: Stats) => (st.mode & 0o7777).toString(8).padStart(4, '0');
 

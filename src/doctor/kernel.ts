@@ -7,7 +7,7 @@ import type { Config } from '../config';
 import { errorMessage } from '../errors';
 import { probeIdmappedMount } from '../sys/host_probe';
 import { fail, pass, warn, type Check } from './check';
-import { withMount, withScratchDir } from './probe_dirs';
+import { withMount, withScratchDir } from '../sys/probe_dirs';
 
 const NAMESPACES = ['mnt', 'uts', 'ipc', 'net', 'pid', 'cgroup', 'user'] as const;
 

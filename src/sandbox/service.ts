@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { CgroupManager } from '../cgroups/manager';
 import { defaultPodParent, POD_INIT_CGROUP } from '../cgroups/names';
+import { hostIdmapsTmpfs } from './userns_host';
 import type { Config } from '../config';
 import { AlreadyExistsError, InternalError, errorMessage } from '../errors';
 import { NamespaceMode, PodSandboxConfig, type RunPodSandboxRequest } from '../gen/api';
@@ -133,7 +134,7 @@ export class SandboxService implements SandboxLookup {
 
   async run(req: RunPodSandboxRequest, log: Logger = this.log): Promise<string> {
     const id = randomBytes(32).toString('hex');
-    const plan = planSandbox(req, this.config, defaultPodParent(this.config.cgroupDriver, this.config.cgroupRootPrefix, id));
+    const plan = planSandbox(req, this.config, defaultPodParent(this.config.cgroupDriver, this.config.cgroupRootPrefix, id), () => hostIdmapsTmpfs(this.config.state));
     const key = sandboxNameKey(plan);
     const running = this.inFlight.get(key);
     if (running) {

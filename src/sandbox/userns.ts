@@ -24,6 +24,8 @@ export interface UsernsContext {
   pidMode: NamespaceMode;
   handler: string;
   handlerPath: string;
+  /** Whether the node can idmap what nori makes for the pod (userns_host.ts); asked only for mode POD. */
+  nodeSupportsUserns?: () => boolean;
 }
 
 /**
@@ -72,6 +74,9 @@ export function planUserns(opt: UserNamespace | undefined, ctx: UsernsContext): 
   if (ctx.pidMode === NamespaceMode.NODE) throw new InvalidArgumentError('a pod with its own user namespace cannot use the host PID namespace');
   if (!handlerSupportsUserns(ctx.handlerPath)) {
     throw new InvalidArgumentError(`runtime handler "${ctx.handler}" does not support user namespaces (Status lists the handlers that do)`);
+  }
+  if (ctx.nodeSupportsUserns && !ctx.nodeSupportsUserns()) {
+    throw new InvalidArgumentError('this node cannot run pods with their own user namespace: its kernel cannot idmap tmpfs (Linux >= 6.3 needed; Status lists no handler with user_namespaces)');
   }
   return { uidMappings: [uid], gidMappings: [gid] };
 }

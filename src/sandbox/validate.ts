@@ -46,7 +46,7 @@ function checkLogDirectory(dir: string): void {
 
 const MODES = new Set([NamespaceMode.POD, NamespaceMode.CONTAINER, NamespaceMode.NODE, NamespaceMode.TARGET]);
 
-export function planSandbox(req: RunPodSandboxRequest, config: Config, defaultParent: string): SandboxPlan {
+export function planSandbox(req: RunPodSandboxRequest, config: Config, defaultParent: string, nodeSupportsUserns?: () => boolean): SandboxPlan {
   const c = req.config;
   if (!c) throw new InvalidArgumentError('config is required');
   const m = c.metadata;
@@ -75,7 +75,7 @@ export function planSandbox(req: RunPodSandboxRequest, config: Config, defaultPa
   }
   const hostNetwork = netMode === NamespaceMode.NODE;
   const hostIpc = ipcMode === NamespaceMode.NODE;
-  const userns = planUserns(ns?.usernsOptions, { hostNetwork, hostIpc, pidMode, handler, handlerPath: config.runtimes[handler]!.path });
+  const userns = planUserns(ns?.usernsOptions, { hostNetwork, hostIpc, pidMode, handler, handlerPath: config.runtimes[handler]!.path, nodeSupportsUserns });
   // kubelet always sends a hostname; for other clients (critest) derive one from the pod name the
   // way kubelet does: at most 63 characters, not ending in '-' or '.'.
   const hostname = c.hostname !== '' ? c.hostname : m.name.slice(0, 63).replace(/[-.]+$/, '');

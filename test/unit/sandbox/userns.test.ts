@@ -62,6 +62,8 @@ describe('sandbox/userns', () => {
     assert.throws(() => plan({ usernsOptions: u, pid: NamespaceMode.NODE }), invalid(/host PID/));
     assert.throws(() => planSandbox(req({ usernsOptions: u }, 'kata'), other, '/x'), invalid(/"kata" does not support user namespaces/));
     assert.ok(plan({ usernsOptions: u }, 'crun').userns);
+    assert.throws(() => planSandbox(req({ usernsOptions: u }), config, '/x', () => false), invalid(/cannot idmap tmpfs/));
+    assert.ok(planSandbox(req({ usernsOptions: u }), config, '/x', () => true).userns);
   });
 
   it('Status lists user_namespaces for runc and crun (and "", the default handler), not for others', () => {
@@ -71,6 +73,8 @@ describe('sandbox/userns', () => {
     const withKata = { ...config, runtimes: { ...config.runtimes, kata: { ...config.runtimes.runc!, path: '/usr/bin/kata-runtime' } } };
     const byName = new Map(runtimeHandlers(withKata).map((h) => [h.name, h.features?.userNamespaces]));
     assert.deepEqual([...byName], [['', true], ['crun', true], ['kata', false], ['runc', true]]);
+    // a node whose kernel cannot idmap tmpfs (Linux < 6.3) lists it for none
+    assert.ok(runtimeHandlers(withKata, {}, false).every((h) => h.features?.userNamespaces === false));
   });
 
   it('toHostId maps through the ranges', () => {

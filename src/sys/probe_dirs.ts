@@ -1,9 +1,10 @@
-// Scratch directories for the doctor's mount probes: made where nori will really work (under
-// the nearest existing ancestor of its root and state), removed afterwards even on failure.
+// Scratch directories for mount probes (the doctor's, and whether this node idmaps tmpfs): made
+// where nori will really work (under the nearest existing ancestor of its root and state),
+// removed afterwards even on failure.
 
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { getSys, MNT_DETACH } from '../sys';
+import { getSys, MNT_DETACH } from './index';
 
 /** The path itself, or its nearest ancestor that exists (nori creates the rest at start-up). */
 export function nearestExisting(path: string): string {
