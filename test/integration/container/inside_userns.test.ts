@@ -8,6 +8,7 @@ import { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, statSync, w
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { startInside, type Inside, type Pod } from './inside_harness';
+import { IDMAPS_TMPFS, NO_IDMAPPED_TMPFS } from '../../helpers/kernel';
 
 const A = { hostId: 3_000_000, length: 65536 };
 const B = { hostId: 3_200_000, length: 65536 };
@@ -32,6 +33,10 @@ describe('containers from inside: user namespaces (hostUsers: false)', function 
 
   before(async function () {
     if (process.getuid?.() !== 0) this.skip();
+    if (!IDMAPS_TMPFS) {
+      console.log(`      (skipped: ${NO_IDMAPPED_TMPFS})`);
+      this.skip();
+    }
     this.timeout(180_000);
     t = await startInside();
     // The pod's root reaches its rootfs by path: the test daemon's temp dir must be searchable.
