@@ -53,6 +53,11 @@ export function checkContainerRequest(podSandboxId: string, config: ContainerCon
     if (hasDotDot(config.logPath)) throw new InvalidArgumentError(`config.log_path "${config.logPath}" must not contain '..'`);
   }
   text('config.working_dir', config.workingDir);
+  // execve takes NUL-terminated strings: a NUL inside one cannot reach the process.
+  for (const [field, list] of [['command', config.command], ['args', config.args]] as const) {
+    const i = list.findIndex((a) => a.includes('\0'));
+    if (i >= 0) throw new InvalidArgumentError(`config.${field}[${i}] contains a NUL byte`);
+  }
   for (const m of config.mounts) {
     text('mount container_path', m.containerPath);
     text('mount host_path', m.hostPath);
