@@ -41,6 +41,7 @@ import { ImageVolumes } from './image_volumes';
 import { rroMounter } from '../sys/rro_mount';
 import { NativeUsernsSys, type UsernsSys } from '../sys/userns';
 import { idmapBindSources, idmapDir, mountUsernsRootfs, openPathForPodRoot, releaseIdmaps, sweepIdmaps } from './userns_mounts';
+import { stepTimer } from '../util/step_timer';
 
 const MNT_DETACH = 2;
 /** Containers recovered at once at start-up, and how long one may take before the rest go on. */
@@ -160,13 +161,7 @@ export class ContainerManager {
     const undo: (() => Promise<void> | void)[] = [];
     const log = this.deps.log.child({ container: id });
     // Milliseconds per step, logged with "container created" (where CreateContainer's time goes).
-    const steps: Record<string, number> = {};
-    let mark = performance.now();
-    const step = (name: string): void => {
-      const now = performance.now();
-      steps[name] = Math.round((now - mark) * 10) / 10;
-      mark = now;
-    };
+    const { steps, step } = stepTimer();
     try {
       mkdirp(rootfs, 0o700);
       undo.push(() => rmSync(bundle, { recursive: true, force: true }));
@@ -500,13 +495,7 @@ export class ContainerManager {
     if (!row) return;
     await this.lock.run(row.id, async () => {
       if (!this.store.get(row.id)) return;
-      const steps: Record<string, number> = {};
-      let mark = performance.now();
-      const step = (name: string): void => {
-        const now = performance.now();
-        steps[name] = Math.round((now - mark) * 10) / 10;
-        mark = now;
-      };
+      const { steps, step } = stepTimer();
       const st = stateOf(this.store.get(row.id)!);
       if (st === ContainerState.CONTAINER_RUNNING || st === ContainerState.CONTAINER_CREATED || st === ContainerState.CONTAINER_UNKNOWN) {
         await this.stop(row.id, 0).catch((e) => this.deps.log.warn({ container: row.id, err: errorMessage(e) }, 'kill before remove failed'));
