@@ -17,3 +17,10 @@ export function kernelAtLeast(major: number, minor: number): boolean {
  */
 export const IDMAPS_TMPFS = kernelAtLeast(6, 3);
 export const NO_IDMAPPED_TMPFS = `kernel ${release()} cannot idmap tmpfs (Linux >= 6.3): no pods with their own user namespace here`;
+
+/** In a mocha before hook: skips the suite, saying why, where tmpfs cannot be idmapped. */
+export function skipWithoutIdmappedTmpfs(ctx: Mocha.Context): void {
+  if (IDMAPS_TMPFS) return;
+  console.log(`      (skipped: ${NO_IDMAPPED_TMPFS})`);
+  ctx.skip();
+}

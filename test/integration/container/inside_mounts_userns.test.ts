@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import { chmodSync } from 'node:fs';
 import { startInside, type Inside } from './inside_harness';
 import { makeSubmountTree, mountsUnder, runtimeHandlers, type SubmountTree } from './inside_setup';
-import { IDMAPS_TMPFS, NO_IDMAPPED_TMPFS } from '../../helpers/kernel';
+import { skipWithoutIdmappedTmpfs } from '../../helpers/kernel';
 
 const RANGE = { hostId: 1_800_000, length: 65536 };
 const userns = () => {
@@ -22,10 +22,7 @@ describe('containers from inside: staged mounts in a pod with its own user names
 
   before(async function () {
     if (process.getuid?.() !== 0) this.skip();
-    if (!IDMAPS_TMPFS) {
-      console.log(`      (skipped: ${NO_IDMAPPED_TMPFS})`);
-      this.skip();
-    }
+    skipWithoutIdmappedTmpfs(this);
     this.timeout(180_000);
     t = await startInside(['busybox', 'web']);
     // The pod's root reaches its rootfs and volumes by path: the temp dirs must be searchable.

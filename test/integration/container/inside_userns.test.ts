@@ -8,7 +8,7 @@ import { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, statSync, w
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { startInside, type Inside, type Pod } from './inside_harness';
-import { IDMAPS_TMPFS, NO_IDMAPPED_TMPFS } from '../../helpers/kernel';
+import { skipWithoutIdmappedTmpfs } from '../../helpers/kernel';
 
 const A = { hostId: 3_000_000, length: 65536 };
 const B = { hostId: 3_200_000, length: 65536 };
@@ -33,10 +33,7 @@ describe('containers from inside: user namespaces (hostUsers: false)', function 
 
   before(async function () {
     if (process.getuid?.() !== 0) this.skip();
-    if (!IDMAPS_TMPFS) {
-      console.log(`      (skipped: ${NO_IDMAPPED_TMPFS})`);
-      this.skip();
-    }
+    skipWithoutIdmappedTmpfs(this);
     this.timeout(180_000);
     t = await startInside();
     // The pod's root reaches its rootfs by path: the test daemon's temp dir must be searchable.

@@ -12,7 +12,7 @@ import { SpdyClient, type ClientStream, openRemotecommandStreams } from '../../h
 import { PLUGINS, sh, succeeds } from '../sandbox/env';
 import { cniPluginsPresent } from '../../helpers/cni_plugins';
 import { scaled } from '../../helpers/slow';
-import { IDMAPS_TMPFS, NO_IDMAPPED_TMPFS } from '../../helpers/kernel';
+import { skipWithoutIdmappedTmpfs } from '../../helpers/kernel';
 
 const V4 = 'v4.channel.k8s.io';
 const NOT_FOUND = 5;
@@ -64,10 +64,7 @@ for (const variant of VARIANTS) describe(`streaming through the daemon (Exec, At
 
   before(async function () {
     if (process.getuid?.() !== 0 || !cniPluginsPresent()) this.skip();
-    if (variant.userns && !IDMAPS_TMPFS) {
-      console.log(`      (skipped: ${NO_IDMAPPED_TMPFS})`);
-      this.skip();
-    }
+    if (variant.userns) skipWithoutIdmappedTmpfs(this);
     reg = await startRegistry();
     fx = await pushFixtures(reg, { names: ['busybox', 'web'] });
     nori = await startNori({ extraArgs: args });
