@@ -184,6 +184,19 @@ export class CgroupManager {
     return created;
   }
 
+  /**
+   * Moves a process nori placed (the pod init) to the root cgroup of each hierarchy just before
+   * nori kills it: on cgroup v1 its zombie keeps the pod's cgroup busy until init reaps it, and a
+   * node's init may take seconds (RemovePodSandbox then waited out removeDirs' budget). The
+   * systemd driver stops the process's scope instead.
+   */
+  async evictToRoot(pid: number): Promise<void> {
+    if (this.driver === 'systemd') return;
+    for (const h of await this.hierarchies()) {
+      await fs.writeFile(path.join(h, 'cgroup.procs'), String(pid), { flag: 'r+' }).catch(() => undefined);
+    }
+  }
+
   /** Removes the dirs createParent made, deepest first; a dir still in use stays. */
   async removeDirs(created: CreatedDirs): Promise<string[]> {
     const kept: string[] = [];

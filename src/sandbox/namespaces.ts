@@ -42,8 +42,9 @@ export async function isPodInit(pid: number, pinned: string): Promise<boolean> {
 }
 
 /** Kills the pod init (and with it everything in its PID namespace) if it is still ours. */
-export async function killPodInit(sys: Sys, pid: number, pinned: string): Promise<void> {
+export async function killPodInit(sys: Sys, pid: number, pinned: string, beforeKill?: (pid: number) => Promise<void>): Promise<void> {
   if (!(await isPodInit(pid, pinned))) return;
+  await beforeKill?.(pid);
   try {
     sys.kill(pid, 'SIGKILL');
   } catch (e) {

@@ -242,7 +242,10 @@ export class SandboxService implements SandboxLookup {
 
       if (sharedPid) {
         const pid = await this.sys.startPodInit({ join: plan.userns ? { user: p.ns.user, ...targets } : targets });
-        undo.push('pod init', () => killPodInitByPid(this.sys, pid));
+        undo.push('pod init', async () => {
+          await this.cgroups.evictToRoot(pid);
+          await killPodInitByPid(this.sys, pid);
+        });
         await pinPidNamespace(this.sys, pid, p.ns.pid);
         undo.push('pid namespace pin', () => unpinAll(this.sys, [p.ns.pid]));
         rec.internals.podInitPid = pid;
@@ -354,7 +357,7 @@ export class SandboxService implements SandboxLookup {
       }
     }
     if (e.rec.internals.shmOwned) umountQuiet(this.sys, e.rec.shmPath);
-    if (e.rec.nsPaths.pid) await killPodInit(this.sys, e.rec.internals.podInitPid, e.rec.nsPaths.pid);
+    if (e.rec.nsPaths.pid) await killPodInit(this.sys, e.rec.internals.podInitPid, e.rec.nsPaths.pid, (pid) => this.cgroups.evictToRoot(pid));
     if (e.row.state !== 'NOTREADY') {
       this.store.update(id, { state: 'NOTREADY' });
       e.row.state = 'NOTREADY';
@@ -449,7 +452,7 @@ export class SandboxService implements SandboxLookup {
           this.log.warn({ sandbox: row.id, err: errorMessage(err) }, 'CNI DEL of a sandbox that may never have been attached failed');
         });
       }
-      if (rec.nsPaths.pid) await killPodInit(this.sys, rec.internals.podInitPid, rec.nsPaths.pid);
+      if (rec.nsPaths.pid) await killPodInit(this.sys, rec.internals.podInitPid, rec.nsPaths.pid, (pid) => this.cgroups.evictToRoot(pid));
       await this.releaseEverything(row.id, rec);
     } catch (err) {
       this.log.error({ sandbox: row.id, err: errorMessage(err) }, 'rollback of a half-made sandbox failed; will retry at next start');
