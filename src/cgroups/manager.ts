@@ -273,6 +273,9 @@ async function rmdirSettling(dir: string, until: number): Promise<void> {
       return await fs.rmdir(dir);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EBUSY' || Date.now() + delay > until) throw e;
+      // Child cgroups (other pods under the shared prefix level) are no process about to leave:
+      // in use now, and waiting would only add the whole budget to RemovePodSandbox.
+      if (await hasChildCgroups(dir)) throw e;
       await new Promise((r) => setTimeout(r, delay));
     }
   }
