@@ -104,7 +104,10 @@ describe('network/builtin: what bridge + host-local + portmap give a pod', funct
     await sh('ip', ['-n', other, 'link', 'set', 'lo', 'up']);
     // no route back to any pod subnet: only masquerade makes a reply possible
 
-    v6Net = `fd${randomBytes(1).toString('hex')}:${randomBytes(2).toString('hex')}:${suffix.slice(0, 4)}::`;
+    // Hextets without leading zeros, so the text is already the canonical form (RFC 5952) that
+    // the kernel and nori print.
+    const hextet = () => (0x1000 + (randomBytes(2).readUInt16BE(0) % 0xf000)).toString(16);
+    v6Net = `fd${randomBytes(1).toString('hex')}:${hextet()}:${hextet()}::`;
     nori = await startNori({ extraArgs: ['--network', 'auto', '--bridge', bridge, '--pod-cidr', `${builtinNet}0/24,${v6Net}/64`, '--cni-bin-dir', PLUGINS] });
     pods.builtin = await runPod('builtin');
     writeFileSync(
