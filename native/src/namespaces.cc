@@ -117,6 +117,40 @@ void AddConfigSteps(ChildJob& job, const NsConfig& c) {
   for (const auto& kv : c.writes) add_write(kv.first, kv.second, "write");
 }
 
+void AddUnshareSteps(ChildJob& job, const std::vector<NsPath>& targets, const NsConfig& c) {
+  int flags = 0;
+  for (const auto& t : targets) flags |= t.kind.flag;
+  if (flags != 0) {
+    Step unshare_step{StepOp::kUnshare};
+    unshare_step.flags = flags;
+    job.Add(unshare_step, "unshare", "");
+  }
+  AddConfigSteps(job, c);
+}
+
+std::optional<SysError> CreatePinFiles(const std::vector<std::string>& files, std::vector<std::string>* created) {
+  for (const auto& f : files) {
+    struct stat st;
+    if (lstat(f.c_str(), &st) == 0) continue;
+    int err = errno;
+    const char* syscall = "lstat";
+    if (err == ENOENT) {
+      int fd = open(f.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0444);
+      if (fd >= 0) {
+        close(fd);
+        created->push_back(f);
+        continue;
+      }
+      err = errno;
+      syscall = "open";
+    }
+    for (const auto& c : *created) unlink(c.c_str());
+    created->clear();
+    return SysError{err, syscall, f, "", "pin"};
+  }
+  return std::nullopt;
+}
+
 namespace {
 
 // ---- pinNamespaces ----
@@ -139,36 +173,17 @@ PinRequest ParsePin(const Napi::CallbackInfo& info) {
 }
 
 TaskResult RunPin(const PinRequest& r) {
-  std::vector<const std::string*> created;
+  std::vector<std::string> files;
+  for (const auto& t : r.targets) files.push_back(t.path);
+  std::vector<std::string> created;
+  if (auto e = CreatePinFiles(files, &created)) return Failed(*e);
   auto rollback = [&created](size_t mounted_upto, const std::vector<const NsPath*>& mounted) {
     for (size_t i = 0; i < mounted_upto && i < mounted.size(); i++) umount2(mounted[i]->path.c_str(), MNT_DETACH);
-    for (const std::string* p : created) unlink(p->c_str());
+    for (const auto& c : created) unlink(c.c_str());
   };
-  for (const auto& t : r.targets) {
-    struct stat st;
-    if (lstat(t.path.c_str(), &st) == 0) continue;
-    if (errno != ENOENT) {
-      int err = errno;
-      rollback(0, {});
-      return Failed(SysError{err, "lstat", t.path, "", "pin"});
-    }
-    int fd = open(t.path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0444);
-    if (fd < 0) {
-      int err = errno;
-      rollback(0, {});
-      return Failed(SysError{err, "open", t.path, "", "pin"});
-    }
-    close(fd);
-    created.push_back(&t.path);
-  }
 
   ChildJob job;
-  int flags = 0;
-  for (const auto& t : r.targets) flags |= t.kind.flag;
-  Step unshare_step{StepOp::kUnshare};
-  unshare_step.flags = flags;
-  job.Add(unshare_step, "unshare", "");
-  AddConfigSteps(job, r.config);
+  AddUnshareSteps(job, r.targets, r.config);
   size_t first_bind = job.steps.size();
   std::vector<const NsPath*> mounted;
   for (const auto& t : r.targets) {

@@ -104,6 +104,12 @@ std::vector<NsPath> ParseNsPaths(Napi::Env env, const Napi::Value& v, const std:
 NsConfig ParseConfig(Napi::Env env, Napi::Object opts);
 void CheckConfigTargets(Napi::Env env, const NsConfig& c, const std::vector<NsPath>& ns);
 void AddConfigSteps(ChildJob& job, const NsConfig& c);
+// Unshares the target namespaces in one step (none named: no step), then applies the settings
+// inside them: the child-side sequence of pinNamespaces and pinUserNamespace.
+void AddUnshareSteps(ChildJob& job, const std::vector<NsPath>& targets, const NsConfig& c);
+// Creates the pin files that do not exist yet; on failure removes those it made and says which
+// file and syscall failed.
+std::optional<SysError> CreatePinFiles(const std::vector<std::string>& files, std::vector<std::string>* created);
 inline TaskResult Failed(SysError e) { return TaskResult{std::move(e), std::nullopt}; }
 
 }  // namespace nori

@@ -19,7 +19,6 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <memory>
@@ -103,28 +102,6 @@ struct Pipe {
   }
 };
 
-// Creates the pin files that do not exist yet; on failure removes those it made.
-std::optional<SysError> CreatePinFiles(const std::vector<std::string>& files, std::vector<std::string>* created) {
-  for (const auto& f : files) {
-    struct stat st;
-    if (lstat(f.c_str(), &st) == 0) continue;
-    int err = errno;
-    if (err == ENOENT) {
-      int fd = open(f.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0444);
-      if (fd >= 0) {
-        close(fd);
-        created->push_back(f);
-        continue;
-      }
-      err = errno;
-    }
-    for (const auto& c : *created) unlink(c.c_str());
-    created->clear();
-    return SysError{err, "open", f, "", "pin"};
-  }
-  return std::nullopt;
-}
-
 TaskResult RunPinUserns(const UsernsRequest& r) {
   std::vector<std::string> files{r.user_pin};
   for (const auto& t : r.targets) files.push_back(t.path);
@@ -152,14 +129,7 @@ TaskResult RunPinUserns(const UsernsRequest& r) {
   wait_go.fd = go.r;
   job.Add(wait_go, "wait-maps", "");
   job.Add(Step{StepOp::kBecomeRoot}, "become-root", "");
-  int flags = 0;
-  for (const auto& t : r.targets) flags |= t.kind.flag;
-  if (flags != 0) {
-    Step unshare_step{StepOp::kUnshare};
-    unshare_step.flags = flags;
-    job.Add(unshare_step, "unshare", "");
-  }
-  AddConfigSteps(job, r.config);
+  AddUnshareSteps(job, r.targets, r.config);
   // The namespaces outlive the child as fds in our table (CLONE_FILES): no handshake is
   // needed to keep it alive while we pin them.
   std::vector<std::string> kinds{"user"};
