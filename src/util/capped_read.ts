@@ -17,10 +17,19 @@ export interface CappedReadOptions {
 export function readRegularCapped(path: string, max: number, opts: CappedReadOptions = {}): Buffer {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW | constants.O_NOCTTY);
   try {
-    if (!fstatSync(fd).isFile()) throw new NotRegularFileError(`${path} is not a regular file`);
-    const buf = Buffer.alloc(max + 1);
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new NotRegularFileError(`${path} is not a regular file`);
+    // Sized by fstat, grown while the file keeps giving bytes (its writer is someone else, and
+    // /proc files say 0): a cap of 16 MiB must not cost a zeroed 16 MiB buffer for every 1 KiB
+    // /etc/passwd that CreateContainer reads.
+    let buf = Buffer.alloc(Math.min(max + 1, Math.max(st.size + 1, 4096)));
     let got = 0;
     for (;;) {
+      if (got === buf.length) {
+        const bigger = Buffer.alloc(Math.min(max + 1, buf.length * 2));
+        buf.copy(bigger, 0, 0, got);
+        buf = bigger;
+      }
       const n = readSync(fd, buf, got, buf.length - got, null);
       if (n === 0) break;
       got += n;

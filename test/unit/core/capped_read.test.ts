@@ -3,7 +3,7 @@
 
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileTooLargeError, NotRegularFileError, readRegularCapped } from '../../../src/util/capped_read';
@@ -23,6 +23,25 @@ describe('readRegularCapped', () => {
     assert.equal(readRegularCapped(join(dir, 'long'), 4096).length, 4096);
     assert.equal(readRegularCapped(join(dir, 'long'), 10_000).length, 10_000);
     assert.throws(() => readRegularCapped(join(dir, 'long'), 9_999, { over: 'throw' }), FileTooLargeError);
+  });
+
+  it('reads past what fstat said: a /proc file (size 0) longer than the first buffer, cut at the cap', function () {
+    let whole: Buffer;
+    try {
+      whole = readFileSync('/proc/kallsyms');
+    } catch {
+      return this.skip();
+    }
+    if (whole.length < 300_000) return this.skip();
+    const got = readRegularCapped('/proc/kallsyms', 200_000);
+    assert.equal(got.length, 200_000);
+    assert.ok(got.equals(whole.subarray(0, 200_000)));
+  });
+
+  it('a small file under a large cap comes back whole', () => {
+    const text = 'root:x:0:0:root:/root:/bin/sh\n'.repeat(500);
+    writeFileSync(join(dir, 'passwd'), text);
+    assert.equal(readRegularCapped(join(dir, 'passwd'), 16 << 20, { over: 'throw' }).toString(), text);
   });
 
   it('refuses a FIFO without waiting for a writer', () => {
