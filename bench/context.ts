@@ -28,6 +28,8 @@ export interface BenchContext {
   nHeavy: number;
   /** pods in the fleet the list and memory scenarios use */
   fleetPods: number;
+  /** the restart-5k scenario's store: pods, and exited containers per pod */
+  store: { pods: number; perPod: number };
   images: { busybox: BenchImage; big?: BenchImage };
   /** containerd only: runs ctr against the bench containerd (namespace k8s.io) */
   ctr?: (args: string[]) => Promise<string>;

@@ -1,9 +1,11 @@
 // Density and restart (issue 19 part 5): RunPodSandbox with no other pod, then a fleet of
-// `--pods` pods x 2 running containers, RunPodSandbox again with the fleet running, the time a
-// restarted daemon (kill -9, containers keep running) takes to answer ListContainers with the
-// fleet in its store, and the time to tear the fleet down (10 pods at a time).
+// `--pods` pods x 2 running containers, RunPodSandbox again with the fleet running,
+// ListContainers and `crictl ps -a` over the fleet, the time a restarted daemon (kill -9,
+// containers keep running) takes to answer Version and ListContainers with the fleet in its
+// store, and the time to tear the fleet down (10 pods at a time).
 
 import { inBatches, removeAllPods, removePod, runPod, startContainer, timed } from './cri';
+import { crictlPath, crictlTimed } from './crictl';
 import { sampled, type BenchContext, type Scenario } from './context';
 import type { Row } from './stats';
 import type { BenchRuntime, RuntimeName } from './runtimes/types';
@@ -66,18 +68,38 @@ export const densityScenario: Scenario = {
       })),
     );
     rows.push(...(await runPodSamples(ctx, `RunPodSandbox, ${pods} pods running`)));
-    const restartOp = `restart (kill -9) until ListContainers answers, ${pods} pods + ${2 * pods} containers`;
+    const listOp = `ListContainers, ${pods} pods + ${2 * pods} containers`;
+    const crictl = crictlPath();
+    const psOp = `crictl ps -a (process included), ${pods} pods + ${2 * pods} containers`;
     rows.push(
       ...(await sampled(ctx, {
         scenario: 'density',
-        ops: [restartOp],
+        ops: crictl ? [listOp, psOp] : [listOp],
+        samples: ctx.n,
+        async sample(rt) {
+          const [lc, res] = await timed(() => rt.client.call('ListContainers', {}));
+          const listed = ((res.containers ?? []) as unknown[]).length;
+          if (listed < 2 * pods) throw new Error(`ListContainers shows ${listed} of ${2 * pods} containers`);
+          return crictl ? { [listOp]: lc, [psOp]: await crictlTimed(crictl, rt.endpoint, ['ps', '-a']) } : { [listOp]: lc };
+        },
+      })),
+    );
+    if (!crictl) ctx.log('density: no crictl (set NORI_BENCH_CRICTL or put crictl on PATH): no `crictl ps -a` row');
+    const what = `${pods} pods + ${2 * pods} containers`;
+    const restartOps = [`restart (kill -9) until Version answers, ${what}`, `restart (kill -9) until ListContainers answers, ${what}`];
+    rows.push(
+      ...(await sampled(ctx, {
+        scenario: 'density',
+        ops: restartOps,
         samples: ctx.nHeavy,
         async sample(rt: BenchRuntime) {
           if (!rt.restart) throw new Error('restart not supported by this runtime harness');
-          const ms = await rt.restart();
+          const t = await rt.restart('kill');
           const listed = ((await rt.client.call('ListContainers', {})).containers ?? []).length as number;
           if (listed < 2 * pods) throw new Error(`after the restart ListContainers shows ${listed} of ${2 * pods} containers`);
-          return { [restartOp]: ms };
+          const running = ((await rt.client.call('ListContainers', { filter: { state: { state: 'CONTAINER_RUNNING' } } })).containers ?? []).length as number;
+          if (running < 2 * pods) throw new Error(`after the restart ${running} of ${2 * pods} containers are running`);
+          return { [restartOps[0]!]: t.versionMs, [restartOps[1]!]: t.listMs };
         },
       })),
     );

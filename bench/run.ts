@@ -1,5 +1,6 @@
 // nori vs containerd, side by side: `npm run bench -- [--scenarios a,b] [--n 40] [--n-heavy 3]
-// [--pods 100] [--json out.json] [--no-containerd] [--no-big]`. See docs/performance.md.
+// [--pods 100] [--store-pods 50] [--per-pod 100] [--json out.json] [--no-containerd] [--no-big]`.
+// See docs/performance.md.
 
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -22,8 +23,11 @@ import { readsScenario } from './reads';
 import { execCpuScenario } from './exec_cpu';
 import { densityScenario } from './density';
 import { tenantScenario } from './tenant_scenario';
+import { restartStoreScenario } from './restart_scenario';
 
-SCENARIOS.push(statsScenario, readsScenario, execCpuScenario, densityScenario, tenantScenario, usernsScenario);
+SCENARIOS.push(statsScenario, readsScenario, execCpuScenario, densityScenario, tenantScenario, usernsScenario, restartStoreScenario);
+/** run only when named: tenant fills a layer with a million files, restart-5k makes 5,000 containers */
+const ONLY_WHEN_NAMED = ['tenant', 'restart-5k'];
 import { jsonRows, table, type Row } from './stats';
 
 interface Options {
@@ -31,19 +35,20 @@ interface Options {
   n: number;
   nHeavy: number;
   pods: number;
+  storePods: number;
+  perPod: number;
   json?: string;
   containerd: boolean;
   big: boolean;
 }
 
 const USAGE = `usage: npm run bench -- [--scenarios ${SCENARIOS.map((s) => s.name).join(',')}] [--n 40] [--n-heavy 3]
-                        [--pods 100] [--json out.json] [--no-containerd] [--no-big]
+                        [--pods 100] [--store-pods 50] [--per-pod 100] [--json out.json] [--no-containerd] [--no-big]
 ${SCENARIOS.map((s) => `  ${s.name.padEnd(14)}${s.describe}`).join('\n')}`;
 
 function parseArgs(argv: string[]): Options {
-  // tenant runs only when named: it fills a layer with a million files per runtime
-  const defaults = SCENARIOS.filter((s) => s.name !== 'tenant').map((s) => s.name);
-  const o: Options = { scenarios: defaults, n: 40, nHeavy: 3, pods: 100, containerd: true, big: true };
+  const defaults = SCENARIOS.filter((s) => !ONLY_WHEN_NAMED.includes(s.name)).map((s) => s.name);
+  const o: Options = { scenarios: defaults, n: 40, nHeavy: 3, pods: 100, storePods: 50, perPod: 100, containerd: true, big: true };
   const int = (v: string | undefined, flag: string) => {
     const x = Number(v);
     if (!Number.isInteger(x) || x < 1) throw new Error(`${flag} needs a positive integer, got ${v}`);
@@ -63,6 +68,8 @@ function parseArgs(argv: string[]): Options {
       case '--n': o.n = int(value(), '--n'); break;
       case '--n-heavy': o.nHeavy = int(value(), '--n-heavy'); break;
       case '--pods': o.pods = int(value(), '--pods'); break;
+      case '--store-pods': o.storePods = int(value(), '--store-pods'); break;
+      case '--per-pod': o.perPod = int(value(), '--per-pod'); break;
       case '--json': o.json = value(); break;
       case '--no-containerd': o.containerd = false; break;
       case '--no-big': o.big = false; break;
@@ -163,7 +170,7 @@ async function main(): Promise<number> {
       ctr = c.ctr;
       await c.client.call('PullImage', { image: { image: pause } });
     }
-    const ctx: BenchContext = { runtimes, n: opts.n, nHeavy: opts.nHeavy, fleetPods: opts.pods, images, ctr, fleets: new Map(), idleRss: new Map(), log };
+    const ctx: BenchContext = { runtimes, n: opts.n, nHeavy: opts.nHeavy, fleetPods: opts.pods, store: { pods: opts.storePods, perPod: opts.perPod }, images, ctr, fleets: new Map(), idleRss: new Map(), log };
     // warm-up, not measured: the image in place, one pod + container cycle
     for (const rt of runtimes) {
       try {

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { criClient } from '../../test/helpers/cri-client';
 import { deleteLink, findOwnProcesses, linkExists, mountsUnder, unmountAll, waitGone } from '../procs';
-import { benchConflist, type BenchRuntime } from './types';
-import { untilAnswers } from './nori';
+import { benchConflist, type BenchRuntime, type RestartTimes } from './types';
+import { timeToAnswer } from '../answer_probe';
 
 const execFileAsync = promisify(execFile);
 
@@ -122,16 +122,18 @@ export async function startBenchContainerd(workDir: string, registryHost: string
     bridge: CTRD_NET.bridge,
     // comm is truncated to 15 chars: "containerd-shim"
     monitorPids: () => [...new Set(shims())],
-    async restart(this: BenchRuntime) {
+    async restart(this: BenchRuntime, how: 'kill' | 'term' = 'kill'): Promise<RestartTimes> {
       client.close();
-      proc.kill('SIGKILL');
+      const s0 = process.hrtime.bigint();
+      proc.kill(how === 'kill' ? 'SIGKILL' : 'SIGTERM');
       await exited;
+      const stopMs = Number(process.hrtime.bigint() - s0) / 1e6;
       const t0 = process.hrtime.bigint();
       ({ proc, exited } = launch());
       client = criClient(socket);
       this.client = client;
       this.pid = proc.pid!;
-      return untilAnswers(client, t0);
+      return { stopMs, ...(await timeToAnswer(socket, t0)) };
     },
     async ctr(args) {
       const { stdout } = await execFileAsync('ctr', ['--address', socket, '--namespace', 'k8s.io', ...args], { maxBuffer: 64 << 20 });

@@ -4,24 +4,11 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startNori } from '../../test/helpers/daemon';
-import type { CriClient } from '../../test/helpers/cri-client';
 import { deleteLink, findOwnProcesses, linkExists, mountsUnder, unmountAll } from '../procs';
-import { benchConflist, type BenchRuntime } from './types';
+import { benchConflist, type BenchRuntime, type RestartTimes } from './types';
+import { timeToAnswer } from '../answer_probe';
 
 export const NORI_NET = { name: 'nori-bench', bridge: 'nbench0', subnet: '10.213.0.0/16' };
-
-/** Milliseconds since `t0` until ListContainers succeeds (polled every 10 ms, 60 s at most). */
-export async function untilAnswers(client: CriClient, t0: bigint): Promise<number> {
-  for (;;) {
-    try {
-      await client.call('ListContainers', {}, { deadlineMs: 2000 });
-      return Number(process.hrtime.bigint() - t0) / 1e6;
-    } catch (e) {
-      if (Number(process.hrtime.bigint() - t0) > 60e9) throw e;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-}
 
 export async function startBenchNori(workDir: string, registryHost: string): Promise<BenchRuntime> {
   const dir = join(workDir, 'nori');
@@ -49,14 +36,16 @@ export async function startBenchNori(workDir: string, registryHost: string): Pro
     bridge: NORI_NET.bridge,
     monitorPids: () => findOwnProcesses('conmon', dir),
     logs: () => n.logs,
-    async restart(this: BenchRuntime) {
+    async restart(this: BenchRuntime, how: 'kill' | 'term' = 'kill'): Promise<RestartTimes> {
       this.client.close();
-      await n.stop('SIGKILL');
+      const s0 = process.hrtime.bigint();
+      await n.stop(how === 'kill' ? 'SIGKILL' : 'SIGTERM');
+      const stopMs = Number(process.hrtime.bigint() - s0) / 1e6;
       const t0 = process.hrtime.bigint();
       n = await start(false);
       this.client = n.client;
       this.pid = n.proc.pid!;
-      return untilAnswers(n.client, t0);
+      return { stopMs, ...(await timeToAnswer(n.socket, t0)) };
     },
     async teardown() {
       const problems: string[] = [];

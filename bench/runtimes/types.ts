@@ -1,6 +1,7 @@
 // What the scenarios need from a runtime under test, whichever it is.
 
 import type { CriClient } from '../../test/helpers/cri-client';
+import type { AnswerTimes } from '../answer_probe';
 
 export type RuntimeName = 'nori' | 'containerd';
 
@@ -23,11 +24,12 @@ export interface BenchRuntime {
   /** the bridge its CNI conflist creates */
   bridge: string;
   /**
-   * kill -9 of the daemon (its containers keep running), then a new daemon on the same dirs;
-   * resolves with the milliseconds from the new process's spawn until it answered a
-   * ListContainers (recovery done). `client` and `pid` name the new daemon afterwards.
+   * Stops the daemon (`kill`: kill -9, its containers keep running; `term`: SIGTERM and wait for
+   * its exit), then starts a new daemon on the same dirs and times, from the new process's
+   * spawn, its first Version and then its first ListContainers (recovery done). `client` and
+   * `pid` name the new daemon afterwards.
    */
-  restart?(): Promise<number>;
+  restart?(how?: 'kill' | 'term'): Promise<RestartTimes>;
   /** the daemon's log lines so far, parsed (nori) */
   logs?(): Record<string, unknown>[];
   /** stops the daemon and removes everything it made; returns problems found (leftovers) */
@@ -60,4 +62,9 @@ export function benchConflist(name: string, bridge: string, subnet: string, ipam
     null,
     1,
   );
+}
+
+export interface RestartTimes extends AnswerTimes {
+  /** how long the old daemon took to exit after the signal */
+  stopMs: number;
 }
