@@ -28,7 +28,7 @@ import { CgroupReader } from './cgroup_stats';
 import { ExitWatcher, readExitFile } from './exit_watcher';
 import { KeyedLock } from '../util/keyed_lock';
 import type { NodeDefaults, SpecInput, SpecResult } from './spec/types';
-import { terminationMessageSource } from './spec/mounts';
+import { needsMountInfo, terminationMessageSource } from './spec/mounts';
 import { readRegularCapped } from '../util/capped_read';
 import { faultPoint } from '../fault';
 import { liveConmonPid } from '../recovery/conmon_alive';
@@ -60,7 +60,8 @@ export interface ContainerManagerDeps {
   images: ImageLookup;
   sandboxes: SandboxLookup;
   buildSpec(input: SpecInput): SpecResult;
-  nodeDefaults(): NodeDefaults;
+  /** mountInfo false: the caller needs no mount table (NodeDefaults.mountInfo may be absent). */
+  nodeDefaults(need?: { mountInfo?: boolean }): NodeDefaults;
   cgroups?: CgroupReader;
   /** Stages what the runtime cannot mount itself (prepared_mounts.ts); one over the state dir if absent. */
   mountPreparer?: MountPreparer;
@@ -106,7 +107,7 @@ export class ContainerManager {
     this.watcher = new ExitWatcher(this.exitDir, (id) => this.onExitFile(id));
     this.preparer = deps.mountPreparer ?? new MountPreparer({
       stateDir: state, sys: deps.sys, rro: rroMounter(), log: deps.log,
-      resolveHostPath: (p) => (deps.nodeDefaults().resolveHostPath ?? ((x: string) => x))(p),
+      resolveHostPath: (p) => (deps.nodeDefaults({ mountInfo: false }).resolveHostPath ?? ((x: string) => x))(p),
       stagers: [new ImageVolumes({
         images: deps.images, sys: deps.sys, log: deps.log, refIds: () => new ImageStore(deps.db).containers(), usernsMounts: () => this.usernsDeps(),
       })],
@@ -182,12 +183,17 @@ export class ContainerManager {
         this.deps.images.readImageFile(image.id, '/etc/passwd'),
         this.deps.images.readImageFile(image.id, '/etc/group'),
       ]);
+      step('spec.image-files');
       undo.push(() => this.preparer.forget(id));
       const prepared = await this.preparer.prepare(id, config, runtime.handler, sandbox);
       undo.push(() => prepared.release());
       faultPoint('create.after-prepared-mounts');
+      step('spec.mounts');
       const terminationMessagePath = join(bundle, 'termination-log');
       writeFileSync(terminationMessagePath, '', { mode: 0o666 });
+      const defaults = { ...this.deps.nodeDefaults({ mountInfo: needsMountInfo(config.mounts) }), recursiveReadOnlySupported: prepared.rroOption };
+      const targetPidNamespace = await this.targetPidNamespace(config);
+      step('spec.node');
 
       const { spec, warnings } = this.deps.buildSpec({
         containerId: id,
@@ -196,8 +202,8 @@ export class ContainerManager {
         image: { id: image.id, config: image.config, files: { passwd: passwd?.toString('utf8') ?? null, group: group?.toString('utf8') ?? null } },
         rootfs,
         terminationMessagePath,
-        defaults: { ...this.nodeDefaults(), recursiveReadOnlySupported: prepared.rroOption },
-        targetPidNamespace: await this.targetPidNamespace(config),
+        defaults,
+        targetPidNamespace,
         preparedMounts: prepared.sources,
       });
       for (const w of warnings) log.warn({ warning: w }, 'container spec');
@@ -206,10 +212,11 @@ export class ContainerManager {
         // Image volumes are idmapped layer by layer already (an overlay cannot be idmapped).
         idmapBindSources(this.usernsDeps(), id, spec.mounts.filter((m) => !prepared.idmapped.has(m.source ?? '')), sandbox);
       }
+      step('spec.build');
       // A plain write, no fsync: the bundle is fresh (nothing reads config.json before conmon
       // starts) and lives in the volatile state dir, gone with the containers after a crash.
       writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec), { mode: 0o600 });
-      step('spec');
+      step('spec.write');
 
       const logPath = this.logPathFor(sandbox, config, bundle);
       mkdirp(dirname(logPath));
@@ -232,8 +239,8 @@ export class ContainerManager {
         stdinOnce: config.stdinOnce,
         logLevel: this.deps.config.logLevel === 'trace' ? 'debug' : 'info',
         systemdCgroup: this.deps.config.cgroupDriver === 'systemd',
+        step,
       });
-      step('runtime');
       // The container's mount namespace has its own copies now.
       prepared.release();
       // The runtime's bind mounts are the container's own now: the clones can go.
@@ -297,10 +304,6 @@ export class ContainerManager {
   private releaseIdmaps(id: string): void {
     const left = releaseIdmaps(this.deps.sys, idmapDir(this.deps.config.state, id));
     if (left.length > 0) this.deps.log.warn({ container: id, left }, 'idmapped mounts left in place');
-  }
-
-  private nodeDefaults(): NodeDefaults {
-    return this.deps.nodeDefaults();
   }
 
   private async targetPidNamespace(config: ContainerConfig): Promise<string | undefined> {

@@ -31,7 +31,10 @@ export function containerSubsystem(ctx: SubsystemContext, deps: { images: ImageL
     images: deps.images,
     sandboxes: deps.sandboxes,
     buildSpec,
-    nodeDefaults: () => withMountInfo((fixed ??= staticNodeDefaults(ctx.config))),
+    nodeDefaults: (need) => {
+      fixed ??= staticNodeDefaults(ctx.config);
+      return need?.mountInfo === false ? fixed : withMountInfo(fixed);
+    },
   });
   deps.sandboxes.setContainerHooks({
     async stopPodContainers(sandboxId) {

@@ -27,6 +27,8 @@ export interface ConmonCreateOptions {
   /** The runtime runs with --systemd-cgroup (the systemd cgroup driver). */
   systemdCgroup?: boolean;
   timeoutMs?: number;
+  /** Told when each phase ends (the caller's step timer: where CreateContainer's time goes). */
+  step?: (name: string) => void;
 }
 
 export interface ConmonCreated {
@@ -80,6 +82,7 @@ export async function conmonCreate(o: ConmonCreateOptions): Promise<ConmonCreate
     stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
     env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3' },
   });
+  o.step?.('runtime.spawn');
   const sync = child.stdio[3] as Socket;
   let spawnError: Error | undefined;
   child.on('error', (e) => (spawnError = e));
@@ -99,6 +102,7 @@ export async function conmonCreate(o: ConmonCreateOptions): Promise<ConmonCreate
     sync.on('end', finish);
     sync.on('error', finish);
   });
+  o.step?.('runtime.create');
   // The spawned process exits right after daemonizing; wait so it is reaped.
   if (child.exitCode === null && child.signalCode === null && !spawnError) {
     await new Promise<void>((r) => {
@@ -126,6 +130,7 @@ export async function conmonCreate(o: ConmonCreateOptions): Promise<ConmonCreate
     throw new InternalError(`container create failed: ${(parsed.message ?? 'unknown error').trim()}`);
   }
   const init = identify(parsed.pid);
+  o.step?.('runtime.reaped');
   return { pid: parsed.pid, conmonPid: conmonPid ?? 0, ...(init ? { init } : {}) };
 }
 

@@ -34,6 +34,7 @@ import { isSysError } from '../sys/errors';
 import { MNT_DETACH } from '../sys/constants';
 import { faultPoint } from '../fault';
 import { removeOrphanSandboxes } from '../recovery/orphan_sandboxes';
+import { stepTimer } from '../util/step_timer';
 
 export interface SandboxServiceDeps {
   config: Config;
@@ -211,14 +212,8 @@ export class SandboxService implements SandboxLookup {
 
     const undo = new Rollback();
     undo.push('store row', () => this.store.delete(id));
-    const started = Date.now();
-    const steps: Record<string, number> = {};
-    let mark = started;
-    const step = (name: string) => {
-      const now = Date.now();
-      steps[name] = now - mark;
-      mark = now;
-    };
+    const started = performance.now();
+    const { steps, step } = stepTimer();
     try {
       mkdirp(p.dir, 0o711);
       undo.push('sandbox dir', () => fs.rm(p.dir, { recursive: true, force: true }));
@@ -284,7 +279,7 @@ export class SandboxService implements SandboxLookup {
       this.entries.set(id, { row: { ...row, state: 'READY', record: encodeRecord(rec), cniResult, podInitPid: rec.internals.podInitPid || null }, rec });
       step('files');
       this.emit('READY', id);
-      log.info({ sandbox: id, name: key, ip: rec.ip, ms: Date.now() - started, steps }, 'pod sandbox ready');
+      log.info({ sandbox: id, name: key, ip: rec.ip, ms: Math.round(performance.now() - started), steps }, 'pod sandbox ready');
       return id;
     } catch (e) {
       const failed = await undo.run(log);
@@ -321,7 +316,10 @@ export class SandboxService implements SandboxLookup {
   async stop(idOrPrefix: string, signal: AbortSignal): Promise<void> {
     const e = this.resolve(idOrPrefix);
     if (!e) return;
-    await this.locks.run(e.row.id, () => this.stopLocked(e.row.id, signal));
+    await this.locks.run(e.row.id, async () => {
+      const { steps, step } = stepTimer();
+      if (await this.stopLocked(e.row.id, signal, step)) this.log.info({ sandbox: e.row.id, steps }, 'pod sandbox stopped');
+    });
   }
 
   async remove(idOrPrefix: string, signal: AbortSignal): Promise<void> {
@@ -330,20 +328,25 @@ export class SandboxService implements SandboxLookup {
     await this.locks.run(e.row.id, async () => {
       const cur = this.entries.get(e.row.id);
       if (!cur) return;
-      await this.stopLocked(cur.row.id, signal);
+      const { steps, step } = stepTimer();
+      await this.stopLocked(cur.row.id, signal, step);
       await this.hooks.removePodContainers(cur.row.id);
       faultPoint('remove-pod.after-containers-removed');
-      await this.releaseEverything(cur.row.id, cur.rec);
+      step('containers-removed');
+      await this.releaseEverything(cur.row.id, cur.rec, step);
       this.entries.delete(cur.row.id);
       this.emit('REMOVED', cur.row.id);
+      this.log.info({ sandbox: cur.row.id, steps }, 'pod sandbox removed');
     });
   }
 
-  private async stopLocked(id: string, signal: AbortSignal): Promise<void> {
+  /** false: no such sandbox. `step` is told where the time goes (the caller's step timer). */
+  private async stopLocked(id: string, signal: AbortSignal, step: (name: string) => void = () => undefined): Promise<boolean> {
     const e = this.entries.get(id);
-    if (!e) return;
+    if (!e) return false;
     await this.hooks.stopPodContainers(id, signal);
     faultPoint('stop-pod.after-containers-stopped');
+    step('containers');
     let netErr: unknown;
     if (e.rec.network !== 'NODE' && !e.row.networkTornDown) {
       try {
@@ -356,14 +359,19 @@ export class SandboxService implements SandboxLookup {
         netErr = err;
       }
     }
+    step('network');
     if (e.rec.internals.shmOwned) umountQuiet(this.sys, e.rec.shmPath);
+    step('shm');
     if (e.rec.nsPaths.pid) await killPodInit(this.sys, e.rec.internals.podInitPid, e.rec.nsPaths.pid, (pid) => this.cgroups.evictToRoot(pid));
+    step('podInit');
     if (e.row.state !== 'NOTREADY') {
       this.store.update(id, { state: 'NOTREADY' });
       e.row.state = 'NOTREADY';
       this.emit('NOTREADY', id);
     }
+    step('row');
     if (netErr) throw new InternalError(`failed to tear down the network of pod sandbox ${id}: ${errorMessage(netErr)}`);
+    return true;
   }
 
   /** The pod init belongs to the pod's cgroup (its memory and pids count there), not nori's. */
@@ -376,17 +384,21 @@ export class SandboxService implements SandboxLookup {
   }
 
   /** Unpins, deletes files and cgroup dirs, and the row. Each step tolerates "already gone". */
-  private async releaseEverything(id: string, rec: StoredRecord): Promise<void> {
+  private async releaseEverything(id: string, rec: StoredRecord, step: (name: string) => void = () => undefined): Promise<void> {
     const p = sandboxPaths(this.config.state, id);
     if (rec.internals.shmOwned) umountQuiet(this.sys, p.shm);
     await unpinAll(this.sys, [p.ns.pid, p.ns.net, p.ns.ipc, p.ns.uts, p.ns.user]);
     faultPoint('remove-pod.after-unpin');
+    step('unpin');
     await fs.rm(p.dir, { recursive: true, force: true });
+    step('dir');
     const kept = await this.cgroups.removeDirs(rec.internals.cgroupCreated);
     if (kept.length > 0) this.log.info({ sandbox: id, kept }, 'cgroup dirs still in use are left in place');
     // The default parent's prefix level is this daemon's, shared by its pods: gone with the last.
     await this.cgroups.removePrefixIfEmpty(this.config.cgroupRootPrefix, rec.cgroupParent).catch(() => undefined);
+    step('cgroup');
     this.store.delete(id);
+    step('row');
   }
 
   // ---- start-up ----

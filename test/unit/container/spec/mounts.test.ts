@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import {
-  buildMounts, mergeMounts, mountOf, parseMountInfo, terminationMessagePath, terminationMessageSource,
+  buildMounts, mergeMounts, mountOf, needsMountInfo, parseMountInfo, terminationMessagePath, terminationMessageSource,
 } from '../../../../src/container/spec/mounts';
 import { FailedPreconditionError, InvalidArgumentError } from '../../../../src/errors';
 import { Mount, MountPropagation as P, type DeepPartial } from '../../../../src/gen/api';
@@ -23,6 +23,16 @@ describe('container spec: mounts', () => {
     assert.equal(mountOf('/mnt/shared/a/b', e)?.mountPoint, '/mnt/shared');
     assert.equal(mountOf('/mnt/sharedx', e)?.mountPoint, '/');
     assert.equal(mountOf('/mnt/with space/x', e)?.mountPoint, '/mnt/with space');
+  });
+
+  it('the mount table is needed only to check bidirectional and host-to-container sources', () => {
+    assert.equal(needsMountInfo(undefined), false);
+    assert.equal(needsMountInfo([]), false);
+    assert.equal(needsMountInfo([m({ hostPath: '/a', containerPath: '/a' }), m({ hostPath: '/b', containerPath: '/b', propagation: P.PROPAGATION_PRIVATE })]), false);
+    assert.equal(needsMountInfo([m({ hostPath: '/a', containerPath: '/a' }), m({ hostPath: '/mnt/slave', containerPath: '/b', propagation: P.PROPAGATION_HOST_TO_CONTAINER })]), true);
+    assert.equal(needsMountInfo([m({ hostPath: '/mnt/shared', containerPath: '/b', propagation: P.PROPAGATION_BIDIRECTIONAL })]), true);
+    // what it guards: without the table a private source would pass the check unnoticed
+    assert.throws(() => buildMounts([m({ hostPath: '/mnt/private', containerPath: '/p', propagation: P.PROPAGATION_BIDIRECTIONAL })], sandbox(), false, false, env), FailedPreconditionError);
   });
 
   it('default mounts plus the pod files, parents first', () => {
