@@ -9,7 +9,7 @@ import { ContainerState, type ContainerStatusRequest, type ContainerStatusRespon
 import type { ContainerManager } from '../container/manager';
 import { readProcUser } from '../container/proc_user';
 import { imageRefOf, toStatus } from '../container/views';
-import { containerKernelInfo } from '../inspect/verbose';
+import { containerKernelInfo, forgetContainer } from '../inspect/verbose';
 import { stateOf, type ContainerRow } from '../store/container_store';
 
 /**
@@ -19,7 +19,13 @@ import { stateOf, type ContainerRow } from '../store/container_store';
  */
 const runningUsers = new WeakMap<ContainerRow, ContainerUser>();
 
-export const containerStatus = (m: ContainerManager) => async (req: ContainerStatusRequest): Promise<ContainerStatusResponse> => {
+export const containerStatus = (m: ContainerManager) => {
+  // The kernel facts kept for verbose calls hold while the container's init lives.
+  m.listeners.push((t, row) => (t === 'STOPPED' || t === 'DELETED') && forgetContainer(row.id));
+  return (req: ContainerStatusRequest) => answer(m, req);
+};
+
+async function answer(m: ContainerManager, req: ContainerStatusRequest): Promise<ContainerStatusResponse> {
   const row = m.get(req.containerId);
   const info: Record<string, string> = {};
   if (req.verbose) {
@@ -41,7 +47,7 @@ export const containerStatus = (m: ContainerManager) => async (req: ContainerSta
     }
   }
   return { status: user ? { ...status, user } : status, info };
-};
+}
 
 /**
  * The spec is the bundle's config.json as nori wrote it at create (never rewritten), spliced in

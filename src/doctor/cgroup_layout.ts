@@ -1,6 +1,8 @@
 // The cgroup layout as the kernel shows it in /proc/self/mountinfo: which v1 hierarchies are
 // mounted with which controllers, and where cgroup2 is. Pure, so tests feed it any mount table.
 
+import { parseMountinfo } from '../proc/mountinfo';
+
 export type LayoutKind = 'v2' | 'hybrid' | 'v1' | 'none';
 
 export interface CgroupMounts {
@@ -15,26 +17,16 @@ export interface CgroupMounts {
 export function parseCgroupMounts(mountinfo: string): CgroupMounts {
   const v1: Record<string, string> = {};
   let v2Mount: string | undefined;
-  for (const line of mountinfo.split('\n')) {
-    const dash = line.indexOf(' - ');
-    if (dash < 0) continue;
-    const left = line.slice(0, dash).split(' ');
-    const [fstype, , superOpts = ''] = line.slice(dash + 3).split(' ');
-    const mountPoint = unescapeMountinfo(left[4] ?? '');
-    if (fstype === 'cgroup2') v2Mount = mountPoint;
-    else if (fstype === 'cgroup') {
-      for (const opt of superOpts.split(',')) {
+  for (const m of parseMountinfo(mountinfo)) {
+    if (m.fstype === 'cgroup2') v2Mount = m.mountPoint;
+    else if (m.fstype === 'cgroup') {
+      for (const opt of m.superOptions.split(',')) {
         if (opt === 'rw' || opt === 'ro' || opt.includes('=') || opt === 'xattr' || opt === 'noprefix' || opt === 'clone_children') continue;
-        v1[opt] = mountPoint;
+        v1[opt] = m.mountPoint;
       }
     }
   }
   const hasV1 = Object.keys(v1).length > 0;
   const kind: LayoutKind = hasV1 ? (v2Mount ? 'hybrid' : 'v1') : v2Mount ? 'v2' : 'none';
   return { kind, v1, ...(v2Mount ? { v2Mount } : {}) };
-}
-
-/** mountinfo escapes space, tab, newline and backslash as \ooo. */
-export function unescapeMountinfo(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }

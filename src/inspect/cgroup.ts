@@ -2,10 +2,11 @@
 // the configured parent for a pod), the directory under its mount, and the current limit and
 // usage files there, read as they are (strings: "max", "-1" and numbers stay the kernel's).
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toCgroupfsPath } from '../cgroups';
 import { parseCgroupMounts, type CgroupMounts } from '../doctor/cgroup_layout';
+import { readMountinfo } from '../proc/mountinfo';
 
 export interface CgroupHierarchy {
   /** Hierarchy id from /proc/PID/cgroup (0 is cgroup2); -1 for a pod's v1 hierarchy, found by path (a pod has no process of its own to read). */
@@ -26,16 +27,29 @@ export interface CgroupView {
   hierarchies: CgroupHierarchy[];
 }
 
-/** Limit and usage files worth showing, by the controller that owns them (v1 and v2 names). */
-const FILES: Record<string, string[]> = {
-  memory: ['memory.limit_in_bytes', 'memory.usage_in_bytes', 'memory.max_usage_in_bytes', 'memory.max', 'memory.current', 'memory.peak', 'memory.swap.max'],
-  cpu: ['cpu.cfs_quota_us', 'cpu.cfs_period_us', 'cpu.shares', 'cpu.max', 'cpu.weight'],
+/**
+ * Limit and usage files worth showing. A v1 hierarchy has its controllers' v1 files; a cgroup2
+ * directory has cgroup.controllers and the files of the controllers it lists there (a
+ * controller's interface files exist exactly where the parent enabled it).
+ */
+const V1_FILES: Record<string, string[]> = {
+  memory: ['memory.limit_in_bytes', 'memory.usage_in_bytes', 'memory.max_usage_in_bytes'],
+  cpu: ['cpu.cfs_quota_us', 'cpu.cfs_period_us', 'cpu.shares'],
   cpuacct: ['cpuacct.usage'],
   cpuset: ['cpuset.cpus', 'cpuset.mems'],
   pids: ['pids.max', 'pids.current'],
-  // cgroup2 lists its own controllers in cgroup.controllers; its files are read when present.
-  '': ['cgroup.controllers', 'memory.max', 'memory.current', 'cpu.max', 'cpu.weight', 'pids.max', 'pids.current', 'cpuset.cpus', 'hugetlb.2MB.max'],
 };
+const V2_FILES = ['cgroup.controllers', 'memory.max', 'memory.current', 'cpu.max', 'cpu.weight', 'pids.max', 'pids.current', 'cpuset.cpus', 'hugetlb.2MB.max'];
+
+/**
+ * Where a cgroup is and which of the files above it has: what cannot change while the cgroup
+ * exists, found once per pod or container (src/inspect/kernel_cache.ts). Only the files' contents
+ * are read on each call.
+ */
+export interface CgroupShape {
+  configured: string;
+  hierarchies: Array<Omit<CgroupHierarchy, 'files'> & { fileNames: string[] }>;
+}
 
 export function parseProcCgroup(text: string): Array<{ id: number; controllers: string[]; path: string }> {
   const out: Array<{ id: number; controllers: string[]; path: string }> = [];
@@ -61,48 +75,86 @@ function mountOf(mounts: CgroupMounts, controllers: string[]): string | undefine
   return undefined;
 }
 
-function hierarchy(mounts: CgroupMounts, h: { id: number; controllers: string[]; path: string }): CgroupHierarchy {
+function readFiles(dir: string, names: readonly string[]): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const n of names) {
+    const v = readTrim(join(dir, n));
+    if (v !== undefined) files[n] = v;
+  }
+  return files;
+}
+
+/** Finds a hierarchy's directory and files, reading them as it goes: the first view comes with the shape. */
+function discover(mounts: CgroupMounts, h: { id: number; controllers: string[]; path: string }): { shape: CgroupShape['hierarchies'][number]; view: CgroupHierarchy } {
   const mount = mountOf(mounts, h.controllers);
   const dir = mount ? join(mount, h.path) : undefined;
-  const files: Record<string, string> = {};
-  if (dir) {
-    const names = h.controllers.length === 0 ? FILES['']! : h.controllers.flatMap((c) => FILES[c] ?? []);
-    for (const n of names) {
-      const v = readTrim(join(dir, n));
-      if (v !== undefined) files[n] = v;
-    }
+  let files: Record<string, string> = {};
+  if (dir && h.controllers.length > 0) files = readFiles(dir, h.controllers.flatMap((c) => V1_FILES[c] ?? []));
+  else if (dir) {
+    const enabled = readTrim(join(dir, 'cgroup.controllers'));
+    const on = new Set(enabled ? enabled.split(' ') : []);
+    files = readFiles(dir, V2_FILES.slice(1).filter((n) => on.has(n.slice(0, n.indexOf('.')))));
+    if (enabled !== undefined) files = { 'cgroup.controllers': enabled, ...files };
   }
-  return { id: h.id, controllers: h.controllers, path: h.path, ...(dir ? { dir } : {}), files };
+  const base = { id: h.id, controllers: h.controllers, path: h.path, ...(dir ? { dir } : {}) };
+  return { shape: { ...base, fileNames: Object.keys(files) }, view: { ...base, files } };
 }
 
-function currentMounts(): CgroupMounts {
-  return parseCgroupMounts(readFileSync('/proc/self/mountinfo', 'utf8'));
+let layout: CgroupMounts | undefined;
+
+/**
+ * The cgroup hierarchies and where they are mounted, parsed once: they are mounted at boot,
+ * before nori starts, and the mount table is the costliest file to read (every mount on the
+ * node, pods' overlays included).
+ */
+export function cgroupLayout(): CgroupMounts {
+  return (layout ??= parseCgroupMounts(readMountinfo()));
 }
 
-/** A process' cgroups; only hierarchies with controllers or cgroup2 (named ones like name=systemd dropped). */
-export function processCgroup(pid: number, configured: string, mounts = currentMounts()): CgroupView | undefined {
+/** A process' cgroups, with the first read of their files; only hierarchies with controllers or cgroup2 (named ones like name=systemd dropped). */
+export function discoverProcessCgroup(pid: number, configured: string, mounts = cgroupLayout()): { shape: CgroupShape; view: CgroupView } | undefined {
   const text = readTrim(`/proc/${pid}/cgroup`);
   if (text === undefined) return undefined;
   const entries = parseProcCgroup(text).filter((h) => h.id === 0 || (h.controllers.length > 0 && !h.controllers[0]!.startsWith('name=')));
-  return { configured, hierarchies: entries.map((h) => hierarchy(mounts, h)) };
+  const found = entries.map((h) => discover(mounts, h));
+  return { shape: { configured, hierarchies: found.map((f) => f.shape) }, view: { configured, hierarchies: found.map((f) => f.view) } };
 }
 
-/** A pod's cgroup parent in every mounted hierarchy where it exists (a pod has no process of its own). */
-export function pathCgroup(configured: string, mounts = currentMounts()): CgroupView {
+/** A pod's cgroup parent in every mounted hierarchy where it exists (a pod has no process of its own), with the first read of its files. */
+export function discoverPathCgroup(configured: string, mounts = cgroupLayout()): { shape: CgroupShape; view: CgroupView } {
   const path = toCgroupfsPath(configured);
-  const hierarchies: CgroupHierarchy[] = [];
+  const found: Array<ReturnType<typeof discover>> = [];
   const seen = new Set<string>();
   for (const [controller, mount] of Object.entries(mounts.v1)) {
     if (seen.has(mount)) continue;
     seen.add(mount);
     const controllers = Object.entries(mounts.v1).filter(([, m]) => m === mount).map(([c]) => c);
-    if (readTrim(join(mount, path, 'cgroup.procs')) === undefined) continue;
-    hierarchies.push(hierarchy(mounts, { id: -1, controllers: controllers.length ? controllers : [controller], path }));
+    if (!existsSync(join(mount, path))) continue;
+    found.push(discover(mounts, { id: -1, controllers: controllers.length ? controllers : [controller], path }));
   }
-  if (mounts.v2Mount && readTrim(join(mounts.v2Mount, path, 'cgroup.procs')) !== undefined) {
-    hierarchies.push(hierarchy(mounts, { id: 0, controllers: [], path }));
-  }
-  return { configured, hierarchies };
+  if (mounts.v2Mount && existsSync(join(mounts.v2Mount, path))) found.push(discover(mounts, { id: 0, controllers: [], path }));
+  return { shape: { configured, hierarchies: found.map((f) => f.shape) }, view: { configured, hierarchies: found.map((f) => f.view) } };
+}
+
+/** The limit and usage files of a known cgroup, read now. */
+export function readCgroup(shape: CgroupShape): CgroupView {
+  return {
+    configured: shape.configured,
+    hierarchies: shape.hierarchies.map(({ fileNames, ...h }) => ({ ...h, files: h.dir ? readFiles(h.dir, fileNames) : {} })),
+  };
+}
+
+export function processCgroup(pid: number, configured: string, mounts = cgroupLayout()): CgroupView | undefined {
+  return discoverProcessCgroup(pid, configured, mounts)?.view;
+}
+
+export function pathCgroup(configured: string, mounts = cgroupLayout()): CgroupView {
+  return discoverPathCgroup(configured, mounts).view;
+}
+
+/** The directory whose cgroup.procs lists the processes (pids or memory, else cgroup2). */
+export function procsDirOf(shape: CgroupShape | CgroupView): string | undefined {
+  return shape.hierarchies.find((h) => h.controllers.includes('pids') || h.controllers.includes('memory') || h.id === 0)?.dir;
 }
 
 /** Pids in a cgroup directory and below it. */

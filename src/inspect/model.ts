@@ -2,12 +2,18 @@
 // PodSandboxStatus / ContainerStatus (`crictl inspectp` / `crictl inspect`, and `nori inspect`):
 // namespaces, cgroup, root filesystem layers, network and netfilter rules, pids. It goes into
 // the "info" JSON document under the key "kernel".
+//
+// What cannot change while a pod keeps its state, or while a container's init lives (namespace
+// inodes, which cgroup directories and files exist, the overlay's dirs, the veth pair and its
+// addresses, the built-in network's rules for the pod), is read from the kernel on the first ask
+// and kept in a facts object per pod or container (verbose.ts keeps them); limits, usage and
+// pids are read on every call.
 
 import { join } from 'node:path';
 import type { SandboxRecord } from '../sandbox/api';
-import { pathCgroup, pidsUnder, processCgroup, type CgroupView } from './cgroup';
+import { discoverPathCgroup, discoverProcessCgroup, pidsUnder, procsDirOf, readCgroup, type CgroupShape, type CgroupView } from './cgroup';
 import { hostInodes, inodesOf, podNamespaces, processNamespaces, type NamespaceEntry } from './namespaces';
-import { podNetfilter, type NetfilterView } from './netfilter';
+import { builtinNetfilter, podNetfilter, type NetfilterView } from './netfilter';
 import { podNetwork, type NetworkView } from './network';
 import { containerOverlay, type OverlayView } from './overlay';
 
@@ -28,38 +34,111 @@ export interface ContainerKernelView {
 
 type PodFacts = Pick<SandboxRecord, 'id' | 'nsPaths' | 'cgroupParent' | 'ip' | 'additionalIps' | 'network'>;
 
-export async function podKernelView(pod: PodFacts, initPid: number): Promise<PodKernelView> {
-  const cgroup = pathCgroup(pod.cgroupParent);
-  const hostNet = pod.network === 'NODE' || !pod.nsPaths.net;
-  const ips = [pod.ip, ...pod.additionalIps].filter(Boolean);
-  const network = hostNet ? null : await podNetwork(pod.nsPaths.net!);
-  // The bridge tells which network served the pod: only a CNI-served one needs iptables-save.
-  const bridge = network?.error ? undefined : network?.interfaces.find((i) => i.peer)?.peer?.bridge;
-  const netfilter = hostNet ? null : await podNetfilter(ips, pod.id, bridge);
-  const procsDir = cgroup.hierarchies.find((h) => h.controllers.includes('pids') || h.controllers.includes('memory') || h.id === 0)?.dir;
-  return {
-    namespaces: podNamespaces(pod.nsPaths),
-    cgroup,
-    network,
-    netfilter,
-    pids: { init: initPid > 0 ? initPid : null, inCgroup: procsDir ? pidsUnder(procsDir) : [] },
-  };
+/** A pod's kernel facts, found on the first ask. Make a new one when the pod's state changes. */
+export class PodKernelFacts {
+  private namespaces?: NamespaceEntry[];
+  private cgroup?: CgroupShape;
+  private network?: Promise<NetworkView | null>;
+  /** Kept only on the built-in network: nori's own table is the only place its rules live. */
+  private builtinRules?: Promise<NetfilterView | null>;
+
+  constructor(
+    private readonly pod: PodFacts,
+    private readonly initPid: number,
+  ) {}
+
+  async view(): Promise<PodKernelView> {
+    const pod = this.pod;
+    const hostNet = pod.network === 'NODE' || !pod.nsPaths.net;
+    const ips = [pod.ip, ...pod.additionalIps].filter(Boolean);
+    // Started first: netlink and nft answer on threads of their own while the files are read here.
+    const network = hostNet ? Promise.resolve(null) : (this.network ??= podNetwork(pod.nsPaths.net!));
+    const netfilter = hostNet ? Promise.resolve(null) : this.netfilter(network, ips);
+    let cgroup: CgroupView;
+    if (this.cgroup) cgroup = readCgroup(this.cgroup);
+    else {
+      const d = discoverPathCgroup(pod.cgroupParent);
+      cgroup = d.view;
+      if (d.shape.hierarchies.length > 0) this.cgroup = d.shape;
+    }
+    this.namespaces ??= podNamespaces(pod.nsPaths);
+    const procsDir = procsDirOf(cgroup);
+    const view: PodKernelView = {
+      namespaces: this.namespaces,
+      cgroup,
+      network: await network,
+      netfilter: await netfilter,
+      pids: { init: this.initPid > 0 ? this.initPid : null, inCgroup: procsDir ? pidsUnder(procsDir) : [] },
+    };
+    if (view.network?.error) this.network = undefined; // not read: try again on the next ask
+    return view;
+  }
+
+  private async netfilter(network: Promise<NetworkView | null>, ips: string[]): Promise<NetfilterView | null> {
+    const net = await network;
+    // The bridge tells which network served the pod: only a CNI-served one needs iptables-save.
+    const bridge = net?.error ? undefined : net?.interfaces.find((i) => i.peer)?.peer?.bridge;
+    if (!this.builtinRules) {
+      this.builtinRules = builtinNetfilter(ips, this.pod.id, bridge);
+      this.builtinRules.then((r) => r === null && (this.builtinRules = undefined), () => (this.builtinRules = undefined));
+    }
+    // CNI plugins and whatever else writes iptables may change the pod's rules at any time: read each call.
+    return (await this.builtinRules) ?? podNetfilter(ips, this.pod.id, bridge);
+  }
 }
 
-export function containerKernelView(
-  c: { pid: number; cgroupPath: string; bundle: string; running: boolean },
-  pod: Pick<SandboxRecord, 'nsPaths'> | undefined,
-  layerStoreDir: string,
-): ContainerKernelView {
-  const host = hostInodes();
-  const podInodes = pod ? inodesOf(podNamespaces(pod.nsPaths, host)) : {};
-  const pid = c.running && c.pid > 0 ? c.pid : 0;
-  const cgroup = pid ? processCgroup(pid, c.cgroupPath) ?? null : null;
-  const procsDir = cgroup?.hierarchies.find((h) => h.controllers.includes('pids') || h.controllers.includes('memory') || h.id === 0)?.dir;
-  return {
-    namespaces: pid ? processNamespaces(pid, podInodes, host) : [],
-    cgroup,
-    rootfs: containerOverlay(join(c.bundle, 'rootfs'), layerStoreDir) ?? null,
-    pids: { init: pid || null, inCgroup: procsDir ? pidsUnder(procsDir) : [] },
-  };
+export async function podKernelView(pod: PodFacts, initPid: number): Promise<PodKernelView> {
+  return new PodKernelFacts(pod, initPid).view();
+}
+
+interface ContainerFactsInput {
+  pid: number;
+  cgroupPath: string;
+  bundle: string;
+  running: boolean;
+}
+
+/** A container's kernel facts while one init process lives (or while it does not run). */
+export class ContainerKernelFacts {
+  readonly pid: number;
+  private namespaces?: NamespaceEntry[];
+  private cgroup?: CgroupShape | null;
+  private rootfs?: OverlayView | null;
+
+  constructor(
+    private readonly c: ContainerFactsInput,
+    private readonly pod: Pick<SandboxRecord, 'nsPaths'> | undefined,
+    private readonly layerStoreDir: string,
+  ) {
+    this.pid = c.running && c.pid > 0 ? c.pid : 0;
+  }
+
+  view(): ContainerKernelView {
+    const pid = this.pid;
+    let cgroup: CgroupView | null = null;
+    if (pid && this.cgroup) cgroup = readCgroup(this.cgroup);
+    else if (pid && this.cgroup === undefined) {
+      const d = discoverProcessCgroup(pid, this.c.cgroupPath);
+      cgroup = d?.view ?? null;
+      if (d) this.cgroup = d.shape;
+    }
+    if (this.namespaces === undefined && pid) {
+      const host = hostInodes();
+      const podInodes = this.pod ? inodesOf(podNamespaces(this.pod.nsPaths, host)) : {};
+      this.namespaces = processNamespaces(pid, podInodes, host);
+    }
+    // Mounted at create and kept until remove; not found yet (being made) is asked again.
+    if (!this.rootfs) this.rootfs = containerOverlay(join(this.c.bundle, 'rootfs'), this.layerStoreDir) ?? null;
+    const procsDir = cgroup ? procsDirOf(cgroup) : undefined;
+    return {
+      namespaces: pid ? this.namespaces ?? [] : [],
+      cgroup,
+      rootfs: this.rootfs,
+      pids: { init: pid || null, inCgroup: procsDir ? pidsUnder(procsDir) : [] },
+    };
+  }
+}
+
+export function containerKernelView(c: ContainerFactsInput, pod: Pick<SandboxRecord, 'nsPaths'> | undefined, layerStoreDir: string): ContainerKernelView {
+  return new ContainerKernelFacts(c, pod, layerStoreDir).view();
 }

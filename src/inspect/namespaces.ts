@@ -37,14 +37,17 @@ export function pinnedInode(path: string): number | undefined {
   }
 }
 
-/** The host's namespaces: nori's own. */
+let host: Partial<Record<NsType, number>> | undefined;
+
+/** The host's namespaces: nori's own, read once (its threads that enter a pod's netns are native ones of their own; Node's never move). */
 export function hostInodes(): Partial<Record<NsType, number>> {
+  if (host) return host;
   const out: Partial<Record<NsType, number>> = {};
   for (const t of NS_TYPES) {
     const ino = nsInode('self', t);
     if (ino !== undefined) out[t] = ino;
   }
-  return out;
+  return (host = out);
 }
 
 export function sharing(inode: number, type: NsType, pod: Partial<Record<NsType, number>>, host: Partial<Record<NsType, number>>): NsSharing {

@@ -4,9 +4,9 @@
 // page; `resolved` then gives them against that directory, each l/<short> link followed to the
 // layer's diff directory.
 
-import { readFileSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { unescapeMountinfo } from '../doctor/cgroup_layout';
+import { mountsAt, readMountinfo, unescapeMountinfo } from '../proc/mountinfo';
 
 export interface OverlayView {
   mountPoint: string;
@@ -21,41 +21,33 @@ export interface OverlayView {
 
 /** Pure: the overlay mounted at mountPoint in a mountinfo text (the last one wins). */
 export function findOverlay(mountinfo: string, mountPoint: string): Omit<OverlayView, 'resolved'> | undefined {
-  let found: Omit<OverlayView, 'resolved'> | undefined;
-  for (const line of mountinfo.split('\n')) {
-    const dash = line.indexOf(' - ');
-    if (dash < 0) continue;
-    const left = line.slice(0, dash).split(' ');
-    if (unescapeMountinfo(left[4] ?? '') !== mountPoint) continue;
-    const [fstype, , superOpts = ''] = line.slice(dash + 3).split(' ');
-    if (fstype !== 'overlay') continue;
-    const opts = new Map<string, string>();
-    for (const o of superOpts.split(',')) {
-      const i = o.indexOf('=');
-      if (i > 0) opts.set(o.slice(0, i), unescapeMountinfo(o.slice(i + 1)));
-    }
-    found = {
-      mountPoint,
-      mountId: Number(left[0]),
-      lowerdirs: (opts.get('lowerdir') ?? '').split(':').filter(Boolean),
-      upperdir: opts.get('upperdir') ?? '',
-      workdir: opts.get('workdir') ?? '',
-    };
+  const m = mountsAt(mountinfo, mountPoint).filter((e) => e.fstype === 'overlay').pop();
+  if (!m) return undefined;
+  const opts = new Map<string, string>();
+  for (const o of m.superOptions.split(',')) {
+    const i = o.indexOf('=');
+    if (i > 0) opts.set(o.slice(0, i), unescapeMountinfo(o.slice(i + 1)));
   }
-  return found;
+  return {
+    mountPoint,
+    mountId: m.mountId,
+    lowerdirs: (opts.get('lowerdir') ?? '').split(':').filter(Boolean),
+    upperdir: opts.get('upperdir') ?? '',
+    workdir: opts.get('workdir') ?? '',
+  };
 }
 
 function real(base: string, p: string): string {
   const abs = isAbsolute(p) ? p : resolve(base, p);
   try {
-    return realpathSync(abs);
+    return realpathSync.native(abs);
   } catch {
     return abs;
   }
 }
 
 export function containerOverlay(rootfs: string, layerStoreDir: string): OverlayView | undefined {
-  const o = findOverlay(readFileSync('/proc/self/mountinfo', 'utf8'), rootfs);
+  const o = findOverlay(readMountinfo(), rootfs);
   if (!o) return undefined;
   return {
     ...o,

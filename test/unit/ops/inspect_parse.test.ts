@@ -3,6 +3,7 @@ import { parseProcCgroup } from '../../../src/inspect/cgroup';
 import { builtinBridge, iptablesRules, nftRules } from '../../../src/inspect/netfilter';
 import { joinSides } from '../../../src/inspect/network';
 import { findOverlay } from '../../../src/inspect/overlay';
+import { withKernel } from '../../../src/inspect/verbose';
 
 // What the bridge plugin (ipMasq) and portmap write for one pod, as iptables-save prints it.
 const ID = 'b8ad9f97bb8714852abefd76c2533afbbe9de4898a65b64e5fbb1510811e148f';
@@ -103,5 +104,13 @@ describe('inspect: which network served a pod (iptables-save only for CNI)', () 
   it('no ruleset read or no bridge known: treated as CNI (iptables is read)', () => {
     assert.equal(builtinBridge(null, 'nbr0'), false);
     assert.equal(builtinBridge(ruleset, undefined), false);
+  });
+});
+
+describe('inspect: the kernel view joins the verbose document', () => {
+  it('as one more key of the same JSON object, the other keys untouched', () => {
+    const base = JSON.stringify({ pid: 7, netnsPath: '/run/x', cniResult: null });
+    assert.deepEqual(JSON.parse(withKernel(base, { pids: { init: 7 } })), { pid: 7, netnsPath: '/run/x', cniResult: null, kernel: { pids: { init: 7 } } });
+    assert.deepEqual(JSON.parse(withKernel('{}', [1])), { kernel: [1] });
   });
 });
