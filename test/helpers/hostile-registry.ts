@@ -5,9 +5,9 @@
 // actually sent are counted per path, so a test can show that the daemon stopped reading early.
 
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
+import { listenLoopbackHttp } from './loopback-http';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse, reg: HostileRegistry) => void;
 
@@ -27,9 +27,8 @@ export const ENDLESS_LIMIT = 1 << 30;
 export const sha256 = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 export async function startHostileRegistry(): Promise<HostileRegistry> {
-  const sockets = new Set<Socket>();
   const reg: HostileRegistry = { host: '', sent: new Map(), routes: new Map(), stop: async () => undefined };
-  const server = createServer((req, res) => {
+  const server = await listenLoopbackHttp((req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
     const h = reg.routes.get(path) ?? (path === '/v2/' ? json({}) : undefined);
     if (!h) {
@@ -39,19 +38,8 @@ export async function startHostileRegistry(): Promise<HostileRegistry> {
     }
     h(req, res, reg);
   });
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  reg.host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-  reg.stop = async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  };
+  reg.host = server.host;
+  reg.stop = server.stop;
   return reg;
 }
 

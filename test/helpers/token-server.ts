@@ -20,11 +20,11 @@
 import { execFile } from 'node:child_process';
 import { createSign, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
-import { AddressInfo } from 'node:net';
+import { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { listenLoopbackHttp } from './loopback-http';
 
 const execFileAsync = promisify(execFile);
 
@@ -229,28 +229,22 @@ export async function startTokenServer(opts: TokenServerOptions = {}): Promise<T
     return reply(200, body);
   };
 
-  const server: Server = createServer((req, res) => {
+  const server = await listenLoopbackHttp((req, res) => {
     handle(req, res).catch((err: unknown) => {
       res.writeHead(500);
       res.end(String(err));
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
 
   return {
-    realm: `http://127.0.0.1:${port}/token`,
+    realm: `http://${server.host}/token`,
     service,
     issuer,
     certPath: key.certPath,
     requests,
     sign,
     async stop() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await server.stop();
       await rm(dir, { recursive: true, force: true });
     },
   };

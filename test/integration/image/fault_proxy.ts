@@ -3,8 +3,8 @@
 // first chunk and then stalls. Runs in the test process (so the test must not block its event
 // loop while nori talks to it).
 
-import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { listenLoopbackHttp } from '../../helpers/loopback-http';
 
 export type FaultAction = 'pass' | '503' | 'reset' | 'stall';
 
@@ -26,8 +26,7 @@ export interface FaultProxy {
 export async function startFaultProxy(target: string, plan: (r: ProxiedRequest) => FaultAction): Promise<FaultProxy> {
   const counts = new Map<string, number>();
   const seen: FaultProxy['seen'] = [];
-  const sockets = new Set<Socket>();
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const server = await listenLoopbackHttp((req: IncomingMessage, res: ServerResponse) => {
     const path = req.url ?? '/';
     const nth = (counts.get(path) ?? 0) + 1;
     counts.set(path, nth);
@@ -56,20 +55,5 @@ export async function startFaultProxy(target: string, plan: (r: ProxiedRequest) 
     res.on('close', () => up.destroy());
     req.pipe(up);
   });
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  return {
-    host: `127.0.0.1:${(server.address() as AddressInfo).port}`,
-    seen,
-    async stop() {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  return { host: server.host, seen, stop: server.stop };
 }
