@@ -26,19 +26,27 @@ export async function startViaExecFifo(containerStateDir: string, initPid: numbe
   try {
     const got = await new Promise<string>((resolve, reject) => {
       const deadline = Date.now() + timeoutMs;
+      let settled = false;
+      const settle = (f: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearInterval(check);
+        f();
+      };
       // As runc does: while waiting, make sure init is still there to write.
       const check = setInterval(() => {
-        if (!identify(initPid)) reject(new InternalError(`container init ${initPid} died before it was started`));
-        else if (Date.now() > deadline) reject(new InternalError(`container init ${initPid} did not take the start signal within ${timeoutMs} ms`));
+        if (!identify(initPid)) {
+          // init writes its "0" just before it execs the container's process, and a short job
+          // may have exited since: on a busy daemon this timer can run before the loop reads the
+          // byte waiting in the pipe. An immediate runs after the loop's I/O poll, so a waiting
+          // byte wins; only an init that never wrote is "died".
+          setImmediate(() => settle(() => reject(new InternalError(`container init ${initPid} died before it was started`))));
+        } else if (Date.now() > deadline) {
+          settle(() => reject(new InternalError(`container init ${initPid} did not take the start signal within ${timeoutMs} ms`)));
+        }
       }, 100);
-      pipe.once('data', (d: Buffer) => {
-        clearInterval(check);
-        resolve(d.toString('latin1'));
-      });
-      pipe.once('error', (e) => {
-        clearInterval(check);
-        reject(e);
-      });
+      pipe.once('data', (d: Buffer) => settle(() => resolve(d.toString('latin1'))));
+      pipe.once('error', (e) => settle(() => reject(e)));
     });
     if (got[0] !== '0') throw new InternalError(`unexpected ${JSON.stringify(got)} on ${fifo}`);
   } finally {

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startViaExecFifo } from '../../../src/runtime/exec_fifo_start';
@@ -26,6 +26,32 @@ describe('start through the exec fifo (runc layout)', () => {
     } finally {
       init.kill('SIGKILL');
     }
+  });
+
+  it('a short job whose init wrote its "0" and exited before a busy loop looked: started, not "died"', async function () {
+    this.timeout(10_000);
+    const fifo = join(dir, 'exec.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const init = spawn('sh', ['-c', `printf 0 > '${fifo}'`], { stdio: 'ignore' });
+    const started = startViaExecFifo(dir, init.pid!); // opens the fifo before its first await
+    // A daemon busy making containers: the loop is blocked until the job has exited (a zombie:
+    // nobody reaps while the loop is blocked) and the 100 ms liveness check is due.
+    const state = () => {
+      try {
+        return readFileSync(`/proc/${init.pid}/stat`, 'utf8').split(') ')[1]?.[0];
+      } catch {
+        return 'gone';
+      }
+    };
+    const limit = Date.now() + 5000;
+    while (state() !== 'Z' && state() !== 'gone' && Date.now() < limit) {
+      // busy
+    }
+    const due = Date.now() + 150;
+    while (Date.now() < due) {
+      // busy
+    }
+    assert.equal(await started, true);
   });
 
   it('answers false when there is no fifo, so the runtime CLI starts it', async () => {
