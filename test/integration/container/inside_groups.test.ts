@@ -5,8 +5,8 @@
 // nori (1002) a member of nori-extra (1004).
 
 import { strict as assert } from 'node:assert';
-import { startInside, type Inside, type Pod } from './inside_harness';
-import { podPerHandler, runtimeHandlers } from './inside_setup';
+import type { Inside, Pod } from './inside_harness';
+import { podPerHandler, runtimeHandlers, startInsideForSuite } from './inside_setup';
 
 const NORI_UID = 1002;
 const GROUP_FROM_IMAGE = 1004;
@@ -24,14 +24,9 @@ describe('containers from inside: SupplementalGroupsPolicy and ContainerStatus.u
   const handlers = runtimeHandlers();
   let pods = new Map<string, Pod>();
 
-  before(async function () {
-    if (process.getuid?.() !== 0) this.skip();
-    this.timeout(180_000);
-    t = await startInside();
+  startInsideForSuite({}, async (inside) => {
+    t = inside;
     pods = await podPerHandler(t, handlers, 'groups');
-  });
-  after(async () => {
-    await t?.cleanup();
   });
 
   it('Status advertises supplemental_groups_policy', async () => {

@@ -9,7 +9,8 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startNori, type NoriProcess } from '../../helpers/daemon';
 import type { Msg } from '../../helpers/cri-client';
-import { startInside, until, type Inside, type Pod } from './inside_harness';
+import { until, type Inside, type Pod } from './inside_harness';
+import { startInsideForSuite } from './inside_setup';
 
 const CRUN = '/usr/bin/crun';
 const INVALID_ARGUMENT = 3;
@@ -35,14 +36,9 @@ describe('containers from inside: image volumes', function () {
   const pods = new Map<string, Pod>();
   const vol = (image: string, sub = '', containerPath = '/vol'): Msg => ({ container_path: containerPath, image: { image }, readonly: true, image_sub_path: sub });
 
-  before(async function () {
-    if (process.getuid?.() !== 0) this.skip();
-    this.timeout(180_000);
-    t = await startInside(['busybox', 'web', 'layers']);
+  startInsideForSuite({ images: ['busybox', 'web', 'layers'] }, async (inside) => {
+    t = inside;
     for (const h of handlers) pods.set(h, await t.pod({ handler: h, name: `iv-${h}` }));
-  });
-  after(async () => {
-    await t?.cleanup();
   });
 
   for (const h of handlers) {

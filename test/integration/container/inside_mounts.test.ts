@@ -7,7 +7,8 @@ import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startInside, until, type Inside, type Pod } from './inside_harness';
+import { until, type Inside, type Pod } from './inside_harness';
+import { startInsideForSuite } from './inside_setup';
 
 const mount = (...args: string[]) => execFileSync('mount', args);
 function umountQuiet(p: string): void {
@@ -26,18 +27,16 @@ describe('containers from inside: mounts', function () {
   /** mount points the tests made on the host, unmounted in reverse order */
   const mounted: string[] = [];
 
-  before(async function () {
-    if (process.getuid?.() !== 0) this.skip();
-    this.timeout(180_000);
-    t = await startInside();
+  startInsideForSuite({
+    // After the containers: their mount namespaces hold slave copies of the test mounts.
+    teardown: () => {
+      for (const m of mounted.reverse()) umountQuiet(m);
+      if (host) rmSync(host, { recursive: true, force: true });
+    },
+  }, async (inside) => {
+    t = inside;
     pod = await t.pod({ hostname: 'mnt-pod', dns: { servers: ['10.9.8.7'], searches: ['inside.svc'], options: ['ndots:3'] } });
     host = mkdtempSync('/tmp/nori-inside-vol-');
-  });
-  after(async () => {
-    // Containers first: their mount namespaces hold slave copies of the test mounts.
-    await t?.cleanup();
-    for (const m of mounted.reverse()) umountQuiet(m);
-    if (host) rmSync(host, { recursive: true, force: true });
   });
 
   /** A directory that is its own mount point, made rshared: what rslave/rshared volumes need. */

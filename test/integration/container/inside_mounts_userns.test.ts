@@ -4,8 +4,8 @@
 
 import { strict as assert } from 'node:assert';
 import { chmodSync } from 'node:fs';
-import { startInside, type Inside } from './inside_harness';
-import { makeSubmountTree, mountsUnder, runtimeHandlers, type SubmountTree } from './inside_setup';
+import type { Inside } from './inside_harness';
+import { makeSubmountTree, mountsUnder, runtimeHandlers, startInsideForSuite, type SubmountTree } from './inside_setup';
 import { skipWithoutIdmappedTmpfs } from '../../helpers/kernel';
 
 const RANGE = { hostId: 1_800_000, length: 65536 };
@@ -20,18 +20,17 @@ describe('containers from inside: staged mounts in a pod with its own user names
   let tree: SubmountTree | undefined;
   const handlers = runtimeHandlers();
 
-  before(async function () {
-    if (process.getuid?.() !== 0) this.skip();
-    skipWithoutIdmappedTmpfs(this);
-    this.timeout(180_000);
-    t = await startInside(['busybox', 'web']);
+  startInsideForSuite({
+    images: ['busybox', 'web'],
+    skipUnless: skipWithoutIdmappedTmpfs,
+    teardown: () => {
+      tree?.remove();
+    },
+  }, async (inside) => {
+    t = inside;
     // The pod's root reaches its rootfs and volumes by path: the temp dirs must be searchable.
     chmodSync(t.nori.dir, 0o711);
     tree = makeSubmountTree('/tmp/nori-inside-rro-userns-', 0o755);
-  });
-  after(async () => {
-    await t?.cleanup();
-    tree?.remove();
   });
 
   for (const h of handlers) {

@@ -5,7 +5,8 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { startInside, type Inside } from './inside_harness';
+import type { Inside } from './inside_harness';
+import { startInsideForSuite } from './inside_setup';
 
 const PS = 'ps -o pid,args';
 
@@ -17,12 +18,9 @@ describe('containers from inside: namespaces', function () {
   this.timeout(120_000);
   let t: Inside;
 
-  before(async function () {
-    if (process.getuid?.() !== 0) this.skip();
-    this.timeout(180_000);
-    t = await startInside();
+  startInsideForSuite({}, (inside) => {
+    t = inside;
   });
-  after(async () => t?.cleanup());
 
   it('PID CONTAINER: ps lists only the container\'s own processes, its command as pid 1', async () => {
     const pod = await t.pod({ pid: 'CONTAINER' });

@@ -5,7 +5,8 @@
 import { strict as assert } from 'node:assert';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startInside, type Inside, type Pod } from './inside_harness';
+import type { Inside, Pod } from './inside_harness';
+import { startInsideForSuite } from './inside_setup';
 import { skipWithoutIdmappedTmpfs } from '../../helpers/kernel';
 
 const PTRACE = { linux: { security_context: { capabilities: { add_capabilities: ['SYS_PTRACE'] } } } };
@@ -20,15 +21,12 @@ describe('containers from inside: the pod init gives nothing away', function () 
   let t: Inside;
   let marker: string;
 
-  before(async function () {
-    if (process.getuid?.() !== 0) this.skip();
-    this.timeout(180_000);
-    t = await startInside();
+  startInsideForSuite({}, async (inside) => {
+    t = inside;
     // A file on the node that no container may reach: its path is only known to this test.
     marker = join(t.dir, 'node-secret');
     writeFileSync(marker, 'node-only\n');
   });
-  after(async () => t?.cleanup());
 
   async function probe(pod: Pod, name: string) {
     await t.runLong(pod, 'peer', {}, 'echo ready; exec sleep 4251');

@@ -7,8 +7,8 @@
 import { strict as assert } from 'node:assert';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startInside, type Inside, type Pod } from './inside_harness';
-import { makeSubmountTree, mountsUnder, podPerHandler, runtimeHandlers, type SubmountTree } from './inside_setup';
+import type { Inside, Pod } from './inside_harness';
+import { makeSubmountTree, mountsUnder, podPerHandler, runtimeHandlers, startInsideForSuite, type SubmountTree } from './inside_setup';
 
 const INVALID_ARGUMENT = 3;
 
@@ -19,16 +19,14 @@ describe('containers from inside: recursive read-only mounts', function () {
   const handlers = runtimeHandlers();
   let pods = new Map<string, Pod>();
 
-  before(async function () {
-    if (process.getuid?.() !== 0) this.skip();
-    this.timeout(180_000);
-    t = await startInside();
+  startInsideForSuite({
+    teardown: () => {
+      tree?.remove();
+    },
+  }, async (inside) => {
+    t = inside;
     pods = await podPerHandler(t, handlers, 'rro');
     tree = makeSubmountTree('/tmp/nori-inside-rro-');
-  });
-  after(async () => {
-    await t?.cleanup();
-    tree?.remove();
   });
 
   it('Status advertises recursive read-only mounts for every handler here (runc: rro; crun: nori)', async () => {

@@ -7,7 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ALL_CAPABILITIES } from '../../../src/container/spec/capabilities';
-import { startInside, type Inside, type Pod } from './inside_harness';
+import type { Inside, Pod } from './inside_harness';
+import { startInsideForSuite } from './inside_setup';
 
 const STATUS = 'grep -E "^(CapEff|CapPrm|CapBnd|CapAmb|NoNewPrivs|Seccomp):" /proc/self/status';
 
@@ -57,10 +58,12 @@ describe('containers from inside: security', function () {
   let privPod: Pod;
   let dir: string;
 
-  before(async function () {
-    if (process.getuid?.() !== 0) this.skip();
-    this.timeout(180_000);
-    t = await startInside();
+  startInsideForSuite({
+    teardown: () => {
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    },
+  }, async (inside) => {
+    t = inside;
     pod = await t.pod({ sysctls: { 'kernel.shm_rmid_forced': '1', 'net.ipv4.ip_unprivileged_port_start': '0' } });
     privPod = await t.pod({ privileged: true });
     dir = mkdtempSync('/tmp/nori-inside-sec-');
@@ -72,10 +75,6 @@ describe('containers from inside: security', function () {
     writeFileSync(src, HELPER_C);
     execFileSync('gcc', ['-static', '-O1', '-o', join(dir, 'helper'), src]);
     chmodSync(join(dir, 'helper'), 0o4755);
-  });
-  after(async () => {
-    await t?.cleanup();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   const sc = (securityContext: object, extra: object = {}) => ({ linux: { security_context: securityContext }, ...extra });

@@ -1,13 +1,46 @@
-// Set-up that several inside*.test.ts files share beyond the daemon itself (inside_harness.ts):
-// the runtime handlers each case runs with and a pod per handler, a host tree with a submount
-// for the recursive read-only mount tests, and the host's mount points under a directory.
+// Set-up that the inside*.test.ts files share beyond the daemon itself (inside_harness.ts): the
+// suite hooks that start and clean up that daemon, the runtime handlers each case runs with and a
+// pod per handler, a host tree with a submount for the recursive read-only mount tests, and the
+// host's mount points under a directory.
 
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Inside, Pod } from './inside_harness';
+import { startInside, type Inside, type Pod } from './inside_harness';
+import type { FixtureName } from '../../helpers/registry';
 
 const CRUN = '/usr/bin/crun';
+
+export interface InsideSuiteOptions {
+  /** the fixture images the daemon's registry gets (startInside's default: busybox) */
+  images?: FixtureName[];
+  /** more daemon arguments */
+  args?: string[];
+  /** skips the suite (ctx.skip()) where it cannot run; called before the daemon starts */
+  skipUnless?: (ctx: Mocha.Context) => void;
+  /** the suite's own clean-up, after the daemon's (its containers may hold the suite's mounts) */
+  teardown?: () => void | Promise<void>;
+}
+
+/**
+ * Registers a suite's before and after hooks: as root only (otherwise the suite skips), starts
+ * a daemon with the fixtures and hands it to `ready` for the suite's own set-up; after the
+ * cases, cleans the daemon up and then runs `teardown`.
+ */
+export function startInsideForSuite(opts: InsideSuiteOptions, ready: (t: Inside) => void | Promise<void>): void {
+  let t: Inside | undefined;
+  before(async function () {
+    if (process.getuid?.() !== 0) this.skip();
+    opts.skipUnless?.(this);
+    this.timeout(180_000);
+    t = await startInside(opts.images, opts.args);
+    await ready(t);
+  });
+  after(async () => {
+    await t?.cleanup();
+    await opts.teardown?.();
+  });
+}
 
 /** The handlers a per-handler case runs with: runc, and crun when it is installed. */
 export function runtimeHandlers(): string[] {

@@ -2,21 +2,17 @@
 // most 4096 bytes (kubelet's limit), and only from a regular file.
 
 import { strict as assert } from 'node:assert';
-import { startInside, type Inside, type Pod } from './inside_harness';
+import type { Inside, Pod } from './inside_harness';
+import { startInsideForSuite } from './inside_setup';
 
 describe('containers from inside: a hostile termination message', function () {
   this.timeout(120_000);
   let t: Inside;
   let pod: Pod;
 
-  before(async function () {
-    if (process.getuid?.() !== 0) this.skip();
-    this.timeout(180_000);
-    t = await startInside();
+  startInsideForSuite({}, async (inside) => {
+    t = inside;
     pod = await t.pod();
-  });
-  after(async () => {
-    await t?.cleanup();
   });
 
   it('a message longer than 4096 bytes is cut at 4096', async () => {

@@ -7,7 +7,8 @@ import { strict as assert } from 'node:assert';
 import { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { startInside, type Inside, type Pod } from './inside_harness';
+import type { Inside, Pod } from './inside_harness';
+import { startInsideForSuite } from './inside_setup';
 import { skipWithoutIdmappedTmpfs } from '../../helpers/kernel';
 
 const A = { hostId: 3_000_000, length: 65536 };
@@ -31,18 +32,14 @@ describe('containers from inside: user namespaces (hostUsers: false)', function 
   let t: Inside;
   let vol: string;
 
-  before(async function () {
-    if (process.getuid?.() !== 0) this.skip();
-    skipWithoutIdmappedTmpfs(this);
-    this.timeout(180_000);
-    t = await startInside();
+  startInsideForSuite({ skipUnless: skipWithoutIdmappedTmpfs }, async (inside) => {
+    t = inside;
     // The pod's root reaches its rootfs by path: the test daemon's temp dir must be searchable.
     chmodSync(t.nori.dir, 0o711);
     vol = join(t.dir, 'vol');
     mkdirSync(vol);
     chmodSync(t.dir, 0o711);
   });
-  after(async () => t?.cleanup());
 
   async function podA(name?: string): Promise<Pod> {
     return t.pod({ userns: userns(A), ...(name ? { name } : {}) });

@@ -4,7 +4,8 @@
 // www-data (hack/images/passwd, group).
 
 import { strict as assert } from 'node:assert';
-import { startInside, type Inside, type Pod } from './inside_harness';
+import type { Inside, Pod } from './inside_harness';
+import { startInsideForSuite } from './inside_setup';
 
 const ID_SCRIPT = 'echo "uid=$(id -u) gid=$(id -g) groups=$(id -G | tr " " "\\n" | sort -n | tr "\\n" " ")"';
 
@@ -18,13 +19,10 @@ describe('containers from inside: users and groups', function () {
   let t: Inside;
   let pod: Pod;
 
-  before(async function () {
-    if (process.getuid?.() !== 0) this.skip();
-    this.timeout(180_000);
-    t = await startInside(['busybox', 'user-uid', 'user-name', 'user-uid-gid', 'user-name-gid']);
+  startInsideForSuite({ images: ['busybox', 'user-uid', 'user-name', 'user-uid-gid', 'user-name-gid'] }, async (inside) => {
+    t = inside;
     pod = await t.pod();
   });
-  after(async () => t?.cleanup());
 
   const sc = (securityContext: object) => ({ linux: { security_context: securityContext } });
 
