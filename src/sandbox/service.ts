@@ -348,7 +348,10 @@ export class SandboxService implements SandboxLookup {
     faultPoint('stop-pod.after-containers-stopped');
     step('containers');
     let netErr: unknown;
-    if (e.rec.network !== 'NODE' && !e.row.networkTornDown) {
+    // The network teardown and the pod init's end are independent, and both spend their time
+    // waiting in the kernel (a veth's unregistering, cgroup moves): side by side, not in a row.
+    const network = async () => {
+      if (e.rec.network === 'NODE' || e.row.networkTornDown) return;
       try {
         // Works with the netns gone too (CniNetwork passes CNI_NETNS=""): the lease is freed.
         await this.network.del(this.runtimeConf(e.rec), { signal });
@@ -358,12 +361,14 @@ export class SandboxService implements SandboxLookup {
       } catch (err) {
         netErr = err;
       }
-    }
-    step('network');
-    if (e.rec.internals.shmOwned) umountQuiet(this.sys, e.rec.shmPath);
-    step('shm');
-    if (e.rec.nsPaths.pid) await killPodInit(this.sys, e.rec.internals.podInitPid, e.rec.nsPaths.pid, (pid) => this.cgroups.evictToRoot(pid));
-    step('podInit');
+      step('network');
+    };
+    const processes = async () => {
+      if (e.rec.internals.shmOwned) umountQuiet(this.sys, e.rec.shmPath);
+      if (e.rec.nsPaths.pid) await killPodInit(this.sys, e.rec.internals.podInitPid, e.rec.nsPaths.pid, (pid) => this.cgroups.evictToRoot(pid));
+      step('podInit');
+    };
+    await Promise.all([network(), processes()]);
     if (e.row.state !== 'NOTREADY') {
       this.store.update(id, { state: 'NOTREADY' });
       e.row.state = 'NOTREADY';
