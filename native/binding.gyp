@@ -24,6 +24,7 @@
         'src/userns.cc',
         'src/idmap.cc',
         'src/exec_spawn.cc',
+        'src/monitor_spawn.cc',
       ],
       # libnftables is dlopen()ed by nftables.cc (the addon loads without it).
       'libraries': ['-ldl'],

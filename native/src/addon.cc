@@ -66,6 +66,7 @@ static Napi::Object InitNoriNative(Napi::Env env, Napi::Object exports) {
   nori::RegisterUsernsFunctions(env, exports);
   nori::RegisterIdmapFunctions(env, exports);
   nori::RegisterExecSpawnFunctions(env, exports);
+  nori::RegisterMonitorSpawnFunctions(env, exports);
   return exports;
 }
 

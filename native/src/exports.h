@@ -19,5 +19,6 @@ void RegisterRroMountFunctions(Napi::Env env, Napi::Object exports);
 void RegisterUsernsFunctions(Napi::Env env, Napi::Object exports);
 void RegisterIdmapFunctions(Napi::Env env, Napi::Object exports);
 void RegisterExecSpawnFunctions(Napi::Env env, Napi::Object exports);
+void RegisterMonitorSpawnFunctions(Napi::Env env, Napi::Object exports);
 
 }  // namespace nori

@@ -7,9 +7,11 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync, openSync, closeSync, constants as fsc } from 'node:fs';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
+import { Readable } from 'node:stream';
 import { InternalError } from '../errors';
 import type { OciRuntime } from './oci_runtime';
 import { identify, signalIfSame, type ProcIdentity } from '../proc/identity';
+import { spawnMonitor, type SpawnedMonitor } from '../sys/monitor_spawn';
 
 export interface ConmonCreateOptions {
   conmonPath: string;
@@ -76,16 +78,10 @@ export async function conmonCreate(o: ConmonCreateOptions): Promise<ConmonCreate
     args.push('-i');
     if (!o.stdinOnce) args.push('--leave-stdin-open');
   }
-  const child = spawn(o.conmonPath, args, {
-    cwd: o.bundle,
-    // stdout/stderr to /dev/null: the monitor outlives our pipes and must not get SIGPIPE.
-    stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
-    env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3' },
-  });
+  const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3' };
+  const started = startMonitor(o.conmonPath, args, env, o.bundle);
   o.step?.('runtime.spawn');
-  const sync = child.stdio[3] as Socket;
-  let spawnError: Error | undefined;
-  child.on('error', (e) => (spawnError = e));
+  const sync = started.sync;
   const timeoutMs = o.timeoutMs ?? 60_000;
   const text = await new Promise<string>((resolve) => {
     let buf = '';
@@ -103,18 +99,10 @@ export async function conmonCreate(o: ConmonCreateOptions): Promise<ConmonCreate
     sync.on('error', finish);
   });
   o.step?.('runtime.create');
-  // The spawned process exits right after daemonizing; wait so it is reaped.
-  if (child.exitCode === null && child.signalCode === null && !spawnError) {
-    await new Promise<void>((r) => {
-      const t = setTimeout(() => {
-        child.kill('SIGKILL');
-      }, 5000);
-      child.once('exit', () => {
-        clearTimeout(t);
-        r();
-      });
-    });
-  }
+  // The spawned process exits right after daemonizing (it writes conmon.pid first); wait so it
+  // is reaped and the pid file is there.
+  await started.exited;
+  const spawnError = started.error();
   if (spawnError) throw new InternalError(`cannot start conmon ${o.conmonPath}: ${spawnError.message}`);
   const conmonPid = readPidFile(conmonPidFile(o.bundle));
   const conmon = conmonPid ? identify(conmonPid) : undefined;
@@ -132,6 +120,64 @@ export async function conmonCreate(o: ConmonCreateOptions): Promise<ConmonCreate
   const init = identify(parsed.pid);
   o.step?.('runtime.reaped');
   return { pid: parsed.pid, conmonPid: conmonPid ?? 0, ...(init ? { init } : {}) };
+}
+
+interface StartedMonitor {
+  sync: Readable;
+  exited: Promise<void>;
+  /** Why the monitor could not be started, once `exited` has resolved. */
+  error(): Error | undefined;
+}
+
+/**
+ * conmon with stdio on /dev/null (the monitor outlives our pipes and must not get SIGPIPE) and
+ * the sync pipe on fd 3: through posix_spawn where the addon has it (no fork of the daemon:
+ * sys/monitor_spawn.ts), else child_process.
+ */
+function startMonitor(path: string, args: string[], env: Record<string, string>, cwd: string): StartedMonitor {
+  let native: SpawnedMonitor | undefined;
+  try {
+    native = spawnMonitor(path, args, env, cwd);
+  } catch (e) {
+    const err = e as Error;
+    return { sync: Readable.from([]), exited: Promise.resolve(), error: () => err };
+  }
+  if (native) {
+    const reaped = native.exited;
+    // A monitor that never exits its first process is killed after 5 s, as below.
+    const exited = new Promise<void>((r) => {
+      const t = setTimeout(() => signalPid(native.pid, 'SIGKILL'), 5000);
+      void reaped.then(() => {
+        clearTimeout(t);
+        r();
+      });
+    });
+    return { sync: native.sync, exited, error: () => undefined };
+  }
+  const child = spawn(path, args, { cwd, stdio: ['ignore', 'ignore', 'ignore', 'pipe'], env });
+  let spawnError: Error | undefined;
+  child.on('error', (e) => (spawnError = e));
+  const exited = new Promise<void>((r) => {
+    if (child.exitCode !== null || child.signalCode !== null) return r();
+    const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(t);
+      r();
+    });
+    child.once('error', () => {
+      clearTimeout(t);
+      r();
+    });
+  });
+  return { sync: child.stdio[3] as Socket, exited, error: () => spawnError };
+}
+
+function signalPid(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // gone
+  }
 }
 
 export function readPidFile(path: string): number | undefined {
