@@ -11,18 +11,16 @@ import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { startNori, type NoriProcess } from '../../helpers/daemon';
+import { CGROUP_MOUNT, CGROUP_V2, readCgroupFile } from '../../helpers/cgroup';
+import { removeAllPodsAndCleanup, startNori, type NoriProcess } from '../../helpers/daemon';
 import { pushFixtures, startRegistry, type TestRegistry } from '../../helpers/registry';
 import { scaled } from '../../helpers/slow';
 
-const CG = '/sys/fs/cgroup';
-const V2 = existsSync(join(CG, 'cgroup.controllers'));
 const DRIVER = process.env.NORI_TEST_CGROUP_DRIVER === 'systemd' ? 'systemd' : 'cgroupfs';
 const SYSTEMD = existsSync('/run/systemd/system');
 const MiB = 1024 * 1024;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const read = (dir: string, file: string) => readFileSync(join(CG, dir, file), 'utf8').trim();
 const keyed = (text: string): Record<string, number> =>
   Object.fromEntries(text.split('\n').filter(Boolean).map((l) => l.trim().split(/\s+/)).map(([k, v]) => [k, Number(v)]));
 
@@ -35,7 +33,7 @@ function cgroupOf(pid: number): string {
 /** Every cgroup dir (relative) under `rel`, itself included. */
 function walk(rel: string): string[] {
   const out = [rel];
-  for (const e of readdirSync(join(CG, rel), { withFileTypes: true })) if (e.isDirectory()) out.push(...walk(join(rel, e.name)));
+  for (const e of readdirSync(join(CGROUP_MOUNT, rel), { withFileTypes: true })) if (e.isDirectory()) out.push(...walk(join(rel, e.name)));
   return out;
 }
 
@@ -60,8 +58,8 @@ describe(`cgroup v2 limits, stats and cleanup, ${DRIVER} driver (root, real bin/
 
   before(async function () {
     if (process.getuid?.() !== 0) this.skip();
-    if (!V2) {
-      console.log(`      skipped: ${CG} is not cgroup v2 (unified) on this host; npm run test:vm runs these in a cgroup v2 + systemd guest`);
+    if (!CGROUP_V2) {
+      console.log(`      skipped: ${CGROUP_MOUNT} is not cgroup v2 (unified) on this host; npm run test:vm runs these in a cgroup v2 + systemd guest`);
       this.skip();
     }
     if (DRIVER === 'systemd' && !SYSTEMD) {
@@ -83,13 +81,7 @@ describe(`cgroup v2 limits, stats and cleanup, ${DRIVER} driver (root, real bin/
   });
 
   after(async () => {
-    if (nori) {
-      for (const p of (await nori.client.call('ListPodSandbox', {}).catch(() => ({ items: [] }))).items) {
-        await nori.client.call('StopPodSandbox', { pod_sandbox_id: p.id }).catch(() => undefined);
-        await nori.client.call('RemovePodSandbox', { pod_sandbox_id: p.id }).catch(() => undefined);
-      }
-      await nori.cleanup();
-    }
+    if (nori) await removeAllPodsAndCleanup(nori);
     await reg?.stop();
     if (logDir) rmSync(logDir, { recursive: true, force: true });
   });
@@ -129,14 +121,14 @@ describe(`cgroup v2 limits, stats and cleanup, ${DRIVER} driver (root, real bin/
     } else {
       assert.match(c.dir, new RegExp(`^/${prefix}/pod${pod}/nori-${c.id}$`));
     }
-    assert.equal(read(c.dir, 'memory.max'), String(64 * MiB));
+    assert.equal(readCgroupFile(c.dir, 'memory.max'), String(64 * MiB));
     // The controllers a limit needs are enabled down to the container.
-    for (const ctl of ['cpu', 'memory', 'pids']) assert.ok(read(c.dir, 'cgroup.controllers').split(' ').includes(ctl), `${ctl} in ${c.dir}`);
+    for (const ctl of ['cpu', 'memory', 'pids']) assert.ok(readCgroupFile(c.dir, 'cgroup.controllers').split(' ').includes(ctl), `${ctl} in ${c.dir}`);
   });
 
   it("puts the pod init (nori-reaper) in the pod's cgroup, not nori's", async () => {
     const reaper = walk(podDir)
-      .flatMap((d) => read(d, 'cgroup.procs').split('\n').filter(Boolean).map(Number))
+      .flatMap((d) => readCgroupFile(d, 'cgroup.procs').split('\n').filter(Boolean).map(Number))
       .filter((pid) => existsSync(`/proc/${pid}/comm`) && readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'nori-reaper');
     assert.equal(reaper.length, 1, `one nori-reaper under ${podDir}`);
     assert.notEqual(cgroupOf(reaper[0]!), cgroupOf(nori.proc.pid!));
@@ -146,14 +138,14 @@ describe(`cgroup v2 limits, stats and cleanup, ${DRIVER} driver (root, real bin/
     const c = await run('busy', 'echo up; i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; exec sleep 3600');
     await until('busy loop done', () => /up/.test(logOf('busy')));
     await sleep(2000);
-    const before = keyed(read(c.dir, 'cpu.stat')).usage_usec!;
+    const before = keyed(readCgroupFile(c.dir, 'cpu.stat')).usage_usec!;
     const { stats } = await nori.client.call('ContainerStats', { container_id: c.id });
-    const after = keyed(read(c.dir, 'cpu.stat')).usage_usec!;
+    const after = keyed(readCgroupFile(c.dir, 'cpu.stat')).usage_usec!;
     const cpuNs = Number(stats.cpu.usage_core_nano_seconds.value);
     assert.ok(cpuNs > 0 && cpuNs >= before * 1000 && cpuNs <= after * 1000, `cpu ${cpuNs} ns within cpu.stat ${before}..${after} us`);
     // An idle sleep: memory stays put between the RPC and the file reads.
-    const current = Number(read(c.dir, 'memory.current'));
-    const ms = keyed(read(c.dir, 'memory.stat'));
+    const current = Number(readCgroupFile(c.dir, 'memory.current'));
+    const ms = keyed(readCgroupFile(c.dir, 'memory.stat'));
     const usage = Number(stats.memory.usage_bytes.value);
     assert.ok(Math.abs(usage - current) <= 64 * 1024, `usage ${usage} vs memory.current ${current}`);
     assert.ok(Math.abs(Number(stats.memory.working_set_bytes.value) - (current - ms.inactive_file!)) <= 64 * 1024, 'working set = current - inactive_file');
@@ -164,7 +156,7 @@ describe(`cgroup v2 limits, stats and cleanup, ${DRIVER} driver (root, real bin/
     const { stats: ps } = await nori.client.call('PodSandboxStats', { pod_sandbox_id: pod });
     const podCpu = Number(ps.linux.cpu.usage_core_nano_seconds.value);
     assert.ok(podCpu >= cpuNs, `pod cpu ${podCpu} >= container cpu ${cpuNs}`);
-    assert.ok(podCpu <= keyed(read(podDir, 'cpu.stat')).usage_usec! * 1000);
+    assert.ok(podCpu <= keyed(readCgroupFile(podDir, 'cpu.stat')).usage_usec! * 1000);
   });
 
   it('reports block I/O from io.stat as the container_fs_* metrics', async () => {
@@ -172,9 +164,9 @@ describe(`cgroup v2 limits, stats and cleanup, ${DRIVER} driver (root, real bin/
     await until('write done', () => /wrote/.test(logOf('writer')));
     await sleep(1000);
     const wbytes = (text: string) => text.split('\n').reduce((n, l) => n + Number(/wbytes=(\d+)/.exec(l)?.[1] ?? 0), 0);
-    const before = wbytes(read(c.dir, 'io.stat'));
+    const before = wbytes(readCgroupFile(c.dir, 'io.stat'));
     const { pod_metrics: pods } = await nori.client.call('ListPodSandboxMetrics', {});
-    const after = wbytes(read(c.dir, 'io.stat'));
+    const after = wbytes(readCgroupFile(c.dir, 'io.stat'));
     const cm = pods.find((p: any) => p.pod_sandbox_id === pod).container_metrics.find((m: any) => m.container_id === c.id);
     const written = cm.metrics.filter((m: any) => m.name === 'container_fs_writes_bytes_total');
     assert.ok(written.length > 0, 'a container_fs_writes_bytes_total per device');
@@ -187,11 +179,11 @@ describe(`cgroup v2 limits, stats and cleanup, ${DRIVER} driver (root, real bin/
     // The loop runs in a child shell: ash gives up ("can't fork") at the first refused fork.
     const c = await run('forks', "sh -c 'i=0; while [ $i -lt 40 ]; do sleep 3600 & i=$((i+1)); done' 2>&1; echo forked; exec sleep 3600", { unified: { 'pids.max': '12' } });
     await until('fork loop done', () => /forked/.test(logOf('forks')));
-    assert.equal(read(c.dir, 'pids.max'), '12');
-    const procs = read(c.dir, 'cgroup.procs').split('\n').filter(Boolean);
+    assert.equal(readCgroupFile(c.dir, 'pids.max'), '12');
+    const procs = readCgroupFile(c.dir, 'cgroup.procs').split('\n').filter(Boolean);
     assert.ok(procs.length <= 12, `${procs.length} processes under pids.max 12`);
-    assert.ok(Number(read(c.dir, 'pids.current')) <= 12);
-    assert.ok(keyed(read(c.dir, 'pids.events')).max! > 0, 'pids.events counts refused forks');
+    assert.ok(Number(readCgroupFile(c.dir, 'pids.current')) <= 12);
+    assert.ok(keyed(readCgroupFile(c.dir, 'pids.events')).max! > 0, 'pids.events counts refused forks');
     assert.match(logOf('forks'), /fork/i, 'the shell reported the failed forks');
   });
 
@@ -209,25 +201,25 @@ describe(`cgroup v2 limits, stats and cleanup, ${DRIVER} driver (root, real bin/
   });
 
   it('sets hugetlb limits on v2 (hugetlb.<size>.max)', async function () {
-    if (!read('/', 'cgroup.controllers').split(' ').includes('hugetlb')) this.skip();
+    if (!readCgroupFile('/', 'cgroup.controllers').split(' ').includes('hugetlb')) this.skip();
     const c = await run('huge', 'exec sleep 3600', { hugepage_limits: [{ page_size: '2MB', limit: 4 * MiB }] });
-    assert.equal(read(c.dir, 'hugetlb.2MB.max'), String(4 * MiB));
+    assert.equal(readCgroupFile(c.dir, 'hugetlb.2MB.max'), String(4 * MiB));
   });
 
   it('UpdateContainerResources changes the v2 files', async () => {
     const c = await run('resize', 'exec sleep 3600', { memory_limit_in_bytes: 64 * MiB, cpu_quota: 50_000, cpu_period: 100_000 });
-    assert.equal(read(c.dir, 'cpu.max'), '50000 100000');
+    assert.equal(readCgroupFile(c.dir, 'cpu.max'), '50000 100000');
     await nori.client.call('UpdateContainerResources', { container_id: c.id, linux: { memory_limit_in_bytes: 96 * MiB, cpu_quota: 20_000, cpu_period: 100_000, cpu_shares: 512 } });
-    assert.equal(read(c.dir, 'memory.max'), String(96 * MiB));
-    assert.equal(read(c.dir, 'cpu.max'), '20000 100000');
+    assert.equal(readCgroupFile(c.dir, 'memory.max'), String(96 * MiB));
+    assert.equal(readCgroupFile(c.dir, 'cpu.max'), '20000 100000');
     // runc's shares → weight conversion: 1 + (512 - 2) * 9999 / 262142.
-    assert.equal(read(c.dir, 'cpu.weight'), String(1 + Math.floor(((512 - 2) * 9999) / 262142)));
+    assert.equal(readCgroupFile(c.dir, 'cpu.weight'), String(1 + Math.floor(((512 - 2) * 9999) / 262142)));
   });
 
   it('UpdatePodSandboxResources sets the pod cgroup (through systemd under the systemd driver)', async () => {
     await nori.client.call('UpdatePodSandboxResources', { pod_sandbox_id: pod, resources: { memory_limit_in_bytes: 512 * MiB, cpu_quota: 150_000, cpu_period: 100_000 } });
-    assert.equal(read(podDir, 'memory.max'), String(512 * MiB));
-    assert.equal(read(podDir, 'cpu.max'), '150000 100000');
+    assert.equal(readCgroupFile(podDir, 'memory.max'), String(512 * MiB));
+    assert.equal(readCgroupFile(podDir, 'cpu.max'), '150000 100000');
   });
 
   it('leaves no cgroup, scope or slice of the pod after RemovePodSandbox', async () => {
@@ -235,7 +227,7 @@ describe(`cgroup v2 limits, stats and cleanup, ${DRIVER} driver (root, real bin/
     assert.ok(before.length >= 2);
     await nori.client.call('StopPodSandbox', { pod_sandbox_id: pod });
     await nori.client.call('RemovePodSandbox', { pod_sandbox_id: pod });
-    await until('pod cgroup to go', () => !existsSync(join(CG, podDir)), 30_000);
+    await until('pod cgroup to go', () => !existsSync(join(CGROUP_MOUNT, podDir)), 30_000);
     const left = walk('/').filter((d) => d.includes(pod) || d.includes(prefix) || d.includes(prefix.replace(/-/g, '_')));
     assert.deepEqual(left, []);
     if (DRIVER === 'systemd') {

@@ -4,6 +4,7 @@
 import { strict as assert } from 'node:assert';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readCgroupFile } from '../../helpers/cgroup';
 import { ContainerConfig, ContainerState, LinuxContainerResources } from '../../../src/gen/api';
 import { stateOf } from '../../../src/store/container_store';
 import type { ContainerManager } from '../../../src/container/manager';
@@ -165,10 +166,9 @@ describe('containers: lifecycle with runc + conmon', function () {
     const id = await m.create(rig.sandbox.id, cfg('upd', ['while true; do sleep 0.1; done']));
     await m.start(id);
     const row = m.get(id);
-    const limitFile = join('/sys/fs/cgroup/memory', row.cgroupPath, 'memory.limit_in_bytes');
     await m.updateResources(id, LinuxContainerResources.fromPartial({ memoryLimitInBytes: 48n << 20n, cpuShares: 256n }));
-    assert.equal(readFileSync(limitFile, 'utf8').trim(), String(48 << 20));
-    assert.equal(readFileSync(join('/sys/fs/cgroup/cpu', row.cgroupPath, 'cpu.shares'), 'utf8').trim(), '256');
+    assert.equal(readCgroupFile(join('memory', row.cgroupPath), 'memory.limit_in_bytes'), String(48 << 20));
+    assert.equal(readCgroupFile(join('cpu', row.cgroupPath), 'cpu.shares'), '256');
     assert.equal(JSON.parse(m.get(id).resources).memoryLimitInBytes, String(48 << 20));
     await m.remove(id);
     await assert.rejects(m.updateResources(id, LinuxContainerResources.fromPartial({})), NotFoundError);

@@ -8,7 +8,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { get } from 'node:http';
 import { connect } from 'node:net';
 import * as path from 'node:path';
-import { startNori, type NoriProcess } from '../../helpers/daemon';
+import { CGROUP_V2, readCgroupFile } from '../../helpers/cgroup';
+import { removeAllPodsAndCleanup, startNori, type NoriProcess } from '../../helpers/daemon';
 import { pushFixtures, startRegistry, type PushedFixtures, type TestRegistry } from '../../helpers/registry';
 import { PLUGINS, succeeds } from '../sandbox/env';
 import { cniPluginsPresent } from '../../helpers/cni_plugins';
@@ -108,13 +109,7 @@ describe('stats and metrics (root, real bin/nori, bridge network)', function () 
   });
 
   after(async () => {
-    if (nori) {
-      for (const p of (await nori.client.call('ListPodSandbox', {}).catch(() => ({ items: [] }))).items) {
-        await nori.client.call('StopPodSandbox', { pod_sandbox_id: p.id }).catch(() => undefined);
-        await nori.client.call('RemovePodSandbox', { pod_sandbox_id: p.id }).catch(() => undefined);
-      }
-      await nori.cleanup();
-    }
+    if (nori) await removeAllPodsAndCleanup(nori);
     if (existsSync(`/sys/class/net/${bridge}`)) await succeeds('ip', ['link', 'del', bridge]);
     await reg?.stop();
     if (logDir) rmSync(logDir, { recursive: true, force: true });
@@ -201,16 +196,15 @@ describe('stats and metrics (root, real bin/nori, bridge network)', function () 
   it('UpdatePodSandboxResources writes the pod cgroup limits', async () => {
     const limit = 512 * 1024 * 1024;
     await nori.client.call('UpdatePodSandboxResources', { pod_sandbox_id: pod, resources: { memory_limit_in_bytes: limit, cpu_shares: 512 } });
-    if (existsSync('/sys/fs/cgroup/cgroup.controllers')) {
+    if (CGROUP_V2) {
       // cgroup v2 (test:vm's guest): the pod's level as each driver names it; shares as weight.
       const p = prefix.replace(/-/g, '_');
-      const dir = process.env.NORI_TEST_CGROUP_DRIVER === 'systemd' ? `/sys/fs/cgroup/${p}.slice/${p}-pod${pod}.slice` : `/sys/fs/cgroup/${prefix}/pod${pod}`;
-      assert.equal(Number(readFileSync(`${dir}/memory.max`, 'utf8')), limit);
-      assert.equal(Number(readFileSync(`${dir}/cpu.weight`, 'utf8')), 1 + Math.floor((510 * 9999) / 262142));
+      const dir = process.env.NORI_TEST_CGROUP_DRIVER === 'systemd' ? `${p}.slice/${p}-pod${pod}.slice` : `${prefix}/pod${pod}`;
+      assert.equal(Number(readCgroupFile(dir, 'memory.max')), limit);
+      assert.equal(Number(readCgroupFile(dir, 'cpu.weight')), 1 + Math.floor((510 * 9999) / 262142));
     } else {
-      const dir = `/sys/fs/cgroup/memory/${prefix}/pod${pod}`;
-      assert.equal(Number(readFileSync(`${dir}/memory.limit_in_bytes`, 'utf8')), limit);
-      assert.equal(Number(readFileSync(`/sys/fs/cgroup/cpu/${prefix}/pod${pod}/cpu.shares`, 'utf8')), 512);
+      assert.equal(Number(readCgroupFile(`memory/${prefix}/pod${pod}`, 'memory.limit_in_bytes')), limit);
+      assert.equal(Number(readCgroupFile(`cpu/${prefix}/pod${pod}`, 'cpu.shares')), 512);
     }
     const st = (await nori.client.call('PodSandboxStats', { pod_sandbox_id: pod })).stats.linux;
     assert.ok(st.memory.available_bytes.value > 0 && st.memory.available_bytes.value <= limit);
