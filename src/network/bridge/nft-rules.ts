@@ -8,7 +8,8 @@
 //                the bridge (portmap's hairpin/localhost SNAT);
 //   prerouting / output  traffic to a local address jumps to `hostports`, which DNATs through
 //                four maps (protocol . port, or address . protocol . port, per family): a pod's
-//                hostPorts are map elements, so adding or removing them touches no rule.
+//                hostPorts are map elements, so adding or removing them touches no rule;
+//   input        the guard that route_localnet on the bridge needs (below).
 
 import type { HostPortClaim } from '../../store/lease_store';
 import type { Subnet } from './cidr';
@@ -58,7 +59,9 @@ export function tableScript(table: string, bridge: string, subnets: readonly Sub
   out.push(`add chain ${t} prerouting { type nat hook prerouting priority -100; policy accept; }`);
   out.push(`add chain ${t} output { type nat hook output priority -100; policy accept; }`);
   out.push(`add chain ${t} postrouting { type nat hook postrouting priority 100; policy accept; }`);
-  for (const c of ['hostports', 'prerouting', 'output', 'postrouting']) out.push(`flush chain ${t} ${c}`);
+  // Before the node's own filter chains (priority 0), so the guard holds whatever they say.
+  out.push(`add chain ${t} input { type filter hook input priority -1; policy accept; }`);
+  for (const c of ['hostports', 'prerouting', 'output', 'postrouting', 'input']) out.push(`flush chain ${t} ${c}`);
   for (const [name] of maps) out.push(`flush map ${t} ${name}`);
 
   out.push(`add rule ${t} hostports meta nfproto ipv4 dnat ip to ip daddr . meta l4proto . th dport map @hp4ip`);
@@ -69,6 +72,11 @@ export function tableScript(table: string, bridge: string, subnets: readonly Sub
   out.push(`add rule ${t} output fib daddr type local jump hostports`);
 
   const br = JSON.stringify(bridge);
+  // route_localnet on the bridge (hostPorts from localhost need it) also lets a pod's crafted
+  // packet to 127.0.0.1 in, to services that trust loopback (CVE-2020-8558; kubelet adds the
+  // same guard, but a node may run nori without it). Only replies to connections the host
+  // opened come from the bridge to a loopback address.
+  out.push(`add rule ${t} input iifname ${br} ip daddr 127.0.0.0/8 ct state != { established, related } counter drop`);
   const v4 = subnets.filter((s) => s.family === 4).map((s) => s.cidr);
   const v6 = subnets.filter((s) => s.family === 6).map((s) => s.cidr);
   // A hostPort reached from localhost (route_localnet lets 127.0.0.1 leave through the bridge)

@@ -6,6 +6,7 @@
 //   - masquerade to the host's other interfaces ("another host": a netns behind a veth pair);
 //   - hostPort reached from that other host, from the host's own address and loopback;
 //   - hairpin: a pod reaches itself through its hostPort;
+//   - a pod cannot reach the host's loopback services through the bridge (route_localnet's guard);
 //   - after remove, no veth, nft element or lease row is left (test/helpers/leaks.ts).
 // Bridges, subnets, netns and the table are unique to this run, and the after hook removes them.
 
@@ -13,6 +14,7 @@ import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { startNori, type NoriProcess } from '../../helpers/daemon';
 import { cniPluginsPresent } from '../../helpers/cni_plugins';
@@ -65,11 +67,11 @@ describe('network/builtin: what bridge + host-local + portmap give a pod', funct
     });
   }
 
-  async function runPod(name: string): Promise<{ id: string; ip: string; netns: string }> {
+  async function runPod(name: string, withHostPort = true): Promise<{ id: string; ip: string; netns: string }> {
     const config = {
       metadata: { name, namespace: 'nbtest', uid: `uid-${name}`, attempt: 0 },
       hostname: name,
-      port_mappings: [{ protocol: 'TCP', container_port: 8080, host_port: hostPort + (name === 'cni' ? 1 : 0) }],
+      port_mappings: withHostPort ? [{ protocol: 'TCP', container_port: 8080, host_port: hostPort + (name === 'cni' ? 1 : 0) }] : [],
     };
     const id = (await nori.client.call('RunPodSandbox', { config })).pod_sandbox_id;
     const st = await nori.client.call('PodSandboxStatus', { pod_sandbox_id: id });
@@ -208,6 +210,33 @@ describe('network/builtin: what bridge + host-local + portmap give a pod', funct
     const err = await nori.client.call('RunPodSandbox', { config }).catch((e) => e);
     assert.equal(err.code, 6, `ALREADY_EXISTS: ${err.message}`);
     assert.match(err.message, /hostPort tcp\/\d+ is already used/);
+  });
+
+  it('a pod cannot reach the host\u2019s loopback services through the bridge (CVE-2020-8558)', async () => {
+    // route_localnet is on for the bridge (hostPorts from localhost). A pod with CAP_NET_RAW can
+    // send a frame to 127.0.0.1 at the bridge's MAC; here its netns is set up to route that way.
+    const crafty = await runPod('crafty', false);
+    const seen: string[] = [];
+    const listener = createServer((c) => { seen.push(String(c.remoteAddress)); c.destroy(); });
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    const port = (listener.address() as AddressInfo).port;
+    try {
+      await inNetns(crafty.netns, ['sysctl', '-qw', 'net.ipv4.conf.eth0.route_localnet=1']);
+      await inNetns(crafty.netns, ['ip', 'route', 'del', 'local', '127.0.0.1', 'table', 'local']);
+      await inNetns(crafty.netns, ['ip', 'route', 'add', '127.0.0.1/32', 'via', `${builtinNet}1`, 'dev', 'eth0']);
+      await assert.rejects(fetchFrom(crafty.netns, '127.0.0.1', port), 'no connection from the pod to the host\u2019s loopback');
+      assert.deepEqual(seen, []);
+      // Dropped by nori's own guard, not only by a firewall someone else (kubelet) may have added.
+      const chain = await sh('nft', ['list', 'chain', 'inet', `nori_${bridge}`, 'input']);
+      const dropped = Number(/ip daddr 127\.0\.0\.0\/8 .*counter packets (\d+)/.exec(chain)?.[1] ?? 0);
+      assert.ok(dropped >= 1, chain);
+      // the host itself still reaches a hostPort through loopback (route_localnet's purpose)
+      assert.equal((await fetchFrom(null, '127.0.0.1', hostPort)).trim(), `builtin ::ffff:${builtinNet}1`);
+    } finally {
+      listener.close();
+      await nori.client.call('StopPodSandbox', { pod_sandbox_id: crafty.id });
+      await nori.client.call('RemovePodSandbox', { pod_sandbox_id: crafty.id });
+    }
   });
 
   it('after stop and remove, no veth, nft element or lease is left', async () => {

@@ -205,5 +205,9 @@ describe('network/bridge: nft table', () => {
     assert.match(s, /^flush map inet nori_b hp4$/m);
     assert.match(s, /add element inet nori_b hp4 \{ tcp \. 80 : 10\.1\.0\.2 \. 8080 \}\n$/);
     assert.match(s, /ct status dnat oifname "b" ip saddr \{ 127\.0\.0\.0\/8, 10\.1\.0\.0\/16 \} masquerade/);
+    // the loopback guard that route_localnet needs, in a filter chain of its own, re-made each time
+    assert.match(s, /^add chain inet nori_b input \{ type filter hook input priority -1; policy accept; \}$/m);
+    assert.match(s, /^flush chain inet nori_b input$/m);
+    assert.match(s, /^add rule inet nori_b input iifname "b" ip daddr 127\.0\.0\.0\/8 ct state != \{ established, related \} counter drop$/m);
   });
 });
