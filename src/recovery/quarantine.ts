@@ -12,6 +12,7 @@ import { ContainerConfig, PodSandboxConfig } from '../gen/api';
 import type { Logger } from '../log';
 import { decodeRecord } from '../sandbox/record';
 import type { Db } from '../store/types';
+import { primeDecodedConfigs } from '../store/container_store';
 import { mkdirp } from '../util/fs';
 
 export interface QuarantinedRow {
@@ -35,14 +36,19 @@ function checkSandbox(r: Raw): void {
   if (typeof rec.network !== 'string' || typeof rec.cgroupParent !== 'string' || typeof rec.shmPath !== 'string') throw new Error('record lacks network, cgroupParent or shmPath');
 }
 
-function checkContainer(r: Raw): void {
+function checkContainer(r: Raw, decoded: Map<string, ContainerConfig>): void {
   if (typeof r.id !== 'string' || !/^[0-9a-f]{64}$/.test(r.id)) throw new Error('bad id');
   const c = ContainerConfig.decode(r.config as Buffer);
   if (!c.metadata?.name) throw new Error('config has no metadata.name');
   if (typeof r.bundle !== 'string' || !r.bundle) throw new Error('no bundle');
+  decoded.set(r.id, c);
 }
 
-const CHECKS: Record<string, (r: Raw) => void> = { sandboxes: checkSandbox, containers: checkContainer };
+/** Per table: the columns its check reads (the whole row is read only for a bad one), the check. */
+const CHECKS: Record<string, { columns: string; check: (r: Raw, decoded: Map<string, ContainerConfig>) => void }> = {
+  sandboxes: { columns: '*', check: checkSandbox },
+  containers: { columns: 'id, config, bundle', check: checkContainer },
+};
 
 function jsonable(r: Raw): Raw {
   const out: Raw = {};
@@ -50,16 +56,21 @@ function jsonable(r: Raw): Raw {
   return out;
 }
 
-/** Moves every undecodable sandbox/container row out of the store; returns what it moved. */
+/**
+ * Moves every undecodable sandbox/container row out of the store; returns what it moved. The
+ * container configs it decoded go to the container store's first load (primeDecodedConfigs).
+ */
 export function quarantineBadRows(db: Db, root: string, log: Logger): QuarantinedRow[] {
   const out: QuarantinedRow[] = [];
-  for (const [table, check] of Object.entries(CHECKS)) {
-    const rows = db.prepare(`SELECT rowid AS _rowid, * FROM ${table}`).safeIntegers(true).all() as Raw[];
-    for (const r of rows) {
+  const decoded = new Map<string, ContainerConfig>();
+  for (const [table, { columns, check }] of Object.entries(CHECKS)) {
+    const rows = db.prepare(`SELECT rowid AS _rowid, ${columns} FROM ${table}`).safeIntegers(true).all() as Raw[];
+    for (const checked of rows) {
       try {
-        check(r);
+        check(checked, decoded);
         continue;
       } catch (e) {
+        const r = (db.prepare(`SELECT rowid AS _rowid, * FROM ${table} WHERE rowid = ?`).safeIntegers(true).get(checked._rowid) as Raw | undefined) ?? checked;
         const dir = join(root, 'quarantine');
         mkdirp(dir, 0o700);
         const id = typeof r.id === 'string' && /^[\w.-]{1,128}$/.test(r.id) ? r.id : `rowid-${String(r._rowid)}`;
@@ -72,5 +83,6 @@ export function quarantineBadRows(db: Db, root: string, log: Logger): Quarantine
       }
     }
   }
+  primeDecodedConfigs(db, decoded);
   return out;
 }

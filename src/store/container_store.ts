@@ -100,14 +100,14 @@ interface RawRow {
   resources: string;
 }
 
-function fromRaw(r: RawRow): ContainerRow {
+function fromRaw(r: RawRow, decoded?: ContainerConfig): ContainerRow {
   return {
     id: r.id,
     sandboxId: r.sandbox_id,
     nameKey: r.name_key,
     imageRef: r.image_ref,
     imageId: r.image_id,
-    config: ContainerConfig.decode(r.config),
+    config: decoded ?? ContainerConfig.decode(r.config),
     handler: r.handler,
     bundle: r.bundle,
     logPath: r.log_path,
@@ -126,13 +126,27 @@ function fromRaw(r: RawRow): ContainerRow {
   };
 }
 
+/**
+ * Configs that the start-up check of a db (recovery/quarantine.ts) decoded already, row by row,
+ * exactly as the store does: the store's first load takes them instead of decoding every row a
+ * second time (with thousands of rows, each decode pass is a good part of the time before the
+ * daemon answers). Taken once; nothing writes the table between the check and the load.
+ */
+const predecoded = new WeakMap<Db, Map<string, ContainerConfig>>();
+
+export function primeDecodedConfigs(db: Db, configs: Map<string, ContainerConfig>): void {
+  predecoded.set(db, configs);
+}
+
 export class ContainerStore {
   /** Rows cached in memory; the table is the durable copy. */
   private readonly rows = new Map<string, ContainerRow>();
 
   constructor(private readonly db: Db) {
+    const pre = predecoded.get(db);
+    predecoded.delete(db);
     const all = db.prepare('SELECT * FROM containers').safeIntegers(true).all() as RawRow[];
-    for (const r of all) this.rows.set(r.id, fromRaw(r));
+    for (const r of all) this.rows.set(r.id, fromRaw(r, pre?.get(r.id)));
   }
 
   get(id: string): ContainerRow | undefined {
