@@ -25,6 +25,7 @@
         'src/idmap.cc',
         'src/exec_spawn.cc',
         'src/monitor_spawn.cc',
+        'src/inspect_read.cc',
       ],
       # libnftables is dlopen()ed by nftables.cc (the addon loads without it).
       'libraries': ['-ldl'],

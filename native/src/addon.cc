@@ -67,6 +67,7 @@ static Napi::Object InitNoriNative(Napi::Env env, Napi::Object exports) {
   nori::RegisterIdmapFunctions(env, exports);
   nori::RegisterExecSpawnFunctions(env, exports);
   nori::RegisterMonitorSpawnFunctions(env, exports);
+  nori::RegisterInspectReadFunctions(env, exports);
   return exports;
 }
 

@@ -20,5 +20,6 @@ void RegisterUsernsFunctions(Napi::Env env, Napi::Object exports);
 void RegisterIdmapFunctions(Napi::Env env, Napi::Object exports);
 void RegisterExecSpawnFunctions(Napi::Env env, Napi::Object exports);
 void RegisterMonitorSpawnFunctions(Napi::Env env, Napi::Object exports);
+void RegisterInspectReadFunctions(Napi::Env env, Napi::Object exports);
 
 }  // namespace nori

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { toCgroupfsPath } from '../cgroups';
 import { parseCgroupMounts, type CgroupMounts } from '../doctor/cgroup_layout';
 import { readMountinfo } from '../proc/mountinfo';
+import { readSmallFiles } from '../sys/inspect_reads';
 
 export interface CgroupHierarchy {
   /** Hierarchy id from /proc/PID/cgroup (0 is cgroup2); -1 for a pod's v1 hierarchy, found by path (a pod has no process of its own to read). */
@@ -75,13 +76,25 @@ function mountOf(mounts: CgroupMounts, controllers: string[]): string | undefine
   return undefined;
 }
 
+/** Each dir's named files, read in one native call; a file that cannot be read is left out. */
+function readFilesIn(wanted: ReadonlyArray<{ dir: string | undefined; names: readonly string[] }>): Array<Record<string, string>> {
+  const paths: string[] = [];
+  for (const w of wanted) if (w.dir) for (const n of w.names) paths.push(join(w.dir, n));
+  const texts = paths.length ? readSmallFiles(paths) : [];
+  let i = 0;
+  return wanted.map((w) => {
+    const files: Record<string, string> = {};
+    if (!w.dir) return files;
+    for (const n of w.names) {
+      const t = texts[i++];
+      if (t !== null && t !== undefined) files[n] = t.trim();
+    }
+    return files;
+  });
+}
+
 function readFiles(dir: string, names: readonly string[]): Record<string, string> {
-  const files: Record<string, string> = {};
-  for (const n of names) {
-    const v = readTrim(join(dir, n));
-    if (v !== undefined) files[n] = v;
-  }
-  return files;
+  return readFilesIn([{ dir, names }])[0]!;
 }
 
 /** Finds a hierarchy's directory and files, reading them as it goes: the first view comes with the shape. */
@@ -138,9 +151,10 @@ export function discoverPathCgroup(configured: string, mounts = cgroupLayout()):
 
 /** The limit and usage files of a known cgroup, read now. */
 export function readCgroup(shape: CgroupShape): CgroupView {
+  const files = readFilesIn(shape.hierarchies.map((h) => ({ dir: h.dir, names: h.fileNames })));
   return {
     configured: shape.configured,
-    hierarchies: shape.hierarchies.map(({ fileNames, ...h }) => ({ ...h, files: h.dir ? readFiles(h.dir, fileNames) : {} })),
+    hierarchies: shape.hierarchies.map(({ fileNames: _, ...h }, i) => ({ ...h, files: files[i]! })),
   };
 }
 

@@ -9,6 +9,7 @@
 // for pods CNI served: a pod whose veth sits on a bridge that has nori's table was served by the
 // built-in network, which writes no iptables rules. Concurrent callers share one running save.
 
+import { nftGeneration } from '../sys/inspect_reads';
 import { NativeNetSys } from '../sys/net';
 import { tableName } from '../network/bridge/nft-rules';
 import { runText } from './exec';
@@ -129,13 +130,32 @@ export function builtinBridge(ruleset: string | null, bridge: string | undefined
  */
 export async function builtinNetfilter(ips: readonly string[], id: string, bridge: string | undefined): Promise<NetfilterView | null> {
   if (!bridge) return null;
+  const text = await listTable(`inet ${tableName(bridge)}`);
+  return text === null ? null : { ips: [...ips], id, rules: nftRules(text, ips, id) };
+}
+
+/** The last listing of each of nori's tables, with the ruleset generation it was listed at. */
+const listings = new Map<string, { gen: number; text: string }>();
+
+/**
+ * `nft list table` text, reused while the netns's ruleset generation stays the same (any change
+ * to any table bumps it), so pods made one after another on a quiet node list the table once.
+ */
+async function listTable(table: string): Promise<string | null> {
+  const gen = nftGeneration();
+  const have = listings.get(table);
+  if (gen !== undefined && have?.gen === gen) return have.text;
   let text: string;
   try {
-    text = await new NativeNetSys().nft(`list table inet ${tableName(bridge)}`);
+    text = await new NativeNetSys().nft(`list table ${table}`);
   } catch {
-    return null; // no such table (ENFT), or no libnftables (ENFTUNAVAILABLE): the general path below decides
+    listings.delete(table);
+    return null;
   }
-  return { ips: [...ips], id, rules: nftRules(text, ips, id) };
+  // Kept only when nothing changed while it was listed.
+  if (gen !== undefined && nftGeneration() === gen) listings.set(table, { gen, text });
+  else listings.delete(table);
+  return text;
 }
 
 /**

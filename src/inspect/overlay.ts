@@ -7,6 +7,7 @@
 import { realpathSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { mountsAt, readMountinfo, unescapeMountinfo } from '../proc/mountinfo';
+import { mountAt } from '../sys/inspect_reads';
 
 export interface OverlayView {
   mountPoint: string;
@@ -22,15 +23,19 @@ export interface OverlayView {
 /** Pure: the overlay mounted at mountPoint in a mountinfo text (the last one wins). */
 export function findOverlay(mountinfo: string, mountPoint: string): Omit<OverlayView, 'resolved'> | undefined {
   const m = mountsAt(mountinfo, mountPoint).filter((e) => e.fstype === 'overlay').pop();
-  if (!m) return undefined;
+  return m ? overlayOf(mountPoint, m.mountId, m.superOptions) : undefined;
+}
+
+/** Pure: an overlay's dirs from its super options (overlay escapes ',', '=', whitespace and '\\' in values as \ooo). */
+export function overlayOf(mountPoint: string, mountId: number, superOptions: string): Omit<OverlayView, 'resolved'> {
   const opts = new Map<string, string>();
-  for (const o of m.superOptions.split(',')) {
+  for (const o of superOptions.split(',')) {
     const i = o.indexOf('=');
     if (i > 0) opts.set(o.slice(0, i), unescapeMountinfo(o.slice(i + 1)));
   }
   return {
     mountPoint,
-    mountId: m.mountId,
+    mountId,
     lowerdirs: (opts.get('lowerdir') ?? '').split(':').filter(Boolean),
     upperdir: opts.get('upperdir') ?? '',
     workdir: opts.get('workdir') ?? '',
@@ -46,8 +51,13 @@ function real(base: string, p: string): string {
   }
 }
 
+/**
+ * The overlay on a container's rootfs: asked of statmount(2) for that one mount when the kernel
+ * has it (an overlay right there, on top), else found in mountinfo.
+ */
 export function containerOverlay(rootfs: string, layerStoreDir: string): OverlayView | undefined {
-  const o = findOverlay(readMountinfo(), rootfs);
+  const top = mountAt(rootfs);
+  const o = top?.mountPoint === rootfs && top.fsType === 'overlay' ? overlayOf(rootfs, top.mountId, top.options) : findOverlay(readMountinfo(), rootfs);
   if (!o) return undefined;
   return {
     ...o,
