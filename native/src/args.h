@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "errors.h"
 
@@ -25,6 +26,14 @@ inline std::string StringArg(const Napi::CallbackInfo& info, size_t i, const std
 inline std::optional<std::string> OptionalString(Napi::Env env, const Napi::Value& v, const std::string& what) {
   if (v.IsUndefined() || v.IsNull()) return std::nullopt;
   return CheckedString(env, v, what);
+}
+
+inline std::vector<std::string> StringArray(Napi::Env env, const Napi::Value& v, const std::string& what) {
+  if (!v.IsArray()) ThrowTypeError(env, what + " must be an array of strings");
+  Napi::Array arr = v.As<Napi::Array>();
+  std::vector<std::string> out;
+  for (uint32_t i = 0; i < arr.Length(); i++) out.push_back(CheckedString(env, arr.Get(i), what + "[i]"));
+  return out;
 }
 
 inline int64_t IntArg(const Napi::CallbackInfo& info, size_t i, const std::string& what) {

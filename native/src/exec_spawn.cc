@@ -23,6 +23,7 @@
 #include "args.h"
 #include "errors.h"
 #include "exports.h"
+#include "spawn.h"
 
 extern char** environ;
 
@@ -73,14 +74,9 @@ Napi::Value SealedExecCopy(const Napi::CallbackInfo& info) {
 Napi::Value SpawnPiped(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int execFd = static_cast<int>(IntArg(info, 0, "execFd"));
-  if (!info[1].IsArray()) ThrowTypeError(env, "argv must be an array of strings");
-  Napi::Array arr = info[1].As<Napi::Array>();
-  std::vector<std::string> args;
-  for (uint32_t i = 0; i < arr.Length(); i++) args.push_back(CheckedString(env, arr.Get(i), "argv[i]"));
+  std::vector<std::string> args = StringArray(env, info[1], "argv");
   if (args.empty()) ThrowTypeError(env, "argv must not be empty");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
+  std::vector<char*> argv = Pointers(args);
 
   int fds[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};
   auto closeAll = [&]() {
@@ -101,12 +97,7 @@ Napi::Value SpawnPiped(const Napi::CallbackInfo& info) {
   for (int i = 0; i < 3; i++) posix_spawn_file_actions_adddup2(&fa, fds[i][1], i + 1);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
-  sigset_t all, none;
-  sigfillset(&all);
-  sigemptyset(&none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  ResetSignalsOnSpawn(&attr);
   char exe[64];
   snprintf(exe, sizeof exe, "/proc/self/fd/%d", execFd);
   pid_t pid = -1;

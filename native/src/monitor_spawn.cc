@@ -17,25 +17,11 @@
 #include "args.h"
 #include "errors.h"
 #include "exports.h"
+#include "spawn.h"
 
 namespace nori {
 
 namespace {
-
-std::vector<std::string> StringArray(Napi::Env env, const Napi::Value& v, const std::string& what) {
-  if (!v.IsArray()) ThrowTypeError(env, what + " must be an array of strings");
-  Napi::Array arr = v.As<Napi::Array>();
-  std::vector<std::string> out;
-  for (uint32_t i = 0; i < arr.Length(); i++) out.push_back(CheckedString(env, arr.Get(i), what + "[i]"));
-  return out;
-}
-
-std::vector<char*> Pointers(std::vector<std::string>& strings) {
-  std::vector<char*> out;
-  for (auto& s : strings) out.push_back(s.data());
-  out.push_back(nullptr);
-  return out;
-}
 
 // spawnMonitor(path, argv, env, cwd) -> {pid, sync}: runs `path` with argv and exactly env
 // ("K=V" strings), in cwd, with stdin, stdout and stderr on /dev/null and fd 3 the write end of
@@ -73,12 +59,7 @@ Napi::Value SpawnMonitor(const Napi::CallbackInfo& info) {
   posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
-  sigset_t all, none;
-  sigfillset(&all);
-  sigemptyset(&none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  ResetSignalsOnSpawn(&attr);
   pid_t pid = -1;
   int rc = posix_spawn(&pid, path.c_str(), &fa, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);

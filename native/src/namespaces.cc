@@ -77,7 +77,15 @@ void CheckSysctlPath(Napi::Env env, const std::string& p) {
     ThrowTypeError(env, "sysctl '" + p + "' must be a path relative to /proc/sys without '..'");
 }
 
-NsConfig ParseConfig(Napi::Env env, Napi::Object opts) {
+// Refuses settings that would land in the host's namespaces instead of the pod's.
+void CheckConfigTargets(Napi::Env env, const NsConfig& c, const std::vector<NsPath>& ns) {
+  if (c.hostname && !Has(ns, CLONE_NEWUTS)) ThrowTypeError(env, "hostname needs a uts namespace");
+  if (c.loopback_up && !Has(ns, CLONE_NEWNET)) ThrowTypeError(env, "loopbackUp needs a net namespace");
+  if ((!c.sysctls.empty() || !c.writes.empty()) && !Has(ns, CLONE_NEWNET) && !Has(ns, CLONE_NEWIPC))
+    ThrowTypeError(env, "sysctls and writes need a net or ipc namespace");
+}
+
+NsConfig ParseConfig(Napi::Env env, Napi::Object opts, const std::vector<NsPath>& ns) {
   NsConfig c;
   c.hostname = OptionalString(env, opts.Get("hostname"), "hostname");
   Napi::Value lo = opts.Get("loopbackUp");
@@ -87,15 +95,8 @@ NsConfig ParseConfig(Napi::Env env, Napi::Object opts) {
   c.writes = ParsePairs(env, opts.Get("writes"), "writes");
   for (const auto& kv : c.writes)
     if (kv.first.empty() || kv.first[0] != '/') ThrowTypeError(env, "writes: '" + kv.first + "' must be absolute");
+  CheckConfigTargets(env, c, ns);
   return c;
-}
-
-// Refuses settings that would land in the host's namespaces instead of the pod's.
-void CheckConfigTargets(Napi::Env env, const NsConfig& c, const std::vector<NsPath>& ns) {
-  if (c.hostname && !Has(ns, CLONE_NEWUTS)) ThrowTypeError(env, "hostname needs a uts namespace");
-  if (c.loopback_up && !Has(ns, CLONE_NEWNET)) ThrowTypeError(env, "loopbackUp needs a net namespace");
-  if ((!c.sysctls.empty() || !c.writes.empty()) && !Has(ns, CLONE_NEWNET) && !Has(ns, CLONE_NEWIPC))
-    ThrowTypeError(env, "sysctls and writes need a net or ipc namespace");
 }
 
 void AddConfigSteps(ChildJob& job, const NsConfig& c) {
@@ -167,8 +168,7 @@ PinRequest ParsePin(const Napi::CallbackInfo& info) {
   r.targets = ParseNsPaths(env, opts.Get("targets"), "targets");
   if (r.targets.empty()) ThrowTypeError(env, "targets must name at least one of net, ipc, uts");
   if (Has(r.targets, CLONE_NEWUSER)) ThrowTypeError(env, "a user namespace is pinned with pinUserNamespace");
-  r.config = ParseConfig(env, opts);
-  CheckConfigTargets(env, r.config, r.targets);
+  r.config = ParseConfig(env, opts, r.targets);
   return r;
 }
 
@@ -238,8 +238,7 @@ Task ConfigureTask(const Napi::CallbackInfo& info) {
   auto req = std::make_shared<ConfigureRequest>();
   req->join = ParseNsPaths(env, opts.Get("join"), "join");
   if (req->join.empty()) ThrowTypeError(env, "join must name at least one of net, ipc, uts");
-  req->config = ParseConfig(env, opts);
-  CheckConfigTargets(env, req->config, req->join);
+  req->config = ParseConfig(env, opts, req->join);
   return [req]() { return RunConfigure(*req); };
 }
 

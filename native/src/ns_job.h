@@ -101,8 +101,9 @@ struct NsConfig {
 
 bool Has(const std::vector<NsPath>& v, int flag);
 std::vector<NsPath> ParseNsPaths(Napi::Env env, const Napi::Value& v, const std::string& what);
-NsConfig ParseConfig(Napi::Env env, Napi::Object opts);
-void CheckConfigTargets(Napi::Env env, const NsConfig& c, const std::vector<NsPath>& ns);
+// The settings in opts, refused (TypeError) where one would land in the host's namespaces
+// instead of those in `ns`.
+NsConfig ParseConfig(Napi::Env env, Napi::Object opts, const std::vector<NsPath>& ns);
 void AddConfigSteps(ChildJob& job, const NsConfig& c);
 // Unshares the target namespaces in one step (none named: no step), then applies the settings
 // inside them: the child-side sequence of pinNamespaces and pinUserNamespace.

@@ -189,8 +189,7 @@ Task PinUsernsTask(const Napi::CallbackInfo& info) {
   if (Has(req->targets, CLONE_NEWUSER)) ThrowTypeError(env, "targets.user: the user namespace pin is `user`");
   req->uids = ParseRanges(env, opts.Get("uidMappings"), "uidMappings");
   req->gids = ParseRanges(env, opts.Get("gidMappings"), "gidMappings");
-  req->config = ParseConfig(env, opts);
-  CheckConfigTargets(env, req->config, req->targets);
+  req->config = ParseConfig(env, opts, req->targets);
   return [req]() { return RunPinUserns(*req); };
 }
 
