@@ -300,11 +300,13 @@ describe('sys/native (root, real kernel)', function () {
       pids.push(pid);
     });
 
-    it('runs the reaper as PID 1 of a new PID namespace, inside the pod namespaces, detached', () => {
+    it('runs the reaper as PID 1 of a new PID namespace, inside the pod namespaces, detached', async () => {
       assert.notEqual(ino(`/proc/${pid}/ns/pid`), ino('/proc/self/ns/pid'));
       assert.match(fs.readFileSync(`/proc/${pid}/status`, 'utf8'), new RegExp(`^NSpid:\\s+${pid}\\s+1$`, 'm'));
       for (const type of ['net', 'ipc', 'uts'] as const) assert.equal(ino(`/proc/${pid}/ns/${type}`), ino(t[type]), type);
       assert.equal(fs.readlinkSync(`/proc/${pid}/exe`), path.join(__dirname, '../../../../native/build/Release/nori-reaper'));
+      // The reaper holds the old root open while it confines itself; no_new_privs is its last step.
+      await until('the reaper to confine itself', () => /^NoNewPrivs:\s+1$/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8')));
       assert.deepEqual(fs.readdirSync(`/proc/${pid}/fd`).sort(), ['0', '1', '2']);
       assert.equal(fs.readlinkSync(`/proc/${pid}/fd/0`), '/dev/null');
       const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
