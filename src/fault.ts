@@ -22,6 +22,7 @@ export const FAULT_POINTS = [
   'stop-pod.after-cni-del',
   'remove-pod.after-containers-removed',
   'remove-pod.after-unpin',
+  'container-exit.after-runtime-delete',
   'remove-container.after-unmount',
   'remove-container.after-row-deleted',
   'pull.mid-layer',

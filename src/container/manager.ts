@@ -90,6 +90,8 @@ export class ContainerManager {
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly reservedNames = new Set<string>();
   readonly lock = new KeyedLock();
+  /** Exited containers whose runtime state, cgroups and rootfs mount went with the exit (releaseAfterExit). */
+  private readonly releasedAtExit = new Set<string>();
   /** Removed containers whose files are still being deleted (RemoveContainer returns before). */
   private readonly fileRemovals = new Set<Promise<void>>();
   readonly preparer: MountPreparer;
@@ -477,8 +479,30 @@ export class ContainerManager {
     this.store.update(id, { finishedAt, exitCode: code, reason, message });
     this.emit('STOPPED', id);
     this.deps.log.info({ container: id, exitCode: code, reason }, 'container exited');
+    this.releaseAfterExit(row);
     for (const w of [...(this.waiters.get(id) ?? [])]) w();
     this.waiters.delete(id);
+  }
+
+  /**
+   * What containerd does when it handles an exit (its task delete): the runtime's state and the
+   * container's cgroups go, and the rootfs is unmounted, so RemoveContainer is left the row and
+   * the files. Only where runc's part can be done in-process (runtime/stopped_delete.ts): a
+   * process left in the cgroup, another runtime or the systemd driver leave all of it to
+   * RemoveContainer, as before. Every step is one RemoveContainer repeats harmlessly, so a crash
+   * in between (or a restart, which forgets releasedAtExit) costs nothing but the repeat.
+   */
+  private releaseAfterExit(row: ContainerRow): void {
+    if (this.deps.config.cgroupDriver === 'systemd' || this.releasedAtExit.has(row.id)) return;
+    try {
+      if (!this.runtimeFor(row.handler).deleteStoppedInProcess(row.id, row.cgroupPath)) return;
+      faultPoint('container-exit.after-runtime-delete');
+      this.unmount(join(row.bundle, 'rootfs'));
+      this.releaseIdmaps(row.id);
+      this.releasedAtExit.add(row.id);
+    } catch (e) {
+      this.deps.log.warn({ container: row.id, err: errorMessage(e) }, 'releasing an exited container failed; RemoveContainer retries');
+    }
   }
 
   private terminationMessage(row: ContainerRow): string {
@@ -504,23 +528,30 @@ export class ContainerManager {
         await this.stop(row.id, 0).catch((e) => this.deps.log.warn({ container: row.id, err: errorMessage(e) }, 'kill before remove failed'));
         step('stop');
       }
-      const rt = this.runtimeFor(row.handler);
-      // Only an exit nori recorded proves the init is gone; otherwise the runtime's own delete --force.
-      const exited = (this.store.get(row.id)?.finishedAt ?? 0n) > 0n;
-      // Under the systemd driver the scope is systemd's: runc delete stops it through systemd.
-      const ownCgroup = this.deps.config.cgroupDriver === 'systemd' ? '' : row.cgroupPath;
-      const how = exited ? await rt.deleteStopped(row.id, ownCgroup) : (await rt.delete(row.id), 'runtime');
-      step(`delete-${how}`);
-      this.unmount(join(row.bundle, 'rootfs'));
-      this.releaseIdmaps(row.id);
+      if (this.releasedAtExit.has(row.id)) {
+        step('delete-at-exit');
+      } else {
+        const rt = this.runtimeFor(row.handler);
+        // Only an exit nori recorded proves the init is gone; otherwise the runtime's own delete --force.
+        const exited = (this.store.get(row.id)?.finishedAt ?? 0n) > 0n;
+        // Under the systemd driver the scope is systemd's: runc delete stops it through systemd.
+        const ownCgroup = this.deps.config.cgroupDriver === 'systemd' ? '' : row.cgroupPath;
+        const how = exited ? await rt.deleteStopped(row.id, ownCgroup) : (await rt.delete(row.id), 'runtime');
+        step(`delete-${how}`);
+        this.unmount(join(row.bundle, 'rootfs'));
+        this.releaseIdmaps(row.id);
+      }
       faultPoint('remove-container.after-unmount');
+      step('unmount');
       await this.preparer.forget(row.id);
+      step('forget');
       // The container is gone from every list (and no longer holds its image) when the call
       // returns; its files (writable layer, bundle, exit file, conmon socket dir) go right after,
       // off the call. A crash before they are gone is cleaned up at start-up: no row owns them
       // any more (recovery/orphan_containers.ts, the image service's sweep of layer dirs).
       new ImageStore(this.deps.db).removeContainer(row.id);
       this.store.delete(row.id);
+      this.releasedAtExit.delete(row.id);
       this.emit('DELETED', row.id, row);
       faultPoint('remove-container.after-row-deleted');
       step('row');

@@ -62,9 +62,14 @@ export class OciRuntime {
    * (stopped_delete.ts), else by `delete --force`.
    */
   async deleteStopped(id: string, cgroupsPath: string): Promise<'in-process' | 'runtime'> {
-    if (basename(this.handler.path) === 'runc' && deleteStoppedInProcess(this.handler.root, id, cgroupsPath)) return 'in-process';
+    if (this.deleteStoppedInProcess(id, cgroupsPath)) return 'in-process';
     await this.delete(id);
     return 'runtime';
+  }
+
+  /** Only the in-process part of deleteStopped: false when it is not runc's or cannot be done so. */
+  deleteStoppedInProcess(id: string, cgroupsPath: string): boolean {
+    return basename(this.handler.path) === 'runc' && deleteStoppedInProcess(this.handler.root, id, cgroupsPath);
   }
 
   async delete(id: string): Promise<void> {

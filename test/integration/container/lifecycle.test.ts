@@ -235,6 +235,27 @@ describe('containers: lifecycle with runc + conmon', function () {
     assert.ok(!existsSync(memCgroup), 'container cgroup removed');
   });
 
+  it('an exit releases runc state, cgroups and the rootfs mount at once; RemoveContainer is left the row and files', async () => {
+    const id = await m.create(rig.sandbox.id, cfg('rm-exit', ['sleep 3600']));
+    await m.start(id);
+    const { bundle, cgroupPath } = m.get(id);
+    const memCgroup = join('/sys/fs/cgroup/memory', cgroupPath);
+    const rootfs = join(bundle, 'rootfs');
+    assert.ok(existsSync(memCgroup));
+    assert.ok(readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${rootfs} `), 'rootfs mounted while it runs');
+    await m.stop(id, 0);
+    // as containerd's task delete when it handles the exit: before any RemoveContainer
+    assert.equal(m.get(id).exitCode, 137);
+    assert.ok(!existsSync(memCgroup), 'container cgroup removed with the exit');
+    assert.ok(!existsSync(join(m.runtimeFor('').handler.root, id)), 'runc state dir removed with the exit');
+    assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${rootfs} `), 'rootfs unmounted with the exit');
+    assert.ok(existsSync(bundle), 'the files stay until RemoveContainer');
+    await m.remove(id);
+    assert.equal(m.store.get(id), undefined);
+    await m.filesRemoved();
+    assert.ok(!existsSync(bundle));
+  });
+
   it('remove falls back to the runtime delete when a process is left in the cgroup', async () => {
     const id = await m.create(rig.sandbox.id, cfg('rm-left', ['sleep 3600']));
     await m.start(id);

@@ -54,6 +54,8 @@ const SCENARIOS: Record<FaultPointName, Scenario> = {
   'stop-pod.after-cni-del': { setup: 'pod+running', cleanAfterRestart: false },
   'remove-pod.after-containers-removed': { setup: 'pod+stopped', cleanAfterRestart: false },
   'remove-pod.after-unpin': { setup: 'pod+stopped', cleanAfterRestart: false },
+  // the exit is recorded, runc's state and cgroups are gone, the rootfs is still mounted
+  'container-exit.after-runtime-delete': { setup: 'pod+running', cleanAfterRestart: false },
   'remove-container.after-unmount': { setup: 'pod+stopped-container', cleanAfterRestart: false },
   // the row is gone, the files are not yet: start-up recovery removes them
   'remove-container.after-row-deleted': { setup: 'pod+stopped-container', cleanAfterRestart: false },
@@ -153,6 +155,7 @@ describe('crash safety: kill -9 at every fault point, restart, retry, no leaks',
         'stop-pod': () => c().call('StopPodSandbox', { pod_sandbox_id: pod }),
         'remove-pod': () => c().call('RemovePodSandbox', { pod_sandbox_id: pod }),
         'remove-container': () => c().call('RemoveContainer', { container_id: ctr }),
+        'container-exit': () => c().call('StopContainer', { container_id: ctr, timeout: 0 }),
         pull: () => c().call('PullImage', { image: { image: pullImage } }),
       };
       await assert.rejects(fatal[rpc]!(), 'the call dies with the daemon');
@@ -203,6 +206,14 @@ describe('crash safety: kill -9 at every fault point, restart, retry, no leaks',
           await env.removePod(pod);
           const st = await c().call('PodSandboxStatus', { pod_sandbox_id: pod }).catch((e) => e);
           assert.equal(st.code, 5, 'NotFound after removal');
+          break;
+        }
+        case 'container-exit': {
+          // the exit was recorded before the crash; kubelet removes the container, then the pod
+          assert.equal(await env.state(ctr), 'CONTAINER_EXITED');
+          await c().call('RemoveContainer', { container_id: ctr });
+          assert.deepEqual((await c().call('ListContainers', { filter: { pod_sandbox_id: pod } })).containers, []);
+          await env.removePod(pod);
           break;
         }
         case 'remove-container': {
