@@ -93,24 +93,38 @@ function readFilesIn(wanted: ReadonlyArray<{ dir: string | undefined; names: rea
   });
 }
 
-function readFiles(dir: string, names: readonly string[]): Record<string, string> {
-  return readFilesIn([{ dir, names }])[0]!;
-}
+type Found = { shape: CgroupShape['hierarchies'][number]; view: CgroupHierarchy };
 
-/** Finds a hierarchy's directory and files, reading them as it goes: the first view comes with the shape. */
-function discover(mounts: CgroupMounts, h: { id: number; controllers: string[]; path: string }): { shape: CgroupShape['hierarchies'][number]; view: CgroupHierarchy } {
-  const mount = mountOf(mounts, h.controllers);
-  const dir = mount ? join(mount, h.path) : undefined;
-  let files: Record<string, string> = {};
-  if (dir && h.controllers.length > 0) files = readFiles(dir, h.controllers.flatMap((c) => V1_FILES[c] ?? []));
-  else if (dir) {
-    const enabled = readTrim(join(dir, 'cgroup.controllers'));
+/**
+ * Finds hierarchies' directories and files, reading them as it goes (the first view comes with
+ * the shape), in two native calls for all of them. With `onlyExisting`, a hierarchy where the
+ * directory is not there is left out: one whose files could be read exists; one with no files
+ * to read is checked on its own.
+ */
+function discover(mounts: CgroupMounts, hs: ReadonlyArray<{ id: number; controllers: string[]; path: string }>, onlyExisting: boolean): Found[] {
+  const dirs = hs.map((h) => {
+    const mount = mountOf(mounts, h.controllers);
+    return mount ? join(mount, h.path) : undefined;
+  });
+  const first = readFilesIn(hs.map((h, i) => ({
+    dir: dirs[i], names: h.controllers.length > 0 ? h.controllers.flatMap((c) => V1_FILES[c] ?? []) : ['cgroup.controllers'],
+  })));
+  // cgroup2: the files of the controllers this cgroup has
+  const v2 = readFilesIn(hs.map((h, i) => {
+    const enabled = h.controllers.length === 0 ? first[i]!['cgroup.controllers'] : undefined;
     const on = new Set(enabled ? enabled.split(' ') : []);
-    files = readFiles(dir, V2_FILES.slice(1).filter((n) => on.has(n.slice(0, n.indexOf('.')))));
-    if (enabled !== undefined) files = { 'cgroup.controllers': enabled, ...files };
-  }
-  const base = { id: h.id, controllers: h.controllers, path: h.path, ...(dir ? { dir } : {}) };
-  return { shape: { ...base, fileNames: Object.keys(files) }, view: { ...base, files } };
+    return { dir: enabled === undefined ? undefined : dirs[i], names: V2_FILES.slice(1).filter((n) => on.has(n.slice(0, n.indexOf('.')))) };
+  }));
+  const out: Found[] = [];
+  hs.forEach((h, i) => {
+    const dir = dirs[i];
+    const files = { ...first[i]!, ...v2[i]! };
+    const asked = h.controllers.length === 0 || h.controllers.some((c) => V1_FILES[c]);
+    if (onlyExisting && (!dir || (asked ? Object.keys(files).length === 0 : !existsSync(dir)))) return;
+    const base = { id: h.id, controllers: h.controllers, path: h.path, ...(dir ? { dir } : {}) };
+    out.push({ shape: { ...base, fileNames: Object.keys(files) }, view: { ...base, files } });
+  });
+  return out;
 }
 
 let layout: CgroupMounts | undefined;
@@ -129,23 +143,23 @@ export function discoverProcessCgroup(pid: number, configured: string, mounts = 
   const text = readTrim(`/proc/${pid}/cgroup`);
   if (text === undefined) return undefined;
   const entries = parseProcCgroup(text).filter((h) => h.id === 0 || (h.controllers.length > 0 && !h.controllers[0]!.startsWith('name=')));
-  const found = entries.map((h) => discover(mounts, h));
+  const found = discover(mounts, entries, false);
   return { shape: { configured, hierarchies: found.map((f) => f.shape) }, view: { configured, hierarchies: found.map((f) => f.view) } };
 }
 
 /** A pod's cgroup parent in every mounted hierarchy where it exists (a pod has no process of its own), with the first read of its files. */
 export function discoverPathCgroup(configured: string, mounts = cgroupLayout()): { shape: CgroupShape; view: CgroupView } {
   const path = toCgroupfsPath(configured);
-  const found: Array<ReturnType<typeof discover>> = [];
+  const hs: Array<{ id: number; controllers: string[]; path: string }> = [];
   const seen = new Set<string>();
   for (const [controller, mount] of Object.entries(mounts.v1)) {
     if (seen.has(mount)) continue;
     seen.add(mount);
     const controllers = Object.entries(mounts.v1).filter(([, m]) => m === mount).map(([c]) => c);
-    if (!existsSync(join(mount, path))) continue;
-    found.push(discover(mounts, { id: -1, controllers: controllers.length ? controllers : [controller], path }));
+    hs.push({ id: -1, controllers: controllers.length ? controllers : [controller], path });
   }
-  if (mounts.v2Mount && existsSync(join(mounts.v2Mount, path))) found.push(discover(mounts, { id: 0, controllers: [], path }));
+  if (mounts.v2Mount) hs.push({ id: 0, controllers: [], path });
+  const found = discover(mounts, hs, true);
   return { shape: { configured, hierarchies: found.map((f) => f.shape) }, view: { configured, hierarchies: found.map((f) => f.view) } };
 }
 
