@@ -6,11 +6,15 @@ import { takeSubcommandFlags } from './cli/subcommand_flags';
 import { loadConfig, usage } from './config';
 import { configToToml } from './config_print';
 import { Daemon, packageVersion } from './daemon';
-import { runDoctor } from './doctor';
 import { runInspect } from './inspect/cli';
 import { errorMessage } from './errors';
 import { createLogger } from './log';
 import { SystemdNotifier } from './sd_notify';
+
+/** The doctor is loaded only when asked for: every module the daemon loads delays its first answer after a restart. */
+async function runDoctor(...args: Parameters<typeof import('./doctor').runDoctor>): Promise<number> {
+  return (await import('./doctor')).runDoctor(...args);
+}
 
 async function main(rawArgv: string[]): Promise<number> {
   const { argv, own } = takeSubcommandFlags(rawArgv);

@@ -9,13 +9,13 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { criClient } from '../../test/helpers/cri-client';
 import { deleteLink, findOwnProcesses, linkExists, mountsUnder, unmountAll, waitGone } from '../procs';
-import { benchConflist, type BenchRuntime, type RestartTimes } from './types';
+import { benchConflist, benchNet, type BenchRuntime, type RestartTimes } from './types';
 import { timeToAnswer } from '../answer_probe';
 
 const execFileAsync = promisify(execFile);
 
 export const CONTAINERD_BIN = '/usr/bin/containerd';
-export const CTRD_NET = { name: 'ctrd-bench', bridge: 'cbench0', subnet: '10.214.0.0/16' };
+export const CTRD_NET = benchNet('containerd', 'ctrd-bench', 'cbench0', '10.214.0.0/16');
 
 export function containerdInstalled(): boolean {
   return existsSync(CONTAINERD_BIN);

@@ -5,10 +5,10 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startNori } from '../../test/helpers/daemon';
 import { deleteLink, findOwnProcesses, linkExists, mountsUnder, unmountAll } from '../procs';
-import { benchConflist, type BenchRuntime, type RestartTimes } from './types';
+import { benchConflist, benchNet, type BenchRuntime, type RestartTimes } from './types';
 import { timeToAnswer } from '../answer_probe';
 
-export const NORI_NET = { name: 'nori-bench', bridge: 'nbench0', subnet: '10.213.0.0/16' };
+export const NORI_NET = benchNet('nori', 'nori-bench', 'nbench0', '10.213.0.0/16');
 
 export async function startBenchNori(workDir: string, registryHost: string): Promise<BenchRuntime> {
   const dir = join(workDir, 'nori');

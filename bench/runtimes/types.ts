@@ -68,3 +68,15 @@ export interface RestartTimes extends AnswerTimes {
   /** how long the old daemon took to exit after the signal */
   stopMs: number;
 }
+
+/**
+ * NORI_BENCH_NET_ID=1..9 gives a bench its own bridges and subnets (nbenchN / cbenchN,
+ * 10.(203+2N-2).0.0/16 and the next), so two benches can run at once; unset or 0: the defaults.
+ */
+export function benchNet(runtime: 'nori' | 'containerd', name: string, bridge0: string, subnet0: string): { name: string; bridge: string; subnet: string } {
+  const id = Number(process.env.NORI_BENCH_NET_ID ?? 0);
+  if (!Number.isInteger(id) || id < 0 || id > 9) throw new Error(`NORI_BENCH_NET_ID must be 0-9, got ${process.env.NORI_BENCH_NET_ID}`);
+  if (id === 0) return { name, bridge: bridge0, subnet: subnet0 };
+  const octet = 203 + 2 * (id - 1) + (runtime === 'nori' ? 0 : 1);
+  return { name: `${name}${id}`, bridge: `${bridge0.slice(0, -1)}${id}`, subnet: `10.${octet}.0.0/16` };
+}
