@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { CGROUP_MOUNT, CGROUP_V2, readCgroupFile } from '../../helpers/cgroup';
 import { removeAllPodsAndCleanup, startNori, type NoriProcess } from '../../helpers/daemon';
 import { pushFixtures, startRegistry, type TestRegistry } from '../../helpers/registry';
-import { scaled } from '../../helpers/slow';
+import { until } from '../../helpers/until';
 
 const DRIVER = process.env.NORI_TEST_CGROUP_DRIVER === 'systemd' ? 'systemd' : 'cgroupfs';
 const SYSTEMD = existsSync('/run/systemd/system');
@@ -35,14 +35,6 @@ function walk(rel: string): string[] {
   const out = [rel];
   for (const e of readdirSync(join(CGROUP_MOUNT, rel), { withFileTypes: true })) if (e.isDirectory()) out.push(...walk(join(rel, e.name)));
   return out;
-}
-
-async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> {
-  const end = Date.now() + scaled(ms);
-  while (!(await ok())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
 }
 
 describe(`cgroup v2 limits, stats and cleanup, ${DRIVER} driver (root, real bin/nori; cgroup v2 hosts only)`, function () {
@@ -106,7 +98,7 @@ describe(`cgroup v2 limits, stats and cleanup, ${DRIVER} driver (root, real bin/
 
   const logOf = (name: string) => (existsSync(join(logDir, `${name}.log`)) ? readFileSync(join(logDir, `${name}.log`), 'utf8') : '');
   const waitExit = (id: string) =>
-    until(`container ${id.slice(0, 12)} to exit`, async () => (await nori.client.call('ContainerStatus', { container_id: id })).status.state === 'CONTAINER_EXITED');
+    until(`container ${id.slice(0, 12)} to exit`, async () => (await nori.client.call('ContainerStatus', { container_id: id })).status.state === 'CONTAINER_EXITED', 60_000);
 
   let podDir = '';
 
@@ -136,7 +128,7 @@ describe(`cgroup v2 limits, stats and cleanup, ${DRIVER} driver (root, real bin/
 
   it('reports stats that match cpu.stat, memory.current and memory.stat', async () => {
     const c = await run('busy', 'echo up; i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; exec sleep 3600');
-    await until('busy loop done', () => /up/.test(logOf('busy')));
+    await until('busy loop done', () => /up/.test(logOf('busy')), 60_000);
     await sleep(2000);
     const before = keyed(readCgroupFile(c.dir, 'cpu.stat')).usage_usec!;
     const { stats } = await nori.client.call('ContainerStats', { container_id: c.id });
@@ -161,7 +153,7 @@ describe(`cgroup v2 limits, stats and cleanup, ${DRIVER} driver (root, real bin/
 
   it('reports block I/O from io.stat as the container_fs_* metrics', async () => {
     const c = await run('writer', 'dd if=/dev/zero of=/data bs=1M count=8 2>/dev/null; sync; echo wrote; exec sleep 3600');
-    await until('write done', () => /wrote/.test(logOf('writer')));
+    await until('write done', () => /wrote/.test(logOf('writer')), 60_000);
     await sleep(1000);
     const wbytes = (text: string) => text.split('\n').reduce((n, l) => n + Number(/wbytes=(\d+)/.exec(l)?.[1] ?? 0), 0);
     const before = wbytes(readCgroupFile(c.dir, 'io.stat'));
@@ -178,7 +170,7 @@ describe(`cgroup v2 limits, stats and cleanup, ${DRIVER} driver (root, real bin/
   it('holds a pids limit (unified pids.max): forks beyond it fail', async () => {
     // The loop runs in a child shell: ash gives up ("can't fork") at the first refused fork.
     const c = await run('forks', "sh -c 'i=0; while [ $i -lt 40 ]; do sleep 3600 & i=$((i+1)); done' 2>&1; echo forked; exec sleep 3600", { unified: { 'pids.max': '12' } });
-    await until('fork loop done', () => /forked/.test(logOf('forks')));
+    await until('fork loop done', () => /forked/.test(logOf('forks')), 60_000);
     assert.equal(readCgroupFile(c.dir, 'pids.max'), '12');
     const procs = readCgroupFile(c.dir, 'cgroup.procs').split('\n').filter(Boolean);
     assert.ok(procs.length <= 12, `${procs.length} processes under pids.max 12`);

@@ -7,7 +7,8 @@ import { strict as assert } from 'node:assert';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { needsHybridWrapper, readCgroupLayout } from '../../../src/runtime/crun_hybrid';
-import { startInside, until, type Inside } from './inside_harness';
+import { startInside, type Inside } from './inside_harness';
+import { until } from '../../helpers/until';
 
 const CRUN = '/usr/bin/crun';
 

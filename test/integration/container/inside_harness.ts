@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { startNori, removeAllPodsAndCleanup, type NoriProcess } from '../../helpers/daemon';
 import type { Msg } from '../../helpers/cri-client';
 import { pushFixtures, startRegistry, type FixtureName, type PushedFixtures, type TestRegistry } from '../../helpers/registry';
+import { until } from '../../helpers/until';
 
 const CRI_LINE = /^\S+ (stdout|stderr) (P|F) (.*)$/;
 const PLUGINS = '/usr/lib/cni';
@@ -63,14 +64,6 @@ export interface Inside {
   /** kill -9 of the daemon and a new one on the same dirs and flags (inside.nori is the new one). */
   crashAndRestart(): Promise<void>;
   cleanup(): Promise<void>;
-}
-
-export async function until(what: string, fn: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** Reads a CRI-format log, joining partial (P) lines. */

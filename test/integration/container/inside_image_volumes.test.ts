@@ -9,7 +9,8 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startNori, type NoriProcess } from '../../helpers/daemon';
 import type { Msg } from '../../helpers/cri-client';
-import { until, type Inside, type Pod } from './inside_harness';
+import type { Inside, Pod } from './inside_harness';
+import { until } from '../../helpers/until';
 import { startInsideForSuite } from './inside_setup';
 
 const CRUN = '/usr/bin/crun';

@@ -7,7 +7,8 @@ import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { until, type Inside, type Pod } from './inside_harness';
+import type { Inside, Pod } from './inside_harness';
+import { until } from '../../helpers/until';
 import { startInsideForSuite } from './inside_setup';
 
 const mount = (...args: string[]) => execFileSync('mount', args);

@@ -12,6 +12,7 @@ import { execSync } from '../../../src/container/exec_sync';
 import { DeadlineExceededError, FailedPreconditionError, AlreadyExistsError, NotFoundError } from '../../../src/errors';
 import { makeRig, type Rig } from './fakes';
 import { removeContainerCgroups } from '../../../src/runtime/cgroup_cleanup';
+import { until } from '../../helpers/until';
 
 const CRI_LINE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+[+-]\d\d:\d\d (stdout|stderr) (P|F) (.*)$/;
 
@@ -24,14 +25,6 @@ function cfg(name: string, args: string[], extra: Partial<ContainerConfig> = {})
     logPath: `${name}.log`,
     ...extra,
   });
-}
-
-async function until(what: string, fn: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 function logLines(m: ContainerManager, id: string): { stream: string; text: string }[] {

@@ -9,6 +9,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { criClient, type CriClient } from '../../helpers/cri-client';
 import { startNori, removeAllPodsAndCleanup, type NoriProcess } from '../../helpers/daemon';
 import { pushFixtures, startRegistry, type PushedFixtures, type TestRegistry } from '../../helpers/registry';
+import { until } from '../../helpers/until';
 
 type Msg = Record<string, any>;
 
@@ -19,14 +20,6 @@ function subscribe(nori: NoriProcess, client: CriClient = nori.client): { stream
   stream.on('data', (m: Msg) => events.push(m));
   stream.on('error', () => undefined);
   return { stream, events };
-}
-
-async function until(what: string, fn: () => boolean, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe('GetContainerEvents (root, real bin/nori)', function () {

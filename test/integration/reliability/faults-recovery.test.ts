@@ -14,6 +14,7 @@ import { assertNoLeaks, findLeaks, snapshot } from '../../helpers/leaks';
 import { pushFixtures, startRegistry, type PushedFixtures, type TestRegistry } from '../../helpers/registry';
 import { removeMasqRules, succeeds } from '../sandbox/env';
 import { FaultEnv } from './faults_env';
+import { until } from '../../helpers/until';
 
 const run = promisify(execFile);
 
@@ -31,14 +32,6 @@ function pidFile(file: string): number {
     return Number(readFileSync(file, 'utf8').trim()) || 0;
   } catch {
     return 0;
-  }
-}
-
-async function until(what: string, fn: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
   }
 }
 

@@ -11,21 +11,13 @@ import { pushFixtures, startRegistry, type PushedFixtures, type TestRegistry } f
 import { SpdyClient, type ClientStream, openRemotecommandStreams } from '../../helpers/spdy-client';
 import { PLUGINS, sh, succeeds } from '../sandbox/env';
 import { cniPluginsPresent } from '../../helpers/cni_plugins';
-import { scaled } from '../../helpers/slow';
 import { skipWithoutIdmappedTmpfs } from '../../helpers/kernel';
+import { until } from '../../helpers/until';
 
 const V4 = 'v4.channel.k8s.io';
 const NOT_FOUND = 5;
 const INVALID_ARGUMENT = 3;
 const FAILED_PRECONDITION = 9;
-
-async function until(what: string, fn: () => Promise<boolean> | boolean, ms = 15_000): Promise<void> {
-  const end = Date.now() + scaled(ms);
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function status(error: ClientStream): Promise<{ status: string; reason?: string; details?: { causes: { reason: string; message: string }[] } }> {
   return JSON.parse((await error.finished()).toString());

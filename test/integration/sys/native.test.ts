@@ -9,6 +9,7 @@ import * as path from 'node:path';
 
 import { isSysError, MNT, MS, NativeSys, unpinNamespace } from '../../../src/sys';
 import { loadAddon } from '../../../src/sys/native';
+import { until } from '../../helpers/until';
 
 const sys = new NativeSys();
 
@@ -27,14 +28,6 @@ function isMounted(target: string): boolean {
 
 function ino(p: string): number {
   return fs.statSync(p).ino;
-}
-
-async function until(what: string, check: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /** Gone, or a zombie waiting for host init: either way no longer running. */
