@@ -616,7 +616,11 @@ export class ContainerManager {
     this.watcher.sweep();
     this.preparer.sweep();
     // Several at a time, each bounded: one container's trouble must not stop or stall the start.
-    await eachLimited(this.store.list(), RECOVERY_WIDTH, (row) =>
+    // Only those not known to have exited (the sweep above recorded the exits seen while nori
+    // was down): an exited row has nothing to recover, and a bound per row (a timer made and
+    // cleared) for thousands of exited rows was a good part of the start.
+    const unfinished = this.store.list().filter((r) => r.finishedAt === 0n);
+    await eachLimited(unfinished, RECOVERY_WIDTH, (row) =>
       withTimeout(this.recoverOne(row), RECOVERY_TIMEOUT_MS, `recovering container ${row.id}`).catch((e) =>
         this.deps.log.error({ container: row.id, err: errorMessage(e) }, 'recovering a container failed'),
       ),

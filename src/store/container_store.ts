@@ -100,6 +100,11 @@ interface RawRow {
   resources: string;
 }
 
+const COLUMNS: readonly (keyof RawRow)[] = [
+  'id', 'sandbox_id', 'name_key', 'image_ref', 'image_id', 'config', 'handler', 'bundle', 'log_path', 'cgroup_path', 'stop_signal',
+  'user_json', 'created_at', 'started_at', 'finished_at', 'exit_code', 'reason', 'message', 'pid', 'unknown', 'resources',
+];
+
 function fromRaw(r: RawRow, decoded?: ContainerConfig): ContainerRow {
   return {
     id: r.id,
@@ -145,8 +150,14 @@ export class ContainerStore {
   constructor(private readonly db: Db) {
     const pre = predecoded.get(db);
     predecoded.delete(db);
-    const all = db.prepare('SELECT * FROM containers').safeIntegers(true).all() as RawRow[];
-    for (const r of all) this.rows.set(r.id, fromRaw(r, pre?.get(r.id)));
+    // Without the config blobs when the start-up check decoded the configs already.
+    const cols = pre ? COLUMNS.filter((c) => c !== 'config') : COLUMNS;
+    const all = db.prepare(`SELECT ${cols.join(', ')} FROM containers`).safeIntegers(true).all() as RawRow[];
+    for (const r of all) {
+      const decoded = pre?.get(r.id);
+      if (!decoded && r.config === undefined) r.config = (db.prepare('SELECT config FROM containers WHERE id = ?').get(r.id) as { config: Buffer }).config;
+      this.rows.set(r.id, fromRaw(r, decoded));
+    }
   }
 
   get(id: string): ContainerRow | undefined {
