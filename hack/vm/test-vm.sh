@@ -54,6 +54,19 @@ say "copying the checkout (tracked and untracked files, node_modules, and the bu
 for d in node_modules dist native/build; do
 	[ -d "$ROOT/$d" ] && mkdir -p "$RUN/src/$(dirname "$d")" && cp -a "$ROOT/$d" "$RUN/src/$d"
 done
+# setup.sh runs npm ci when package-lock.json is newer than node_modules/.package-lock.json: a
+# fresh checkout or worktree (new mtimes) trips that even when node_modules matches the lock, and
+# npm ci under TCG takes most of the run. When every locked package is installed at its locked
+# version and integrity, mark the copy's node_modules current; otherwise the guest runs npm ci.
+if [ -f "$RUN/src/node_modules/.package-lock.json" ] && node -e '
+	const fs = require("fs");
+	const lock = JSON.parse(fs.readFileSync(process.argv[1], "utf8")).packages;
+	const have = JSON.parse(fs.readFileSync(process.argv[2], "utf8")).packages;
+	const stale = Object.keys(lock).filter((k) => k !== "" && !(lock[k].optional && !have[k]) &&
+		(!have[k] || have[k].version !== lock[k].version || have[k].integrity !== lock[k].integrity));
+	process.exit(stale.length === 0 ? 0 : 1);' "$ROOT/package-lock.json" "$RUN/src/node_modules/.package-lock.json"; then
+	touch "$RUN/src/node_modules/.package-lock.json"
+fi
 # What the guest should run: read by in-guest.sh.
 {
 	[ -n "${NORI_VM_SUITES:-}" ] && printf 'NORI_VM_SUITES=%q\n' "$NORI_VM_SUITES"
