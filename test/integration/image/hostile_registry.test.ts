@@ -12,6 +12,7 @@ import {
   craftImage, endless, fixed, MEDIA, rssBytes, serveImage, sha256, stalls, startHostileRegistry, type CraftedImage, type HostileRegistry,
 } from '../../helpers/hostile-registry';
 import { buildTar } from '../../unit/image/tar_builder';
+import { layerDirs } from '../../helpers/overlay';
 
 const MiB = 1 << 20;
 /** the bound on the daemon's growth per attack */
@@ -20,10 +21,6 @@ const RSS_BOUND = 50 * MiB;
 const SENT_BOUND = 64 * MiB;
 
 const STATUS = { INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, FAILED_PRECONDITION: 9, INTERNAL: 13 } as const;
-
-function layerDirs(root: string): string[] {
-  return fs.readdirSync(join(root, 'overlay2')).filter((n) => /^[a-f0-9]{64}$/.test(n)).sort();
-}
 
 describe('pulls from a hostile registry are bounded (integration)', function () {
   this.timeout(60_000);

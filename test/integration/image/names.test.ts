@@ -6,10 +6,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { startNori, type NoriProcess } from '../../helpers/daemon';
 import { pushFixtures, startRegistry, type PushedFixture, type TestRegistry } from '../../helpers/registry';
-
-function layerDirs(root: string): string[] {
-  return fs.readdirSync(join(root, 'overlay2')).filter((n) => /^[a-f0-9]{64}$/.test(n));
-}
+import { layerDirs } from '../../helpers/overlay';
 
 describe('image names, mirrors and removal (integration)', function () {
   this.timeout(120_000);

@@ -6,10 +6,7 @@ import { join } from 'node:path';
 import { startNori, type NoriProcess } from '../../helpers/daemon';
 import { loadFixtures, pushFixtures, startRegistry, type PushedFixtures, type TestRegistry } from '../../helpers/registry';
 import { comparable, walkTree } from './tree';
-
-function layerDirs(root: string): string[] {
-  return fs.readdirSync(join(root, 'overlay2')).filter((n) => /^[a-f0-9]{64}$/.test(n));
-}
+import { layerDirs } from '../../helpers/overlay';
 
 describe('image service (integration)', function () {
   this.timeout(180_000);

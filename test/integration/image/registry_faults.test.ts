@@ -7,10 +7,7 @@ import { join } from 'node:path';
 import { startNori, type NoriProcess } from '../../helpers/daemon';
 import { pushFixtures, startRegistry, type PushedFixture, type TestRegistry } from '../../helpers/registry';
 import { startFaultProxy, type FaultAction, type FaultProxy, type ProxiedRequest } from './fault_proxy';
-
-function layerDirs(root: string): string[] {
-  return fs.readdirSync(join(root, 'overlay2')).filter((n) => /^[a-f0-9]{64}$/.test(n));
-}
+import { layerDirs } from '../../helpers/overlay';
 
 function assertNothingLeft(nori: NoriProcess): void {
   assert.deepEqual(layerDirs(nori.root), [], 'no layer dirs');
