@@ -98,47 +98,40 @@ std::string Mac(const unsigned char* p, size_t len) {
   return s;
 }
 
-Dumped DumpHere() {
-  Dumped d;
-  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-  if (fd < 0) return Dumped{errno, "socket", {}};
-  std::map<int, size_t> by_index;
-  ifinfomsg ifi{};
-  ifi.ifi_family = AF_UNSPEC;
-  int e = Dump(fd, RTM_GETLINK, &ifi, sizeof ifi, [&](nlmsghdr* m) {
-    if (m->nlmsg_type != RTM_NEWLINK) return;
-    auto* i = static_cast<ifinfomsg*>(NLMSG_DATA(m));
-    LinkInfo l;
-    l.ifindex = i->ifi_index;
-    int len = static_cast<int>(IFLA_PAYLOAD(m));
-    for (auto* a = IFLA_RTA(i); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
-      switch (a->rta_type) {
-        case IFLA_IFNAME: l.ifname = static_cast<const char*>(RTA_DATA(a)); break;
-        case IFLA_LINK: l.link_index = static_cast<int>(*static_cast<uint32_t*>(RTA_DATA(a))); break;
-        case IFLA_ADDRESS: l.address = Mac(static_cast<unsigned char*>(RTA_DATA(a)), RTA_PAYLOAD(a)); break;
-        case IFLA_MTU: l.mtu = *static_cast<uint32_t*>(RTA_DATA(a)); break;
-        case IFLA_MASTER: l.master = static_cast<int>(*static_cast<uint32_t*>(RTA_DATA(a))); break;
-        case IFLA_OPERSTATE: l.operstate = *static_cast<uint8_t*>(RTA_DATA(a)); break;
-        case IFLA_LINKINFO: {
-          int nlen = static_cast<int>(RTA_PAYLOAD(a));
-          for (auto* n = static_cast<rtattr*>(RTA_DATA(a)); RTA_OK(n, nlen); n = RTA_NEXT(n, nlen)) {
-            if (n->rta_type == IFLA_INFO_KIND) l.kind = static_cast<const char*>(RTA_DATA(n));
-          }
-          break;
+// One RTM_NEWLINK message as a LinkInfo (no addresses yet).
+LinkInfo ParseLink(nlmsghdr* m) {
+  auto* i = static_cast<ifinfomsg*>(NLMSG_DATA(m));
+  LinkInfo l;
+  l.ifindex = i->ifi_index;
+  int len = static_cast<int>(IFLA_PAYLOAD(m));
+  for (auto* a = IFLA_RTA(i); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+    switch (a->rta_type) {
+      case IFLA_IFNAME: l.ifname = static_cast<const char*>(RTA_DATA(a)); break;
+      case IFLA_LINK: l.link_index = static_cast<int>(*static_cast<uint32_t*>(RTA_DATA(a))); break;
+      case IFLA_ADDRESS: l.address = Mac(static_cast<unsigned char*>(RTA_DATA(a)), RTA_PAYLOAD(a)); break;
+      case IFLA_MTU: l.mtu = *static_cast<uint32_t*>(RTA_DATA(a)); break;
+      case IFLA_MASTER: l.master = static_cast<int>(*static_cast<uint32_t*>(RTA_DATA(a))); break;
+      case IFLA_OPERSTATE: l.operstate = *static_cast<uint8_t*>(RTA_DATA(a)); break;
+      case IFLA_LINKINFO: {
+        int nlen = static_cast<int>(RTA_PAYLOAD(a));
+        for (auto* n = static_cast<rtattr*>(RTA_DATA(a)); RTA_OK(n, nlen); n = RTA_NEXT(n, nlen)) {
+          if (n->rta_type == IFLA_INFO_KIND) l.kind = static_cast<const char*>(RTA_DATA(n));
         }
-        default: break;
+        break;
       }
+      default: break;
     }
-    by_index[l.ifindex] = d.links.size();
-    d.links.push_back(std::move(l));
-  });
-  if (e != 0) {
-    close(fd);
-    return Dumped{e, "dump links", {}};
   }
+  return l;
+}
+
+// Adds each IPv4/IPv6 address of the links in `by_index` (ifindex → position in links) to its
+// link. With `only` > 0 the kernel is asked for that link's addresses alone (strict checking).
+int DumpAddrs(int fd, std::vector<LinkInfo>* links, const std::map<int, size_t>& by_index, int only) {
   ifaddrmsg ifa{};
   ifa.ifa_family = AF_UNSPEC;
-  e = Dump(fd, RTM_GETADDR, &ifa, sizeof ifa, [&](nlmsghdr* m) {
+  ifa.ifa_index = static_cast<uint32_t>(only > 0 ? only : 0);
+  return Dump(fd, RTM_GETADDR, &ifa, sizeof ifa, [&](nlmsghdr* m) {
     if (m->nlmsg_type != RTM_NEWADDR) return;
     auto* i = static_cast<ifaddrmsg*>(NLMSG_DATA(m));
     auto it = by_index.find(static_cast<int>(i->ifa_index));
@@ -155,10 +148,100 @@ Dumped DumpHere() {
     if (!shown) return;
     char text[INET6_ADDRSTRLEN] = {};
     inet_ntop(i->ifa_family, shown, text, sizeof text);
-    d.links[it->second].addrs.push_back(AddrInfo{i->ifa_family == AF_INET ? "inet" : "inet6", text, i->ifa_prefixlen});
+    (*links)[it->second].addrs.push_back(AddrInfo{i->ifa_family == AF_INET ? "inet" : "inet6", text, i->ifa_prefixlen});
   });
+}
+
+Dumped DumpHere() {
+  Dumped d;
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0) return Dumped{errno, "socket", {}};
+  std::map<int, size_t> by_index;
+  ifinfomsg ifi{};
+  ifi.ifi_family = AF_UNSPEC;
+  int e = Dump(fd, RTM_GETLINK, &ifi, sizeof ifi, [&](nlmsghdr* m) {
+    if (m->nlmsg_type != RTM_NEWLINK) return;
+    LinkInfo l = ParseLink(m);
+    by_index[l.ifindex] = d.links.size();
+    d.links.push_back(std::move(l));
+  });
+  if (e != 0) {
+    close(fd);
+    return Dumped{e, "dump links", {}};
+  }
+  e = DumpAddrs(fd, &d.links, by_index, 0);
   close(fd);
   if (e != 0) return Dumped{e, "dump addresses", {}};
+  return d;
+}
+
+// RTM_GETLINK for one ifindex (no dump): 0 and the link, or the errno (ENODEV when gone).
+int GetLink(int fd, int ifindex, LinkInfo* out) {
+  struct {
+    nlmsghdr h;
+    ifinfomsg i;
+  } req{};
+  static uint32_t seq = 1000;
+  req.h.nlmsg_len = NLMSG_LENGTH(sizeof(ifinfomsg));
+  req.h.nlmsg_type = RTM_GETLINK;
+  req.h.nlmsg_flags = NLM_F_REQUEST;
+  req.h.nlmsg_seq = ++seq;
+  req.i.ifi_family = AF_UNSPEC;
+  req.i.ifi_index = ifindex;
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  if (sendto(fd, &req, req.h.nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0) return errno;
+  std::vector<char> buf(32 * 1024);
+  for (;;) {
+    ssize_t n = recv(fd, buf.data(), buf.size(), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno;
+    for (auto* m = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(m, static_cast<unsigned>(n)); m = NLMSG_NEXT(m, n)) {
+      if (m->nlmsg_seq != req.h.nlmsg_seq) continue;
+      if (m->nlmsg_type == NLMSG_ERROR) {
+        int e = -static_cast<nlmsgerr*>(NLMSG_DATA(m))->error;
+        return e != 0 ? e : ENODEV;
+      }
+      if (m->nlmsg_type == RTM_NEWLINK) {
+        *out = ParseLink(m);
+        return 0;
+      }
+    }
+  }
+}
+
+// The host's links with these ifindexes (a pod's veth peers), the links they are enslaved to,
+// and those masters' addresses: asked one by one instead of dumping every link and address of a
+// node that has one veth per pod. A link that is gone is left out.
+Dumped HostLinks(const std::vector<int>& indexes) {
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0) return Dumped{errno, "socket", {}};
+  int one = 1;
+  bool strict = setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one) == 0;
+  Dumped d;
+  std::map<int, size_t> by_index;
+  auto get = [&](int idx) -> int {
+    if (idx <= 0 || by_index.count(idx)) return 0;
+    LinkInfo l;
+    int e = GetLink(fd, idx, &l);
+    if (e == ENODEV) return 0;
+    if (e != 0) return e;
+    by_index[l.ifindex] = d.links.size();
+    d.links.push_back(std::move(l));
+    return 0;
+  };
+  int e = 0;
+  for (int idx : indexes) if (e == 0) e = get(idx);
+  std::vector<int> masters;
+  for (const LinkInfo& l : d.links) if (l.master > 0) masters.push_back(l.master);
+  for (int idx : masters) if (e == 0) e = get(idx);
+  for (int idx : masters) {
+    if (e != 0) break;
+    std::map<int, size_t> one_link{{idx, by_index[idx]}};
+    e = DumpAddrs(fd, &d.links, one_link, strict ? idx : 0);
+  }
+  close(fd);
+  if (e != 0) return Dumped{e, "get links", {}};
   return d;
 }
 
@@ -189,11 +272,15 @@ const char* OperState(int s) {
 
 class ListLinksWorker : public Napi::AsyncWorker {
  public:
-  ListLinksWorker(Napi::Env env, std::string netns)
-      : Napi::AsyncWorker(env, "nori:netListLinks"), deferred_(Napi::Promise::Deferred::New(env)), netns_(std::move(netns)) {}
+  ListLinksWorker(Napi::Env env, std::string netns, std::vector<int> host_indexes = {}, bool by_index = false)
+      : Napi::AsyncWorker(env, "nori:netListLinks"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        netns_(std::move(netns)),
+        host_indexes_(std::move(host_indexes)),
+        by_index_(by_index) {}
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
-  void Execute() override { d_ = netns_.empty() ? DumpHere() : DumpIn(netns_); }
+  void Execute() override { d_ = by_index_ ? HostLinks(host_indexes_) : netns_.empty() ? DumpHere() : DumpIn(netns_); }
 
   void OnOK() override {
     Napi::Env env = Env();
@@ -241,6 +328,8 @@ class ListLinksWorker : public Napi::AsyncWorker {
  private:
   Napi::Promise::Deferred deferred_;
   std::string netns_;
+  std::vector<int> host_indexes_;
+  bool by_index_;
   Dumped d_;
 };
 
@@ -257,10 +346,28 @@ Napi::Value NetListLinks(const Napi::CallbackInfo& info) {
   return p;
 }
 
+// netHostLinks(ifindexes: number[]): Promise<IpLink[]> — those links of the host's netns, the
+// links they are enslaved to, and the masters' addresses.
+Napi::Value NetHostLinks(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArray()) ThrowTypeError(env, "ifindexes must be an array of numbers");
+  Napi::Array a = info[0].As<Napi::Array>();
+  std::vector<int> indexes;
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value v = a.Get(i);
+    if (v.IsNumber()) indexes.push_back(v.As<Napi::Number>().Int32Value());
+  }
+  auto* w = new ListLinksWorker(env, "", std::move(indexes), true);  // deletes itself when done
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
 }  // namespace
 
 void RegisterNetlinkReadFunctions(Napi::Env env, Napi::Object exports) {
   exports.Set("netListLinks", Napi::Function::New(env, NetListLinks, "netListLinks"));
+  exports.Set("netHostLinks", Napi::Function::New(env, NetHostLinks, "netHostLinks"));
 }
 
 }  // namespace nori

@@ -2,7 +2,7 @@
 // interface in the pod's netns with its addresses, and for a veth its peer on the host (the host link whose ifindex is the pod side's link
 // index), the bridge that peer is enslaved to and the bridge's addresses.
 
-import { listLinks, type IpLink } from '../sys/net_links';
+import { hostLinks, listLinks, type IpLink } from '../sys/net_links';
 
 export interface HostPeer {
   name: string;
@@ -40,11 +40,12 @@ export interface NetworkView {
 
 const cidrs = (l: IpLink) => (l.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`);
 
-/** Reads both sides through rtnetlink in-process (what `ip -d addr` shows in the pod and on the host). */
+/** Reads both sides through rtnetlink in-process (what `ip -d addr` shows in the pod and on the host): the pod's links, then only their peers and bridges on the host. */
 export async function podNetwork(netnsPath: string): Promise<NetworkView> {
   try {
-    const [inPod, onHost] = await Promise.all([listLinks(netnsPath), listLinks(null)]);
-    return joinSides(netnsPath, inPod, onHost);
+    const inPod = await listLinks(netnsPath);
+    const peers = inPod.filter((l) => l.linkinfo?.info_kind === 'veth' && l.link_index !== undefined).map((l) => l.link_index!);
+    return joinSides(netnsPath, inPod, peers.length ? await hostLinks(peers) : []);
   } catch (e) {
     return { netns: netnsPath, interfaces: [], bridges: [], error: `netlink could not read the links: ${(e as Error).message}` };
   }

@@ -22,6 +22,7 @@ export interface IpLink {
 
 interface LinksAddon {
   netListLinks?(netns: string | null): Promise<IpLink[]>;
+  netHostLinks?(ifindexes: number[]): Promise<IpLink[]>;
 }
 
 /** The links of the host's netns (null) or of the netns pinned at `netns`. */
@@ -29,4 +30,14 @@ export function listLinks(netns: string | null): Promise<IpLink[]> {
   const f = (loadAddon() as unknown as LinksAddon).netListLinks;
   if (!f) return Promise.reject(new FailedPreconditionError('native addon lacks netListLinks (run npm run build:native)'));
   return f(netns);
+}
+
+/**
+ * The host's links with these ifindexes (a pod's veth peers), the links they are enslaved to (the
+ * bridge) and those masters' addresses, asked by index: a node's full dump grows with every pod.
+ * Falls back to the full dump with an older addon.
+ */
+export function hostLinks(ifindexes: number[]): Promise<IpLink[]> {
+  const f = (loadAddon() as unknown as LinksAddon).netHostLinks;
+  return f ? f(ifindexes) : listLinks(null);
 }
