@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import * as path from 'node:path';
-import { startNori, type NoriProcess } from '../../helpers/daemon';
+import { removeAllPodsAndCleanup, startNori, type NoriProcess } from '../../helpers/daemon';
 import { cniPluginsPresent } from '../../helpers/cni_plugins';
 import { assertNoLeaks } from '../../helpers/leaks';
 import { PLUGINS, removeMasqRules, sh, succeeds } from '../sandbox/env';
@@ -131,13 +131,7 @@ describe('network/builtin: what bridge + host-local + portmap give a pod', funct
 
   after(async () => {
     for (const s of servers) if (s.exitCode === null) s.kill('SIGKILL');
-    if (nori) {
-      for (const p of (await nori.client.call('ListPodSandbox', {}).catch(() => ({ items: [] }))).items) {
-        await nori.client.call('StopPodSandbox', { pod_sandbox_id: p.id }).catch(() => undefined);
-        await nori.client.call('RemovePodSandbox', { pod_sandbox_id: p.id }).catch(() => undefined);
-      }
-      await nori.cleanup();
-    }
+    if (nori) await removeAllPodsAndCleanup(nori);
     await succeeds('ip', ['netns', 'del', other]);
     for (const b of [bridge, cniBridge, otherIf]) if (existsSync(`/sys/class/net/${b}`)) await succeeds('ip', ['link', 'del', b]);
     await succeeds('nft', ['delete', 'table', 'inet', `nori_${bridge}`]);
