@@ -52,6 +52,12 @@ export async function startViaExecFifo(containerStateDir: string, initPid: numbe
   } finally {
     pipe.destroy();
   }
-  unlinkSync(fifo);
+  try {
+    unlinkSync(fifo);
+  } catch (e) {
+    // A short job can exit before this line, and nori releases an exited container's runtime
+    // state with the exit (ContainerManager.releaseAfterExit): the fifo went with it.
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
   return true;
 }
