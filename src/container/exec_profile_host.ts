@@ -8,6 +8,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/fs';
 import { errorMessage } from '../errors';
+import { parseMountinfo } from '../proc/mountinfo';
 import { procStat } from '../proc/stat';
 import { buildExecProfile, encodeExecProfile } from './exec_profile';
 
@@ -32,17 +33,9 @@ interface CgroupMount {
 
 /** The cgroup and cgroup2 mounts in a mountinfo text. */
 export function cgroupMounts(mountinfo: string): CgroupMount[] {
-  const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-  const out: CgroupMount[] = [];
-  for (const line of mountinfo.split('\n')) {
-    const [pre, post] = line.split(' - ');
-    if (!pre || !post) continue;
-    const f = pre.split(' ');
-    const [fstype, , superOpts] = post.split(' ');
-    if (fstype !== 'cgroup' && fstype !== 'cgroup2') continue;
-    out.push({ v2: fstype === 'cgroup2', options: new Set((superOpts ?? '').split(',')), mountPoint: unescape(f[4] ?? ''), root: unescape(f[3] ?? '/') });
-  }
-  return out;
+  return parseMountinfo(mountinfo)
+    .filter((m) => m.fstype === 'cgroup' || m.fstype === 'cgroup2')
+    .map((m) => ({ v2: m.fstype === 'cgroup2', options: new Set(m.superOptions.split(',')), mountPoint: m.mountPoint, root: m.root }));
 }
 
 /** The host directories of every cgroup a process is in (from /proc/<pid>/cgroup), one per hierarchy. */

@@ -16,7 +16,7 @@ import { recursiveReadOnlySupport } from '../runtime/features';
 import type { Sys } from '../sys/types';
 import type { RroMounter } from '../sys/rro_mount';
 import { mkdirp } from '../util/fs';
-import { parseMountInfo } from './spec/mounts';
+import { parseMountinfo } from '../proc/mountinfo';
 
 const MNT_DETACH = 2;
 
@@ -177,7 +177,7 @@ export function stagingParent(slot: string): void {
 
 /** Mount points under `dir`, deepest first. */
 function mountPointsUnder(dir: string): string[] {
-  return parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8'))
+  return parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'))
     .map((e) => e.mountPoint)
     .filter((p) => p.startsWith(`${dir}/`))
     .sort((a, b) => b.length - a.length);

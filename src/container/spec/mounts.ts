@@ -5,6 +5,7 @@
 import * as path from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError } from '../../errors';
 import { MountPropagation, type Mount } from '../../gen/api';
+import { parseMountinfo, type MountinfoEntry } from '../../proc/mountinfo';
 import type { SandboxRecord } from '../../sandbox/api';
 import type { OciMount } from './types';
 
@@ -29,22 +30,8 @@ export function defaultMounts(privileged: boolean): OciMount[] {
   ];
 }
 
-export interface MountInfoEntry { mountPoint: string; optional: string[] }
-
-/** Parses /proc/self/mountinfo (mount point octal escapes decoded, optional fields kept). */
-export function parseMountInfo(text: string): MountInfoEntry[] {
-  const out: MountInfoEntry[] = [];
-  for (const line of text.split('\n')) {
-    const f = line.split(' ');
-    if (f.length < 7) continue;
-    const sep = f.indexOf('-', 6);
-    out.push({
-      mountPoint: f[4].replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))),
-      optional: f.slice(6, sep < 0 ? f.length : sep),
-    });
-  }
-  return out;
-}
+/** What the propagation check needs of a mountinfo entry (src/proc/mountinfo.ts parses them). */
+export type MountInfoEntry = Pick<MountinfoEntry, 'mountPoint' | 'optional'>;
 
 /** The mount holding `p`: the longest mount point prefix, the last listed one if stacked. */
 export function mountOf(p: string, entries: MountInfoEntry[]): MountInfoEntry | undefined {
@@ -68,7 +55,7 @@ export function needsMountInfo(mounts: readonly Mount[] | undefined): boolean {
 
 function checkPropagation(src: string, mountInfo: string, wantSlaveOk: boolean): void {
   if (mountInfo === '') return;
-  const m = mountOf(src, parseMountInfo(mountInfo));
+  const m = mountOf(src, parseMountinfo(mountInfo));
   if (!m) throw new FailedPreconditionError(`cannot find the mount of "${src}"`);
   const shared = m.optional.some((o) => o.startsWith('shared:'));
   const slave = m.optional.some((o) => o.startsWith('master:'));

@@ -1,7 +1,8 @@
 import { strict as assert } from 'node:assert';
 import {
-  buildMounts, mergeMounts, mountOf, needsMountInfo, parseMountInfo, terminationMessagePath, terminationMessageSource,
+  buildMounts, mergeMounts, mountOf, needsMountInfo, terminationMessagePath, terminationMessageSource,
 } from '../../../../src/container/spec/mounts';
+import { parseMountinfo } from '../../../../src/proc/mountinfo';
 import { FailedPreconditionError, InvalidArgumentError } from '../../../../src/errors';
 import { Mount, MountPropagation as P, type DeepPartial } from '../../../../src/gen/api';
 import { sandbox } from './fixtures';
@@ -19,7 +20,7 @@ const env = { resolveHostPath: (p: string) => p, mountInfo: MOUNTINFO, recursive
 
 describe('container spec: mounts', () => {
   it('mountinfo: parse and find the holding mount', () => {
-    const e = parseMountInfo(MOUNTINFO);
+    const e = parseMountinfo(MOUNTINFO);
     assert.equal(mountOf('/mnt/shared/a/b', e)?.mountPoint, '/mnt/shared');
     assert.equal(mountOf('/mnt/sharedx', e)?.mountPoint, '/');
     assert.equal(mountOf('/mnt/with space/x', e)?.mountPoint, '/mnt/with space');
