@@ -50,6 +50,6 @@ else
 fi
 systemctl stop nori.service
 journalctl -u nori --no-pager >"$R/nori-journal.log" 2>&1
-left=$(find /sys/fs/cgroup -name '*nori*' -type d 2>/dev/null | grep -v 'nori.service$' | head -5)
+left=$(find /sys/fs/cgroup -name '*nori*' -type d 2>/dev/null | grep -v 'nori.service$' | grep -v 'nori-vm-run.service' | head -5)
 [ -z "$left" ] || say "cgroups left: $left"
 exit $rc
