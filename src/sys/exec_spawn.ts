@@ -5,6 +5,7 @@
 import { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { loadAddon } from './native';
+import { reapedOnExit } from './reap_poll';
 
 interface ExecSpawnAddon {
   sealedExecCopy(path: string): number;
@@ -48,17 +49,8 @@ export function spawnSealedHelper(helper: string, argv: string[]): PipedChild | 
   }
   const c = a.spawnPiped(fd, [helper, ...argv]);
   const wrap = (f: number) => new Socket({ fd: f, readable: true, writable: false });
-  const exited = new Promise<void>((resolve) => {
-    // The helper reports on fd 3 and then exits; libuv reaps only its own children, so this one
-    // is reaped here, polling briefly (it is already exiting when this starts to matter).
-    let delay = 1;
-    const poll = () => {
-      if (a.reapChild(c.pid) !== null) return resolve();
-      delay = Math.min(delay * 2, 50);
-      setTimeout(poll, delay);
-    };
-    poll();
-  });
+  // The helper reports on fd 3 and then exits: it is already exiting when this starts to matter.
+  const exited = reapedOnExit((pid) => a.reapChild(pid), c.pid, 50);
   return {
     pid: c.pid,
     stdout: wrap(c.stdout),

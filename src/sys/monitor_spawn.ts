@@ -6,6 +6,7 @@
 import { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { loadAddon } from './native';
+import { reapedOnExit } from './reap_poll';
 
 interface MonitorSpawnAddon {
   spawnMonitor(path: string, argv: string[], env: string[], cwd: string): { pid: number; sync: number };
@@ -39,15 +40,6 @@ export function spawnMonitor(path: string, argv: string[], env: Record<string, s
   const a = native();
   if (!a) return undefined;
   const c = a.spawnMonitor(path, [path, ...argv], Object.entries(env).map(([k, v]) => `${k}=${v}`), cwd);
-  const exited = new Promise<void>((resolve) => {
-    // libuv reaps only its own children: this one is reaped here, polling with a growing delay.
-    let delay = 1;
-    const poll = () => {
-      if (a.reapChild(c.pid) !== null) return resolve();
-      delay = Math.min(delay * 2, 10);
-      setTimeout(poll, delay);
-    };
-    poll();
-  });
+  const exited = reapedOnExit((pid) => a.reapChild(pid), c.pid, 10);
   return { pid: c.pid, sync: new Socket({ fd: c.sync, readable: true, writable: false }), exited };
 }
