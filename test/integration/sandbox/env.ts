@@ -54,6 +54,21 @@ async function freeSubnetPrefix(): Promise<string> {
   throw new Error('no free 10.232.x.0/24 subnet');
 }
 
+/** rmdir of a cgroup dir and its children, retried while a just-killed process is reaped. */
+async function removeCgroupTree(dir: string, deadline = Date.now() + 5_000): Promise<void> {
+  const kids = (await fs.readdir(dir, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory());
+  for (const k of kids) await removeCgroupTree(path.join(dir, k.name), deadline);
+  for (;;) {
+    try {
+      await fs.rmdir(dir);
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EBUSY' || Date.now() > deadline) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
 export async function sandboxEnv(): Promise<SandboxEnv> {
   const suffix = randomBytes(3).toString('hex');
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nori-sb-it-'));
@@ -116,9 +131,11 @@ export async function sandboxEnv(): Promise<SandboxEnv> {
       for (const d of dbs) d.close();
       if (existsSync(`/sys/class/net/${bridge}`)) await succeeds('ip', ['link', 'del', bridge]);
       await removeMasqRules(netName);
+      // Deepest first: a pod whose init nori could not prove its own (the simulated reboot)
+      // keeps its cgroup dirs until the test ends that init and the node reaps it.
       for (const h of await fs.readdir('/sys/fs/cgroup')) {
         const p = path.join('/sys/fs/cgroup', h, cgroupPrefix);
-        if (existsSync(p)) await fs.rmdir(p).catch(() => undefined);
+        if (existsSync(p)) await removeCgroupTree(p);
       }
       await fs.rm(dir, { recursive: true, force: true });
     },
