@@ -58,6 +58,31 @@ struct Dumped {
   std::vector<LinkInfo> links;
 };
 
+constexpr int kMore = -1;
+
+// Sends `req` and hands each answer carrying its sequence number to `on`, until `on` returns a
+// result (0 or an errno); kMore asks for the next answer.
+int Exchange(int fd, const nlmsghdr* req, const std::function<int(nlmsghdr*)>& on) {
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  if (sendto(fd, req, req->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0) return errno;
+  std::vector<char> buf(64 * 1024);
+  for (;;) {
+    ssize_t n = recv(fd, buf.data(), buf.size(), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno;
+    for (auto* m = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(m, static_cast<unsigned>(n)); m = NLMSG_NEXT(m, n)) {
+      if (m->nlmsg_seq != req->nlmsg_seq) continue;
+      int r = on(m);
+      if (r != kMore) return r;
+    }
+  }
+}
+
+int ErrorOf(const nlmsghdr* m) {
+  return -static_cast<const nlmsgerr*>(NLMSG_DATA(m))->error;
+}
+
 // Sends one NLM_F_DUMP request and hands each answer to `each` until NLMSG_DONE.
 int Dump(int fd, uint16_t type, const void* body, size_t len, const std::function<void(nlmsghdr*)>& each) {
   alignas(nlmsghdr) char req[NLMSG_SPACE(sizeof(ifinfomsg))] = {};
@@ -67,25 +92,15 @@ int Dump(int fd, uint16_t type, const void* body, size_t len, const std::functio
   h->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
   h->nlmsg_seq = type;
   memcpy(NLMSG_DATA(h), body, len);
-  sockaddr_nl kernel{};
-  kernel.nl_family = AF_NETLINK;
-  if (sendto(fd, h, h->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0) return errno;
-  std::vector<char> buf(64 * 1024);
-  for (;;) {
-    ssize_t n = recv(fd, buf.data(), buf.size(), 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno;
-    for (auto* m = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(m, static_cast<unsigned>(n)); m = NLMSG_NEXT(m, n)) {
-      if (m->nlmsg_seq != type) continue;
-      if (m->nlmsg_type == NLMSG_DONE) return 0;
-      if (m->nlmsg_type == NLMSG_ERROR) {
-        int e = -static_cast<nlmsgerr*>(NLMSG_DATA(m))->error;
-        if (e != 0) return e;
-        continue;
-      }
-      each(m);
+  return Exchange(fd, h, [&](nlmsghdr* m) {
+    if (m->nlmsg_type == NLMSG_DONE) return 0;
+    if (m->nlmsg_type == NLMSG_ERROR) {
+      int e = ErrorOf(m);
+      return e != 0 ? e : kMore;
     }
-  }
+    each(m);
+    return kMore;
+  });
 }
 
 std::string Mac(const unsigned char* p, size_t len) {
@@ -188,26 +203,15 @@ int GetLink(int fd, int ifindex, LinkInfo* out) {
   req.h.nlmsg_seq = ++seq;
   req.i.ifi_family = AF_UNSPEC;
   req.i.ifi_index = ifindex;
-  sockaddr_nl kernel{};
-  kernel.nl_family = AF_NETLINK;
-  if (sendto(fd, &req, req.h.nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0) return errno;
-  std::vector<char> buf(32 * 1024);
-  for (;;) {
-    ssize_t n = recv(fd, buf.data(), buf.size(), 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno;
-    for (auto* m = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(m, static_cast<unsigned>(n)); m = NLMSG_NEXT(m, n)) {
-      if (m->nlmsg_seq != req.h.nlmsg_seq) continue;
-      if (m->nlmsg_type == NLMSG_ERROR) {
-        int e = -static_cast<nlmsgerr*>(NLMSG_DATA(m))->error;
-        return e != 0 ? e : ENODEV;
-      }
-      if (m->nlmsg_type == RTM_NEWLINK) {
-        *out = ParseLink(m);
-        return 0;
-      }
+  return Exchange(fd, &req.h, [&](nlmsghdr* m) {
+    if (m->nlmsg_type == NLMSG_ERROR) {
+      int e = ErrorOf(m);
+      return e != 0 ? e : ENODEV;
     }
-  }
+    if (m->nlmsg_type != RTM_NEWLINK) return kMore;
+    *out = ParseLink(m);
+    return 0;
+  });
 }
 
 // The host's links with these ifindexes (a pod's veth peers), the links they are enslaved to,
