@@ -497,12 +497,17 @@ export class ContainerManager {
     try {
       if (!this.runtimeFor(row.handler).deleteStoppedInProcess(row.id, row.cgroupPath)) return;
       faultPoint('container-exit.after-runtime-delete');
-      this.unmount(join(row.bundle, 'rootfs'));
-      this.releaseIdmaps(row.id);
+      this.releaseRootfs(row);
       this.releasedAtExit.add(row.id);
     } catch (e) {
       this.deps.log.warn({ container: row.id, err: errorMessage(e) }, 'releasing an exited container failed; RemoveContainer retries');
     }
+  }
+
+  /** The rootfs mount and, in a user namespace, its idmapped clones. */
+  private releaseRootfs(row: ContainerRow): void {
+    this.unmount(join(row.bundle, 'rootfs'));
+    this.releaseIdmaps(row.id);
   }
 
   private terminationMessage(row: ContainerRow): string {
@@ -538,8 +543,7 @@ export class ContainerManager {
         const ownCgroup = this.deps.config.cgroupDriver === 'systemd' ? '' : row.cgroupPath;
         const how = exited ? await rt.deleteStopped(row.id, ownCgroup) : (await rt.delete(row.id), 'runtime');
         step(`delete-${how}`);
-        this.unmount(join(row.bundle, 'rootfs'));
-        this.releaseIdmaps(row.id);
+        this.releaseRootfs(row);
       }
       faultPoint('remove-container.after-unmount');
       step('unmount');
