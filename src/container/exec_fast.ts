@@ -85,7 +85,10 @@ export async function runFast(
   // runc exec reports a command killed by a signal as 128 + the signal.
   if ((m = /^signal (\d+)$/.exec(last))) return { kind: 'exit', exitCode: 128 + Number(m[1]), stdout: out.buffer(), stderr: err.buffer() };
   if (last === 'timeout' || backstopFired) return { kind: 'timeout' };
-  if (last.startsWith('setup ')) return { kind: 'setup-failed', reason: last.slice(6) };
+  // The setup record ends the status, and its message may span lines (a command name with a
+  // newline in it): everything after "setup " is the reason.
+  const setup = /^setup ([\s\S]*)$/m.exec(status.trimEnd());
+  if (setup) return { kind: 'setup-failed', reason: setup[1]! };
   if (!commandPid) return { kind: 'setup-failed', reason: `nori-exec ended without a status (${JSON.stringify(status)})` };
   throw new InternalError(`nori-exec ended without reporting how the command ended (status ${JSON.stringify(status)})`);
 }

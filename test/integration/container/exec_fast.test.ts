@@ -369,6 +369,12 @@ describe('ExecSync fast path (nori-exec) vs runc exec', function () {
       // The helper found nothing to run and left it to runc, which reports it in its own words.
       assert.equal(fallbacks.length - fallbacksBefore, 3); // fast → runc, runc only, fast → runc
       assert.match(fallbacks[fallbacks.length - 1]!, /executable file not found in \$PATH/);
+      // A name with a newline splits the helper's status over lines (the fuzz test found it):
+      // still runc's answer, not INTERNAL.
+      const split = await run(id, ['no-such\ncommand']);
+      assert.notEqual(split.exitCode, 0);
+      assert.equal(fallbacks.length - fallbacksBefore, 4);
+      assert.match(fallbacks[fallbacks.length - 1]!, /no-such\ncommand.*executable file not found/s);
     });
 
     it('runs from a sealed in-memory copy, so the container cannot reach the host binary (CVE-2019-5736)', async () => {
