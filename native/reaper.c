@@ -84,6 +84,8 @@ static void drop_privileges(void) {
 int main(void) {
   /* Before anything else: a container must never catch it dumpable in the node's namespace. */
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) die("not dumpable");
+  /* Exec'd from nori's sealed copy (/proc/self/fd/N), its name would be "N" in ps and top. */
+  prctl(PR_SET_NAME, "nori-reaper", 0, 0, 0);
   /* Nothing we inherit is ours to keep: nori's fds, an ignored SIGPIPE, a blocked mask. */
   syscall(__NR_close_range, 3U, ~0U, 0U);
   leave_node_filesystem();

@@ -31,6 +31,8 @@ export interface NativeAddon {
     writes?: Pairs;
   }): Promise<void>;
   startPodInit(opts: { reaperPath: string; join?: NamespacePaths }): Promise<number>;
+  /** A close-on-exec memfd holding the file, sealed against change (exec_spawn.cc). */
+  sealedExecCopy?(path: string): number;
   connectInNetns(nsPath: string, host: string, port: number, timeoutMs?: number): Promise<number>;
   /** Absent from addons built before native/src/net_stats.cc. */
   readNetDevInNetns?(nsPath: string): string;
@@ -94,6 +96,22 @@ export class NativeSys implements Sys {
     return loadAddon();
   }
 
+  /** The daemon's sealed copy of the reaper as an exec path, made on first use. */
+  private static sealedReaper: string | undefined;
+
+  /**
+   * The pod init is exec'd after it entered the pod's user namespace, as the pod's root: by
+   * /proc/self/fd/N of a sealed in-memory copy (inherited through the clones) it runs whatever
+   * the permissions on the way to the checkout (a clone in a 0700 temp dir refused it), and
+   * /proc/1/exe in the pod leads to no host file.
+   */
+  private defaultReaper(): string {
+    const copy = this.n.sealedExecCopy;
+    if (!copy) return reaperPath();
+    NativeSys.sealedReaper ??= `/proc/self/fd/${copy.call(this.n, reaperPath())}`;
+    return NativeSys.sealedReaper;
+  }
+
   async pinNamespaces(opts: PinNamespacesOptions): Promise<void> {
     validatePin(opts);
     await this.n.pinNamespaces({
@@ -122,7 +140,7 @@ export class NativeSys implements Sys {
   startPodInit(opts: StartPodInitOptions = {}): Promise<number> {
     const join = opts.join ?? {};
     namespaceEntries(join, 'join');
-    return this.n.startPodInit({ reaperPath: opts.reaperPath ?? reaperPath(), join: { ...join } });
+    return this.n.startPodInit({ reaperPath: opts.reaperPath ?? this.defaultReaper(), join: { ...join } });
   }
 
   connectInNetns(nsPath: string, host: string, port: number, opts: ConnectOptions = {}): Promise<number> {

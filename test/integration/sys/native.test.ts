@@ -297,7 +297,9 @@ describe('sys/native (root, real kernel)', function () {
       assert.notEqual(ino(`/proc/${pid}/ns/pid`), ino('/proc/self/ns/pid'));
       assert.match(fs.readFileSync(`/proc/${pid}/status`, 'utf8'), new RegExp(`^NSpid:\\s+${pid}\\s+1$`, 'm'));
       for (const type of ['net', 'ipc', 'uts'] as const) assert.equal(ino(`/proc/${pid}/ns/${type}`), ino(t[type]), type);
-      assert.equal(fs.readlinkSync(`/proc/${pid}/exe`), path.join(__dirname, '../../../../native/build/Release/nori-reaper'));
+      // the reaper, run from a sealed in-memory copy rather than the checkout's file
+      assert.match(fs.readlinkSync(`/proc/${pid}/exe`), /^\/memfd:/);
+      assert.ok(fs.readFileSync(`/proc/${pid}/exe`).equals(fs.readFileSync(path.join(__dirname, '../../../../native/build/Release/nori-reaper'))));
       // The reaper holds the old root open while it confines itself; no_new_privs is its last step.
       await until('the reaper to confine itself', () => /^NoNewPrivs:\s+1$/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8')));
       assert.deepEqual(fs.readdirSync(`/proc/${pid}/fd`).sort(), ['0', '1', '2']);
