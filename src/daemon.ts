@@ -80,7 +80,7 @@ export class Daemon {
       server.addService(tolerantDefinition(ImageServiceService), edge.implement(ImageServiceService, handlers));
       const how = await prepareSocketPath(config.listen);
       if (how === 'replaced-stale') log.warn({ socket: config.listen }, 'replaced a stale socket left by an earlier run');
-      listener = await bindUnix(server, config.listen);
+      listener = await bindUnix(server, config.listen, metrics);
     } catch (e) {
       server.forceShutdown();
       listener?.close();

@@ -4,9 +4,10 @@
 import * as grpc from '@grpc/grpc-js';
 import { chmodSync, lstatSync, statSync, unlinkSync } from 'node:fs';
 import { connect, createServer as createNetServer, type Server as NetServer } from 'node:net';
-import { AuthorityFix } from './grpc/authority_fix';
+import { routeConnection } from './grpc/connection_router';
 import { dirname } from 'node:path';
 import { FailedPreconditionError } from './errors';
+import type { Metrics } from './metrics';
 import { mkdirp } from './util/fs';
 
 /** kubelet's own limit; lists bigger than this need the Stream* RPCs. */
@@ -54,12 +55,20 @@ export function createServer(): grpc.Server {
 }
 
 /**
- * Serves `server` on a unix socket through our own listener, so each connection can pass through
- * AuthorityFix (older Go clients send the socket path as :authority, which Node's HTTP/2 refuses).
+ * Serves `server` on a unix socket through our own listener, so each connection can be routed
+ * (grpc/connection_router.ts): clients with a valid :authority go to HTTP/2 natively; older Go
+ * clients, which send the socket path as :authority (refused by Node's HTTP/2), through AuthorityFix.
  */
-export function bindUnix(server: grpc.Server, path: string): Promise<NetServer> {
+export function bindUnix(server: grpc.Server, path: string, metrics?: Metrics): Promise<NetServer> {
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-  const listener = createNetServer((socket) => injector.injectConnection(new AuthorityFix(socket)));
+  const connections = metrics?.counter(
+    'nori_cri_connections_total',
+    'CRI connections accepted, by path: native (HTTP/2 reads the socket), rewritten (through AuthorityFix, for a socket-path :authority or an unusual first flight), rejected (not HTTP/2)',
+    ['path'] as const,
+  );
+  const listener = createNetServer((socket) =>
+    routeConnection(socket, (connection) => injector.injectConnection(connection), (how) => connections?.inc({ path: how })),
+  );
   return new Promise((resolve, reject) => {
     listener.once('error', reject);
     listener.listen(path, () => {

@@ -1,14 +1,20 @@
 import { strict as assert } from 'node:assert';
 import * as http2 from 'node:http2';
 import { connect } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
 import { startNori, type NoriProcess } from '../../helpers/daemon';
+import { protoRoot } from '../../helpers/raw-grpc';
+import { until } from '../../helpers/until';
+import { PING, PREFACE, RawH2, SETTINGS, SETTINGS_ACK, T, frame, unaryCall } from '../../helpers/raw-h2';
+
+const VERSION = '/runtime.v1.RuntimeService/Version';
 
 // Go gRPC clients of crictl/critest 1.26's age send the socket path as :authority.
 function rawVersionCall(session: http2.ClientHttp2Session, authority: string): Promise<{ status: number; grpcStatus: string }> {
   return new Promise((resolve, reject) => {
     const req = session.request({
       ':method': 'POST',
-      ':path': '/runtime.v1.RuntimeService/Version',
+      ':path': VERSION,
       ':authority': authority,
       'content-type': 'application/grpc',
       te: 'trailers',
@@ -23,24 +29,174 @@ function rawVersionCall(session: http2.ClientHttp2Session, authority: string): P
   });
 }
 
-describe('clients that send the socket path as :authority', function () {
+/** nori_cri_connections_total by path, from the daemon's /metrics. */
+async function connectionCounts(port: number): Promise<Record<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const out: Record<string, number> = { native: 0, rewritten: 0, rejected: 0 };
+  for (const m of text.matchAll(/^nori_cri_connections_total\{path="(\w+)"\} (\d+)$/gm)) out[m[1]!] = Number(m[2]);
+  return out;
+}
+
+describe('how connections reach HTTP/2, by their first flight', function () {
   let nori: NoriProcess;
+  let counts: Record<string, number>;
   before(async () => {
     nori = await startNori();
   });
   after(async () => nori?.cleanup());
+  beforeEach(async () => {
+    counts = await connectionCounts(nori.metricsPort);
+  });
+  /** Asserts which paths the connections made since the test began took. */
+  const assertCounted = async (delta: Partial<Record<string, number>>) => {
+    const now = await connectionCounts(nori.metricsPort);
+    const got = Object.fromEntries(Object.keys(now).map((k) => [k, now[k]! - (counts[k] ?? 0)]));
+    assert.deepEqual(got, { native: 0, rewritten: 0, rejected: 0, ...delta });
+  };
 
-  it('are served, on the first call and on calls that reuse the HPACK entry', async () => {
+  it('a socket-path :authority is served, on the first call and on calls that reuse the HPACK entry (rewritten)', async () => {
     const session = http2.connect('http://localhost', { createConnection: () => connect(nori.socket) });
     try {
-      for (let i = 0; i < 3; i++) {
-        const r = await rawVersionCall(session, nori.socket);
-        assert.deepEqual(r, { status: 200, grpcStatus: '0' });
-      }
-      const plain = await rawVersionCall(session, 'localhost');
-      assert.deepEqual(plain, { status: 200, grpcStatus: '0' });
+      for (let i = 0; i < 3; i++) assert.deepEqual(await rawVersionCall(session, nori.socket), { status: 200, grpcStatus: '0' });
+      assert.deepEqual(await rawVersionCall(session, 'localhost'), { status: 200, grpcStatus: '0' });
     } finally {
       session.close();
     }
+    await assertCounted({ rewritten: 1 });
+  });
+
+  it('a client that waits for the server preface, as Go clients do, is served either way', async () => {
+    for (const authority of [nori.socket, 'localhost']) {
+      const session = http2.connect('http://localhost', { createConnection: () => connect(nori.socket) });
+      try {
+        // Node's client sends preface + SETTINGS at once; holding the request until the server's
+        // SETTINGS (and our ACK of it) are through makes its first flight look like Go's.
+        await new Promise((r) => session.once('remoteSettings', r));
+        await new Promise((r) => setTimeout(r, 20));
+        for (let i = 0; i < 3; i++) assert.deepEqual(await rawVersionCall(session, authority), { status: 200, grpcStatus: '0' });
+      } finally {
+        session.close();
+      }
+    }
+    await assertCounted({ rewritten: 1, native: 1 });
+  });
+
+  it('a grpc-js client (valid :authority) is answered over several calls on one connection, counted native', async () => {
+    // a local subchannel pool: a connection of its own, not the one nori.client already holds
+    const client = new grpc.Client(`unix://${nori.socket}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+    const type = protoRoot().lookupType('runtime.v1.VersionResponse');
+    try {
+      for (let i = 0; i < 3; i++) {
+        const answer = await new Promise<Buffer>((resolve, reject) =>
+          client.makeUnaryRequest(VERSION, (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0), (e, r) => (e ? reject(e) : resolve(r!))),
+        );
+        assert.equal((type.toObject(type.decode(answer)) as { runtime_name: string }).runtime_name, 'nori');
+      }
+    } finally {
+      client.close();
+    }
+    await assertCounted({ native: 1 });
+  });
+
+  it('a client that sends its request before the ACK of our SETTINGS, and the ACK later, is served natively', async () => {
+    const c = await RawH2.open(nori.socket);
+    try {
+      c.write(PREFACE, SETTINGS);
+      await c.waitFor((f) => f.type === T.SETTINGS && !(f.flags & 0x1)); // the router's SETTINGS
+      c.write(unaryCall(1, VERSION, 'localhost'));
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(c.frames.filter((f) => f.type === T.HEADERS).length, 0, 'no answer before the ACK: the router holds the request');
+      c.write(SETTINGS_ACK);
+      // nghttp2's own SETTINGS follows; ACK it as any client would
+      const at = await c.waitFor((f) => f.type === T.SETTINGS && !(f.flags & 0x1), 1);
+      c.write(SETTINGS_ACK);
+      assert.equal((await c.versionAnswer(1)).runtime_name, 'nori');
+      assert.ok(at > 0);
+      c.write(unaryCall(3, VERSION, 'localhost'));
+      assert.equal((await c.versionAnswer(3)).runtime_name, 'nori');
+      assert.ok(!c.frames.some((f) => f.type === T.GOAWAY), `no GOAWAY: ${c.describe()}`);
+    } finally {
+      c.close();
+    }
+    await assertCounted({ native: 1 });
+  });
+
+  it('a client that pauses between its preface and its request, with a socket-path :authority, is served through the rewrite', async () => {
+    const c = await RawH2.open(nori.socket);
+    try {
+      c.write(PREFACE, SETTINGS);
+      await c.waitFor((f) => f.type === T.SETTINGS && !(f.flags & 0x1));
+      c.write(SETTINGS_ACK);
+      await new Promise((r) => setTimeout(r, 50));
+      c.write(unaryCall(1, VERSION, nori.socket));
+      await c.waitFor((f) => f.type === T.SETTINGS && !(f.flags & 0x1), 1);
+      c.write(SETTINGS_ACK);
+      assert.equal((await c.versionAnswer(1)).runtime_name, 'nori');
+      c.write(unaryCall(3, VERSION, nori.socket));
+      assert.equal((await c.versionAnswer(3)).runtime_name, 'nori');
+      assert.ok(!c.frames.some((f) => f.type === T.GOAWAY), `no GOAWAY: ${c.describe()}`);
+    } finally {
+      c.close();
+    }
+    await assertCounted({ rewritten: 1 });
+  });
+
+  it('a PING before the first request is answered: in the first flight, or after our SETTINGS with the ACK before or after it', async () => {
+    for (const how of ['first flight', 'ACK first', 'ACK later'] as const) {
+      const c = await RawH2.open(nori.socket);
+      try {
+        if (how === 'first flight') {
+          c.autoAck = true;
+          c.write(PREFACE, SETTINGS, PING);
+        } else {
+          c.autoAck = how === 'ACK first';
+          c.write(PREFACE, SETTINGS);
+          await c.waitFor((f) => f.type === T.SETTINGS && !(f.flags & 0x1));
+          c.write(PING);
+          if (how === 'ACK later') {
+            // the router has handed the connection to AuthorityFix on the PING; the ACK of its
+            // SETTINGS reaches AuthorityFix, which must drop it (nghttp2 never sent that SETTINGS)
+            c.write(SETTINGS_ACK);
+            c.autoAck = true;
+          }
+        }
+        const pong = await c.waitFor((f) => f.type === T.PING && (f.flags & 0x1) !== 0);
+        assert.equal(c.frames[pong]!.payload.toString(), 'nori-png', how);
+        c.write(unaryCall(1, VERSION, 'localhost'));
+        assert.equal((await c.versionAnswer(1)).runtime_name, 'nori', how);
+        c.write(unaryCall(3, VERSION, nori.socket));
+        assert.equal((await c.versionAnswer(3)).runtime_name, 'nori', how);
+        assert.ok(!c.frames.some((f) => f.type === T.GOAWAY), `${how}: no GOAWAY: ${c.describe()}`);
+      } finally {
+        c.close();
+      }
+    }
+    await assertCounted({ rewritten: 3 });
+  });
+
+  it('more first-flight bytes than a header block needs go the rewrite path and are served', async () => {
+    const c = await RawH2.open(nori.socket);
+    try {
+      const bump = frame(T.WINDOW_UPDATE, 0, 0, Buffer.from([0, 0, 0, 1]));
+      c.write(PREFACE, SETTINGS, ...Array.from({ length: 6000 }, () => bump)); // 78 kB and no request yet
+      // the router stops holding bytes past its limit (64 KiB) and hands the connection over
+      await until('the rewrite to be counted', async () => (await connectionCounts(nori.metricsPort)).rewritten! > counts.rewritten!);
+      for (const f of c.frames) if (f.type === T.SETTINGS && !(f.flags & 0x1)) c.write(SETTINGS_ACK);
+      c.autoAck = true;
+      c.write(unaryCall(1, VERSION, 'localhost'));
+      assert.equal((await c.versionAnswer(1)).runtime_name, 'nori');
+      assert.ok(!c.frames.some((f) => f.type === T.GOAWAY), `no GOAWAY: ${c.describe()}`);
+    } finally {
+      c.close();
+    }
+    await assertCounted({ rewritten: 1 });
+  });
+
+  it('bytes that are not HTTP/2 close the connection, and the daemon keeps serving', async () => {
+    const c = await RawH2.open(nori.socket);
+    c.write(Buffer.from('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n'));
+    assert.ok(await c.waitClosed(), 'closed by nori');
+    await assertCounted({ rejected: 1 });
+    assert.equal((await nori.client.call('Version')).runtime_name, 'nori');
   });
 });
