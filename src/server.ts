@@ -1,9 +1,12 @@
 // The gRPC server on a Unix socket. A socket left by a crashed nori is replaced; one that a live
-// process still answers on is an error, so two daemons never steal each other's endpoint.
+// process still answers on is an error, so two daemons never steal each other's endpoint. Each
+// accepted connection is routed (grpc/connection_router.ts): natively to grpc-js's HTTP/2 when its
+// first :authority is valid, through AuthorityFix when not (older Go clients send the socket path).
 
 import * as grpc from '@grpc/grpc-js';
 import { chmodSync, lstatSync, statSync, unlinkSync } from 'node:fs';
-import { connect, createServer as createNetServer, type Server as NetServer } from 'node:net';
+import { connect, createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { routeConnection } from './grpc/connection_router';
 import { dirname } from 'node:path';
 import { FailedPreconditionError } from './errors';
@@ -66,9 +69,17 @@ export function bindUnix(server: grpc.Server, path: string, metrics?: Metrics): 
     'CRI connections accepted, by path: native (HTTP/2 reads the socket), rewritten (through AuthorityFix, for a socket-path :authority or an unusual first flight), rejected (not HTTP/2)',
     ['path'] as const,
   );
-  const listener = createNetServer((socket) =>
-    routeConnection(socket, (connection) => injector.injectConnection(connection), (how) => connections?.inc({ path: how })),
-  );
+  const undecided = new Set<Socket>();
+  const listener = createNetServer((socket) => {
+    undecided.add(socket);
+    socket.once('close', () => undecided.delete(socket));
+    const deliver = (connection: Duplex) => {
+      undecided.delete(socket);
+      injector.injectConnection(connection);
+    };
+    routeConnection(socket, deliver, (how) => connections?.inc({ path: how }));
+  });
+  undecidedOf.set(listener, undecided);
   return new Promise((resolve, reject) => {
     listener.once('error', reject);
     listener.listen(path, () => {
@@ -80,9 +91,13 @@ export function bindUnix(server: grpc.Server, path: string, metrics?: Metrics): 
   });
 }
 
+/** Connections the router still reads, not yet grpc-js's: shutdown closes them itself. */
+const undecidedOf = new WeakMap<NetServer, Set<Socket>>();
+
 /** Stops accepting, waits up to graceMs for in-flight calls, then cuts the rest. */
 export function shutdownServer(server: grpc.Server, listener: NetServer, graceMs: number): Promise<'graceful' | 'forced'> {
   listener.close();
+  for (const socket of undecidedOf.get(listener) ?? []) socket.destroy();
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
       server.forceShutdown();

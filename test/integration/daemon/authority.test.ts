@@ -199,4 +199,14 @@ describe('how connections reach HTTP/2, by their first flight', function () {
     await assertCounted({ rejected: 1 });
     assert.equal((await nori.client.call('Version')).runtime_name, 'nori');
   });
+
+  it('a client that connects and sends nothing is closed at shutdown, and the daemon stops cleanly', async () => {
+    const silent = await RawH2.open(nori.socket);
+    const preface = await RawH2.open(nori.socket);
+    preface.write(PREFACE, SETTINGS); // waiting for its request, as Go clients are between calls
+    await preface.waitFor((f) => f.type === T.SETTINGS);
+    assert.equal(await nori.stop(), 0);
+    assert.ok(await silent.waitClosed(), 'the silent connection is closed');
+    assert.ok(await preface.waitClosed(), 'the undecided connection is closed');
+  });
 });

@@ -1,0 +1,33 @@
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { Metrics } from '../../../src/metrics';
+import { bindUnix, createServer, shutdownServer } from '../../../src/server';
+
+const closed = (s: Socket) => new Promise<void>((r) => (s.destroyed ? r() : s.once('close', () => r())));
+
+describe('the unix listener with connection routing', () => {
+  it('closes connections still being read at shutdown (grpc-js does not know them yet)', async () => {
+    const dir = mkdtempSync('/tmp/nori-route-');
+    try {
+      const server = createServer();
+      const metrics = new Metrics({ processMetrics: false });
+      const path = join(dir, 's.sock');
+      const listener = await bindUnix(server, path, metrics);
+      const silent = connect(path);
+      silent.on('error', () => undefined);
+      await new Promise((r) => silent.once('connect', r));
+      const garbage = connect(path);
+      garbage.on('error', () => undefined);
+      garbage.end('GET / HTTP/1.1\r\n\r\n');
+      await closed(garbage);
+      assert.match(await metrics.registry.metrics(), /^nori_cri_connections_total\{path="rejected"\} 1$/m);
+      assert.equal(await shutdownServer(server, listener, 1000), 'graceful');
+      await closed(silent); // without the shutdown's own close, this would wait for the router's timer
+      assert.ok(silent.destroyed);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
