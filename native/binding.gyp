@@ -26,6 +26,7 @@
         'src/exec_spawn.cc',
         'src/monitor_spawn.cc',
         'src/inspect_read.cc',
+        'src/empty_root.cc',
       ],
       # libnftables is dlopen()ed by nftables.cc (the addon loads without it).
       'libraries': ['-ldl'],

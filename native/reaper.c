@@ -12,6 +12,10 @@
  * rooted in an empty read-only tmpfs with the node's tree detached, no capabilities left in
  * any set, no_new_privs. A container that can still reach it finds an empty directory and a
  * process with nothing to give. If any step fails it exits rather than serve unconfined.
+ *
+ * nori normally starts it already inside such a namespace (one per daemon, made by
+ * makeEmptyMountNamespace, which every pod's init joins): then "/" is an empty read-only tmpfs
+ * and it only checks that. Started anywhere else, it builds its own.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +25,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/mount.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -67,6 +74,29 @@ static void leave_node_filesystem(void) {
   if (chdir("/") != 0) die("chdir /");
 }
 
+/* Is "/" an empty read-only tmpfs, i.e. are we already where leave_node_filesystem leads? */
+static int root_is_empty(void) {
+  struct statfs st;
+  if (statfs("/", &st) != 0 || st.f_type != TMPFS_MAGIC || !(st.f_flags & ST_RDONLY)) return 0;
+  int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[512];
+  long n;
+  int others = 0;
+  while ((n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0) {
+    for (long off = 0; off < n;) {
+      /* struct linux_dirent64: ino (8), off (8), reclen (2), type (1), name */
+      unsigned short reclen;
+      memcpy(&reclen, buf + off + 16, sizeof reclen);
+      const char *name = buf + off + 19;
+      if (strcmp(name, ".") != 0 && strcmp(name, "..") != 0) others++;
+      off += reclen;
+    }
+  }
+  close(fd);
+  return n == 0 && others == 0;
+}
+
 /* Nothing it does afterwards (wait, sigwait, exit) needs a capability. */
 static void drop_privileges(void) {
   for (unsigned long cap = 0; cap <= 63; cap++)
@@ -88,7 +118,7 @@ int main(void) {
   prctl(PR_SET_NAME, "nori-reaper", 0, 0, 0);
   /* Nothing we inherit is ours to keep: nori's fds, an ignored SIGPIPE, a blocked mask. */
   syscall(__NR_close_range, 3U, ~0U, 0U);
-  leave_node_filesystem();
+  if (!root_is_empty()) leave_node_filesystem();
   drop_privileges();
   for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
 

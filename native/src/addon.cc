@@ -68,6 +68,7 @@ static Napi::Object InitNoriNative(Napi::Env env, Napi::Object exports) {
   nori::RegisterExecSpawnFunctions(env, exports);
   nori::RegisterMonitorSpawnFunctions(env, exports);
   nori::RegisterInspectReadFunctions(env, exports);
+  nori::RegisterEmptyRootFunctions(env, exports);
   return exports;
 }
 

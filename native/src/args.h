@@ -48,6 +48,15 @@ inline int64_t OptionalIntArg(const Napi::CallbackInfo& info, size_t i, const st
   return IntArg(info, i, what);
 }
 
+// An open file descriptor or absent (undefined/null: -1).
+inline int OptionalFd(Napi::Env env, const Napi::Value& v, const std::string& what) {
+  if (v.IsUndefined() || v.IsNull()) return -1;
+  if (!v.IsNumber()) ThrowTypeError(env, what + " must be a file descriptor");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (d < 0 || d > 1048576 || d != static_cast<double>(static_cast<int>(d))) ThrowTypeError(env, what + " must be a file descriptor");
+  return static_cast<int>(d);
+}
+
 inline Napi::Object ObjectArg(const Napi::CallbackInfo& info, size_t i, const std::string& what) {
   if (!info[i].IsObject()) ThrowTypeError(info.Env(), what + " must be an object");
   return info[i].As<Napi::Object>();

@@ -116,7 +116,7 @@ int Connect(const Step& s, Syscall* failed) {
   return sk;
 }
 
-int Detach(Syscall* failed) {
+int Detach(int null_fd, Syscall* failed) {
   if (setsid() < 0) {
     *failed = Syscall::kSetsid;
     return -1;
@@ -125,7 +125,7 @@ int Detach(Syscall* failed) {
     *failed = Syscall::kChdir;
     return -1;
   }
-  int fd = open("/dev/null", O_RDWR);
+  int fd = null_fd >= 0 ? null_fd : open("/dev/null", O_RDWR);
   if (fd < 0) {
     *failed = Syscall::kOpen;
     return -1;
@@ -136,11 +136,49 @@ int Detach(Syscall* failed) {
       return -1;
     }
   }
-  if (fd > 2) close(fd);
+  if (fd > 2 && fd != null_fd) close(fd);
   // Our fd table is a copy of Node's: whatever of it lacks O_CLOEXEC must not reach the exec'd
   // program. Best effort; the reaper closes them too.
   syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
   return 0;
+}
+
+// The node's tree leaves this (already unshared) mount namespace: runc's pivot_root(".", ".")
+// sequence, with an empty read-only tmpfs mounted over `dir` (any directory every node has; in
+// a private namespace that hides nothing from anyone else) as the new root.
+int EmptyRoot(const char* dir, Syscall* failed) {
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) {
+    *failed = Syscall::kMount;
+    return -1;
+  }
+  if (mount("nori-empty", dir, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+            "size=4k,nr_inodes=1,mode=0555") < 0) {
+    *failed = Syscall::kMount;
+    return -1;
+  }
+  int old_root = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+  if (old_root < 0) {
+    *failed = Syscall::kOpen;
+    return -1;
+  }
+  int rc = -1;
+  if (chdir(dir) < 0) {
+    *failed = Syscall::kChdir;
+  } else if (syscall(SYS_pivot_root, ".", ".") < 0) {
+    *failed = Syscall::kPivotRoot;
+  } else if (fchdir(old_root) < 0) {  // the old tree now sits on top of "."
+    *failed = Syscall::kChdir;
+  } else if (umount2(".", MNT_DETACH) < 0) {
+    *failed = Syscall::kUmount;
+  } else if (chdir("/") < 0) {
+    *failed = Syscall::kChdir;
+  } else {
+    rc = 0;
+  }
+  int err = errno;
+  close(old_root);
+  errno = err;
+  return rc;
 }
 
 int ChildMain(void* arg);
@@ -195,11 +233,17 @@ int Execute(const ChildArgs* a) {
         break;
       }
       case StepOp::kDetach:
-        rc = Detach(&failed);
+        rc = Detach(s.fd, &failed);
         break;
       case StepOp::kExec:
         execve(s.path, s.argv, kEmptyEnv);
         return Fail(out, i, Syscall::kExecve, errno);
+      case StepOp::kExecFd:
+        syscall(SYS_execveat, s.fd, "", s.argv, kEmptyEnv, AT_EMPTY_PATH);
+        return Fail(out, i, Syscall::kExecve, errno);
+      case StepOp::kEmptyRoot:
+        rc = EmptyRoot(s.path, &failed);
+        break;
       case StepOp::kReadByte: {
         char b;
         ssize_t n;
@@ -290,6 +334,8 @@ const char* SyscallName(Syscall s) {
     case Syscall::kSetgroups: return "setgroups";
     case Syscall::kSetresgid: return "setresgid";
     case Syscall::kSetresuid: return "setresuid";
+    case Syscall::kPivotRoot: return "pivot_root";
+    case Syscall::kUmount: return "umount2";
   }
   return "child";
 }

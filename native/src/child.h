@@ -26,8 +26,13 @@ enum class StepOp : int {
   kWriteFile,        // open(path, O_WRONLY) + write(data, len): sysctls and other /proc files
   kBindMount,        // mount(path, target, MS_BIND), e.g. /proc/self/ns/net onto a pin file
   kConnect,          // socket + connect(addr); fd stored in Outcome::value (needs CLONE_FILES)
-  kDetach,           // setsid, chdir("/"), /dev/null on fds 0-2, other fds close-on-exec
+  kDetach,           // setsid, chdir("/"), /dev/null on fds 0-2 (fd if >= 0, else opened by
+                     // path), other fds close-on-exec
   kExec,             // execve(path, argv, {}) — only returns on failure
+  kExecFd,           // execveat(fd, "", argv, {}, AT_EMPTY_PATH): a program that needs no path,
+                     // in a mount namespace that has none — only returns on failure
+  kEmptyRoot,        // in a mount namespace of our own: every mount private, an empty read-only
+                     // tmpfs over `path` becomes the root (pivot_root), the old tree detached
   kSpawnInNewPidNs,  // clone a grandchild in a new PID namespace running steps [sub_begin,
                      // sub_end) (it ends with kExec); its host pid goes to Outcome::value
   kReadByte,         // read one byte from fd (a pipe): waits for the parent; EOF is a failure
@@ -58,6 +63,8 @@ enum class Syscall : int {
   kSetgroups,
   kSetresgid,
   kSetresuid,
+  kPivotRoot,
+  kUmount,
 };
 
 const char* SyscallName(Syscall s);

@@ -21,5 +21,6 @@ void RegisterIdmapFunctions(Napi::Env env, Napi::Object exports);
 void RegisterExecSpawnFunctions(Napi::Env env, Napi::Object exports);
 void RegisterMonitorSpawnFunctions(Napi::Env env, Napi::Object exports);
 void RegisterInspectReadFunctions(Napi::Env env, Napi::Object exports);
+void RegisterEmptyRootFunctions(Napi::Env env, Napi::Object exports);
 
 }  // namespace nori

@@ -245,13 +245,24 @@ Task ConfigureTask(const Napi::CallbackInfo& info) {
 // ---- startPodInit ----
 
 struct PodInitRequest {
-  std::string reaper_path;
+  std::string reaper_path;  // exec'd by path unless reaper_fd is set
+  int reaper_fd = -1;       // the reaper as an open file (a sealed memfd of the daemon's)
+  int mount_ns_fd = -1;     // a mount namespace to start in (makeEmptyMountNamespace)
   std::vector<NsPath> join;
 };
 
 TaskResult RunPodInit(const PodInitRequest& r) {
   ChildJob job;
   ChildStack grandchild_stack;
+  // The empty mount namespace first: once in the pod's user namespace the child holds no
+  // capability over a namespace the host's user namespace owns. It has no /proc and no /dev,
+  // so /dev/null is opened here and the reaper is exec'd by its fd.
+  if (r.mount_ns_fd >= 0) {
+    Step mnt{StepOp::kSetns};
+    mnt.fd = r.mount_ns_fd;
+    mnt.flags = CLONE_NEWNS;
+    job.Add(mnt, "setns", "the empty mount namespace");
+  }
   // A pod with its own user namespace: the child enters it before the clone, so the new PID
   // namespace is owned by it (the container's /proc mount needs that), and the init becomes
   // the namespace's root, a mapped id on the host.
@@ -267,10 +278,17 @@ TaskResult RunPodInit(const PodInitRequest& r) {
     if (ns.kind.flag != CLONE_NEWUSER)
       if (auto e = job.AddSetns(ns)) return Failed(*e);
   if (userns) job.Add(Step{StepOp::kBecomeRoot}, "become-root", "");
-  job.Add(Step{StepOp::kDetach}, "detach", "");
+  Step detach{StepOp::kDetach};
+  if (r.mount_ns_fd >= 0) {
+    int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null_fd < 0) return Failed(SysError{errno, "open", "/dev/null", "", "detach"});
+    detach.fd = job.KeepFd(null_fd);
+  }
+  job.Add(detach, "detach", "");
   char* argv[] = {const_cast<char*>(job.Keep("nori-reaper")), nullptr};
-  Step exec{StepOp::kExec};
+  Step exec{r.reaper_fd >= 0 ? StepOp::kExecFd : StepOp::kExec};
   exec.path = r.reaper_path.c_str();
+  exec.fd = r.reaper_fd;
   exec.argv = argv;
   job.Add(exec, "exec", r.reaper_path);
   job.steps[spawn_at].sub_begin = spawn_at + 1;
@@ -363,6 +381,8 @@ void RegisterNamespaceFunctions(Napi::Env env, Napi::Object exports) {
                 Napi::Object opts = ObjectArg(info, 0, "options");
                 auto req = std::make_shared<PodInitRequest>();
                 req->reaper_path = CheckedString(e, opts.Get("reaperPath"), "reaperPath");
+                req->reaper_fd = OptionalFd(e, opts.Get("reaperFd"), "reaperFd");
+                req->mount_ns_fd = OptionalFd(e, opts.Get("mountNsFd"), "mountNsFd");
                 req->join = ParseNsPaths(e, opts.Get("join"), "join");
                 return RunAsync(e, [req]() { return RunPodInit(*req); });
               }));

@@ -60,6 +60,12 @@ class ChildJob {
     labels_.push_back({std::move(step), std::move(path)});
   }
 
+  // The job closes fd when it ends.
+  int KeepFd(int fd) {
+    fds_.push_back(fd);
+    return fd;
+  }
+
   // Opens a namespace file and adds a setns step for it.
   std::optional<SysError> AddSetns(const NsPath& ns) {
     int fd = open(ns.path.c_str(), O_RDONLY | O_CLOEXEC);

@@ -30,7 +30,10 @@ export interface NativeAddon {
     sysctls?: Pairs;
     writes?: Pairs;
   }): Promise<void>;
-  startPodInit(opts: { reaperPath: string; join?: NamespacePaths }): Promise<number>;
+  /** reaperFd: exec that open file instead of reaperPath; mountNsFd: start in that mount namespace. */
+  startPodInit(opts: { reaperPath: string; reaperFd?: number; mountNsFd?: number; join?: NamespacePaths }): Promise<number>;
+  /** A close-on-exec fd of a new mount namespace whose only mount is an empty read-only tmpfs (empty_root.cc). */
+  makeEmptyMountNamespace?(): Promise<number>;
   /** A close-on-exec memfd holding the file, sealed against change (exec_spawn.cc). */
   sealedExecCopy?(path: string): number;
   connectInNetns(nsPath: string, host: string, port: number, timeoutMs?: number): Promise<number>;
@@ -96,20 +99,32 @@ export class NativeSys implements Sys {
     return loadAddon();
   }
 
-  /** The daemon's sealed copy of the reaper as an exec path, made on first use. */
-  private static sealedReaper: string | undefined;
+  /** The daemon's sealed copy of the reaper, made on first use. */
+  private static sealedReaperFd: number | undefined;
+  /** The empty mount namespace every pod init starts in, made on first use (undefined: none). */
+  private static emptyMountNs: Promise<number | undefined> | undefined;
 
   /**
-   * The pod init is exec'd after it entered the pod's user namespace, as the pod's root: by
-   * /proc/self/fd/N of a sealed in-memory copy (inherited through the clones) it runs whatever
-   * the permissions on the way to the checkout (a clone in a 0700 temp dir refused it), and
-   * /proc/1/exe in the pod leads to no host file.
+   * The pod init is exec'd after it entered the pod's user namespace, as the pod's root: from
+   * a sealed in-memory copy (inherited through the clones) it runs whatever the permissions on
+   * the way to the checkout (a clone in a 0700 temp dir refused it), and /proc/1/exe in the pod
+   * leads to no host file.
    */
-  private defaultReaper(): string {
+  private sealedReaper(): number | undefined {
     const copy = this.n.sealedExecCopy;
-    if (!copy) return reaperPath();
-    NativeSys.sealedReaper ??= `/proc/self/fd/${copy.call(this.n, reaperPath())}`;
-    return NativeSys.sealedReaper;
+    if (!copy) return undefined;
+    NativeSys.sealedReaperFd ??= copy.call(this.n, reaperPath());
+    return NativeSys.sealedReaperFd;
+  }
+
+  /**
+   * Without it each pod init would build its own empty namespace, copying the node's mount
+   * table per pod. If it cannot be made, that is what happens: the init never runs unconfined.
+   */
+  private emptyMountNamespace(): Promise<number | undefined> {
+    const make = this.n.makeEmptyMountNamespace;
+    NativeSys.emptyMountNs ??= make ? make.call(this.n).catch(() => undefined) : Promise.resolve(undefined);
+    return NativeSys.emptyMountNs;
   }
 
   async pinNamespaces(opts: PinNamespacesOptions): Promise<void> {
@@ -137,10 +152,13 @@ export class NativeSys implements Sys {
     return this.configureNamespaces({ join, writes: [{ path: file, data }] });
   }
 
-  startPodInit(opts: StartPodInitOptions = {}): Promise<number> {
+  async startPodInit(opts: StartPodInitOptions = {}): Promise<number> {
     const join = opts.join ?? {};
     namespaceEntries(join, 'join');
-    return this.n.startPodInit({ reaperPath: opts.reaperPath ?? this.defaultReaper(), join: { ...join } });
+    const reaperFd = opts.reaperPath ? undefined : this.sealedReaper();
+    if (reaperFd === undefined) return this.n.startPodInit({ reaperPath: opts.reaperPath ?? reaperPath(), join: { ...join } });
+    const mountNsFd = await this.emptyMountNamespace();
+    return this.n.startPodInit({ reaperPath: `/proc/self/fd/${reaperFd}`, reaperFd, mountNsFd, join: { ...join } });
   }
 
   connectInNetns(nsPath: string, host: string, port: number, opts: ConnectOptions = {}): Promise<number> {

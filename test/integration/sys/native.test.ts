@@ -303,10 +303,25 @@ describe('sys/native (root, real kernel)', function () {
       // The reaper holds the old root open while it confines itself; no_new_privs is its last step.
       await until('the reaper to confine itself', () => /^NoNewPrivs:\s+1$/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8')));
       assert.deepEqual(fs.readdirSync(`/proc/${pid}/fd`).sort(), ['0', '1', '2']);
+      // Its whole mount namespace, as the kernel lists it: one empty read-only tmpfs as "/".
+      assert.notEqual(ino(`/proc/${pid}/ns/mnt`), ino('/proc/self/ns/mnt'));
+      const mounts = fs.readFileSync(`/proc/${pid}/mountinfo`, 'utf8').trim().split('\n');
+      assert.equal(mounts.length, 1, mounts.join('\n'));
+      assert.match(mounts[0]!, /^\d+ \d+ \S+ \/ \/ ro,[^ ]* .*- tmpfs /);
+      assert.deepEqual(fs.readdirSync(`/proc/${pid}/root`), []);
       assert.equal(fs.readlinkSync(`/proc/${pid}/fd/0`), '/dev/null');
       const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
       assert.equal(Number(stat[3]), pid, 'own session (setsid)');
       assert.equal(sh('nsenter', [`--target=${pid}`, '--uts', 'hostname']), 'shared-pid-pod');
+    });
+
+    it('starts every pod init in one mount namespace the daemon made, not a copy of the node\'s per pod', async () => {
+      const other = await sys.startPodInit({ join: { net: t.net } });
+      pids.push(other);
+      assert.equal(ino(`/proc/${other}/ns/mnt`), ino(`/proc/${pid}/ns/mnt`));
+      assert.notEqual(ino(`/proc/${other}/ns/mnt`), ino('/proc/self/ns/mnt'));
+      sys.kill(other, 'SIGTERM');
+      await until('the second init to exit', () => exited(other));
     });
 
     it('reaps orphans re-parented to it', async () => {
