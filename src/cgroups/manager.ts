@@ -155,6 +155,35 @@ export class CgroupManager {
   }
 
   /**
+   * Makes the leaf `<parent>/<name>` in every hierarchy for a process nori is about to start
+   * (cgroupfs driver only). Returns what it made, the v1 `tasks` files the starter writes "0"
+   * to so the process is born there (a self-move skips the kernel's global lock), and the
+   * leaves of cgroup2 hierarchies, which have no such file: the process is moved into those
+   * afterwards with movePid.
+   */
+  prepareLeaf(parent: string, name: string): { created: CreatedDirs; v1Tasks: string[]; v2Leaves: string[] } {
+    const parts = cgroupfsComponents(parent);
+    const created: CreatedDirs = [];
+    const v1Tasks: string[] = [];
+    const v2Leaves: string[] = [];
+    for (const h of this.hierarchyDirs()) {
+      const up = path.join(h, ...parts);
+      const dir = path.join(up, name);
+      const made = mkdirIfMissing(dir);
+      if (made) created.push(dir);
+      if (made || isCpuset(h)) this.initDir(up, dir, h);
+      if (isCgroup2(h)) v2Leaves.push(dir);
+      else v1Tasks.push(path.join(dir, 'tasks'));
+    }
+    return { created, v1Tasks, v2Leaves };
+  }
+
+  /** Moves process `pid` into each of `dirs` (through cgroup.procs, off the event loop). */
+  async movePid(dirs: string[], pid: number): Promise<void> {
+    for (const dir of dirs) await fs.writeFile(path.join(dir, 'cgroup.procs'), String(pid), { flag: 'r+' });
+  }
+
+  /**
    * Puts a process nori started for a pod (its init) into the pod's cgroup: a leaf
    * `<parent>/<name>` (cgroup v2 lets no process sit in a cgroup that hands controllers down),
    * or with the systemd driver the scope `<name>-<podId>.scope` in the pod slice. Returns what
@@ -258,6 +287,16 @@ export class CgroupManager {
         if (mine === '' && theirs !== '') writeFileSync(path.join(dir, f), theirs);
       }
     }
+  }
+}
+
+/** A cgroup2 hierarchy: the whole tree on v2, the "unified" one of a hybrid layout. */
+function isCgroup2(hierarchy: string): boolean {
+  try {
+    statSync(path.join(hierarchy, 'cgroup.controllers'));
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { CgroupManager } from '../cgroups/manager';
-import { defaultPodParent, POD_INIT_CGROUP } from '../cgroups/names';
+import { defaultPodParent } from '../cgroups/names';
 import { hostIdmapsTmpfs } from './userns_host';
 import type { Config } from '../config';
 import { AlreadyExistsError, InternalError, errorMessage } from '../errors';
@@ -21,6 +21,7 @@ import type { NetSys } from '../sys/net';
 import { mkdirp, writeFileAtomic } from '../util/fs';
 import type { PodContainerHooks, SandboxLookup, SandboxRecord } from './api';
 import { hostFile, hostsFile, resolvConfFrom } from './files';
+import { startPodInitInCgroups } from './pod_init';
 import { eachLimited } from '../util/parallel';
 import { KeyedLock } from '../util/keyed_lock';
 import { InFlight, sandboxNameKey } from './name_reservation';
@@ -235,16 +236,19 @@ export class SandboxService implements SandboxLookup {
       faultPoint('run-pod.after-ns-pinned');
       step('pin');
 
+      let initPlaced: Promise<void> = Promise.resolve();
       if (sharedPid) {
-        const pid = await this.sys.startPodInit({ join: plan.userns ? { user: p.ns.user, ...targets } : targets });
+        const init = await startPodInitInCgroups(this.sys, this.cgroups, rec, plan.userns ? { user: p.ns.user, ...targets } : targets, log);
+        const pid = init.pid;
+        initPlaced = init.placed;
         undo.push('pod init', async () => {
+          await init.placed;
           await this.cgroups.evictToRoot(pid);
           await killPodInitByPid(this.sys, pid);
         });
         await pinPidNamespace(this.sys, pid, p.ns.pid);
         undo.push('pid namespace pin', () => unpinAll(this.sys, [p.ns.pid]));
         rec.internals.podInitPid = pid;
-        await this.placePodInit(rec, pid, log);
         this.store.update(id, { podInitPid: pid, record: encodeRecord(rec) });
       }
       step('podInit');
@@ -273,6 +277,7 @@ export class SandboxService implements SandboxLookup {
       writeFileAtomic(p.hostname, `${rec.hostname}\n`);
       writeFileAtomic(p.hosts, plan.hostNetwork ? hostFile('/etc/hosts') : hostsFile(rec.hostname, [rec.ip, ...rec.additionalIps]));
       writeFileAtomic(p.resolvConf, resolvConfFrom(plan.config.dnsConfig) ?? hostFile('/etc/resolv.conf'));
+      await initPlaced;
 
       this.store.update(id, { state: 'READY', record: encodeRecord(rec), cniResult });
       faultPoint('run-pod.after-ready-write');
@@ -389,15 +394,6 @@ export class SandboxService implements SandboxLookup {
     step('row');
     if (netErr) throw new InternalError(`failed to tear down the network of pod sandbox ${id}: ${errorMessage(netErr)}`);
     return true;
-  }
-
-  /** The pod init belongs to the pod's cgroup (its memory and pids count there), not nori's. */
-  private async placePodInit(rec: StoredRecord, pid: number, log: Logger): Promise<void> {
-    try {
-      rec.internals.cgroupCreated.push(...(await this.cgroups.placeProcess(rec.cgroupParent, POD_INIT_CGROUP, rec.id, pid)));
-    } catch (e) {
-      log.warn({ sandbox: rec.id, err: errorMessage(e) }, "the pod init stays in nori's cgroup");
-    }
   }
 
   /** Unpins, deletes files and cgroup dirs, and the row. Each step tolerates "already gone". */

@@ -31,7 +31,7 @@ export interface NativeAddon {
     writes?: Pairs;
   }): Promise<void>;
   /** reaperFd: exec that open file instead of reaperPath; mountNsFd: start in that mount namespace. */
-  startPodInit(opts: { reaperPath: string; reaperFd?: number; mountNsFd?: number; join?: NamespacePaths }): Promise<number>;
+  startPodInit(opts: { reaperPath: string; reaperFd?: number; mountNsFd?: number; cgroupTasks?: string[]; join?: NamespacePaths }): Promise<number>;
   /** A close-on-exec fd of a new mount namespace whose only mount is an empty read-only tmpfs (empty_root.cc). */
   makeEmptyMountNamespace?(): Promise<number>;
   /** A close-on-exec memfd holding the file, sealed against change (exec_spawn.cc). */
@@ -155,10 +155,11 @@ export class NativeSys implements Sys {
   async startPodInit(opts: StartPodInitOptions = {}): Promise<number> {
     const join = opts.join ?? {};
     namespaceEntries(join, 'join');
+    const cgroupTasks = opts.cgroupTasks ?? [];
     const reaperFd = opts.reaperPath ? undefined : this.sealedReaper();
-    if (reaperFd === undefined) return this.n.startPodInit({ reaperPath: opts.reaperPath ?? reaperPath(), join: { ...join } });
+    if (reaperFd === undefined) return this.n.startPodInit({ reaperPath: opts.reaperPath ?? reaperPath(), cgroupTasks, join: { ...join } });
     const mountNsFd = await this.emptyMountNamespace();
-    return this.n.startPodInit({ reaperPath: `/proc/self/fd/${reaperFd}`, reaperFd, mountNsFd, join: { ...join } });
+    return this.n.startPodInit({ reaperPath: `/proc/self/fd/${reaperFd}`, reaperFd, mountNsFd, cgroupTasks, join: { ...join } });
   }
 
   connectInNetns(nsPath: string, host: string, port: number, opts: ConnectOptions = {}): Promise<number> {

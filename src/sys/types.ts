@@ -43,6 +43,11 @@ export interface StartPodInitOptions {
   join?: NamespacePaths;
   /** Default: native/build/Release/nori-reaper of this package. */
   reaperPath?: string;
+  /**
+   * cgroup v1 `tasks` files of the cgroups the init is to be born in: its starter moves itself
+   * there first (a self-move skips the kernel's global lock that moving another process takes).
+   */
+  cgroupTasks?: string[];
 }
 
 export interface ConnectOptions {

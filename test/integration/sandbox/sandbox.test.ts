@@ -108,6 +108,11 @@ describe('sandbox (root, real kernel and CNI)', function () {
 
     // cgroup parent in every v1 hierarchy
     for (const h of ['cpu', 'memory', 'pids']) assert.ok(existsSync(path.join('/sys/fs/cgroup', h, r.cgroupParent)), `${h}${r.cgroupParent}`);
+    // the pod init sits in the pod's own leaf in every hierarchy, as the kernel lists them
+    // (v1 lines "N:controllers:path", the cgroup2 line "0::path")
+    const initCgroups = readFileSync(`/proc/${info.pid}/cgroup`, 'utf8').trim().split('\n');
+    assert.ok(initCgroups.length >= 2, initCgroups.join('\n'));
+    for (const line of initCgroups) assert.ok(line.endsWith(`:${r.cgroupParent}/nori-podinit`), line);
 
     // IP on eth0, reachable from the host, and the hostPort forwards to it
     assert.ok(r.ip.startsWith(env.subnetPrefix), r.ip);
