@@ -9,7 +9,7 @@ import { ContainerState, type ContainerStatusRequest, type ContainerStatusRespon
 import type { ContainerManager } from '../container/manager';
 import { readProcUser } from '../container/proc_user';
 import { imageRefOf, toStatus } from '../container/views';
-import { containerKernelInfo, forgetContainer } from '../inspect/verbose';
+import { containerKernelInfo, forgetContainer, warmContainerFacts } from '../inspect/verbose';
 import { stateOf, type ContainerRow } from '../store/container_store';
 
 /**
@@ -22,8 +22,29 @@ const runningUsers = new WeakMap<ContainerRow, ContainerUser>();
 export const containerStatus = (m: ContainerManager) => {
   // The kernel facts kept for verbose calls hold while the container's init lives.
   m.listeners.push((t, row) => (t === 'STOPPED' || t === 'DELETED') && forgetContainer(row.id));
+  // Found before StartContainer returns (it has the time; critest asks the verbose status right after it).
+  m.listeners.push((t, row) => t === 'STARTED' && warmStarted(m, row));
   return (req: ContainerStatusRequest) => answer(m, req);
 };
+
+function warmStarted(m: ContainerManager, row: ContainerRow): void {
+  warmContainerFacts(row, m.deps.sandboxes.get(row.sandboxId), m.deps.config);
+  runningUser(m, row).catch(() => undefined);
+}
+
+/** The running init's identity, read once per row object (undefined: it is gone). */
+async function runningUser(m: ContainerManager, row: ContainerRow): Promise<ContainerUser | undefined> {
+  let user = runningUsers.get(row);
+  if (user) return user;
+  const pid = await m.livePid(row);
+  const u = pid ? readProcUser(pid) : undefined;
+  // Read, then checked again: a pid that died meanwhile may name another process now.
+  if (u && (await m.livePid(row)) === pid) {
+    user = { linux: { uid: BigInt(u.uid), gid: BigInt(u.gid), supplementalGroups: u.groups.map((g) => BigInt(g)) } };
+    runningUsers.set(row, user);
+  }
+  return user;
+}
 
 async function answer(m: ContainerManager, req: ContainerStatusRequest): Promise<ContainerStatusResponse> {
   const row = m.get(req.containerId);
@@ -36,16 +57,7 @@ async function answer(m: ContainerManager, req: ContainerStatusRequest): Promise
   // shared with the list and event views: never modified here
   const status = toStatus(row, imageRefOf(m.deps.images, row));
   if (status.state !== ContainerState.CONTAINER_RUNNING) return { status, info };
-  let user = runningUsers.get(row);
-  if (!user) {
-    const pid = await m.livePid(row);
-    const u = pid ? readProcUser(pid) : undefined;
-    // Read, then checked again: a pid that died meanwhile may name another process now.
-    if (u && (await m.livePid(row)) === pid) {
-      user = { linux: { uid: BigInt(u.uid), gid: BigInt(u.gid), supplementalGroups: u.groups.map((g) => BigInt(g)) } };
-      runningUsers.set(row, user);
-    }
-  }
+  const user = await runningUser(m, row);
   return { status: user ? { ...status, user } : status, info };
 }
 

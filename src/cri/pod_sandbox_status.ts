@@ -1,11 +1,13 @@
 import { NotFoundError } from '../errors';
 import type { PodSandboxStatusRequest, PodSandboxStatusResponse } from '../gen/api';
 import type { SandboxService } from '../sandbox/service';
-import { podVerboseInfo } from '../inspect/verbose';
+import { podVerboseInfo, warmPodFacts } from '../inspect/verbose';
 import { toStatus } from '../sandbox/status';
 import type { UnaryHandler } from './context';
 
 export function podSandboxStatus(s: SandboxService): UnaryHandler<PodSandboxStatusRequest, PodSandboxStatusResponse> {
+  // critest and kubelet ask a new pod's verbose status right after RunPodSandbox.
+  s.creationWatchers.push(warmPodFacts);
   return async (req) => {
     const e = s.entry(req.podSandboxId);
     if (!e) throw new NotFoundError(`pod sandbox "${req.podSandboxId}" not found`);

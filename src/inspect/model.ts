@@ -47,20 +47,43 @@ export class PodKernelFacts {
     private readonly initPid: number,
   ) {}
 
+  /**
+   * Finds the namespaces and the cgroup's shape now, before anyone asks (RunPodSandbox calls this
+   * while it waits on the network's thread, so the first verbose ask costs what a later one does).
+   */
+  warmLocal(): void {
+    if (!this.cgroup) this.discoverCgroup();
+    this.namespaces ??= podNamespaces(this.pod.nsPaths);
+  }
+
+  /** Starts the network and rule reads (threads of their own) once the pod's network is up; their answers are kept. */
+  warmNetwork(): void {
+    if (this.hostNet()) return;
+    const network = (this.network ??= podNetwork(this.pod.nsPaths.net!));
+    network.then((net) => this.builtin(bridgeOf(net), this.ips())).catch(() => undefined);
+  }
+
+  private hostNet(): boolean {
+    return this.pod.network === 'NODE' || !this.pod.nsPaths.net;
+  }
+
+  private ips(): string[] {
+    return [this.pod.ip, ...this.pod.additionalIps].filter(Boolean);
+  }
+
+  private discoverCgroup(): CgroupView {
+    const d = discoverPathCgroup(this.pod.cgroupParent);
+    if (d.shape.hierarchies.length > 0) this.cgroup = d.shape;
+    return d.view;
+  }
+
   async view(): Promise<PodKernelView> {
     const pod = this.pod;
-    const hostNet = pod.network === 'NODE' || !pod.nsPaths.net;
-    const ips = [pod.ip, ...pod.additionalIps].filter(Boolean);
+    const hostNet = this.hostNet();
     // Started first: netlink and nft answer on threads of their own while the files are read here.
     const network = hostNet ? Promise.resolve(null) : (this.network ??= podNetwork(pod.nsPaths.net!));
-    const netfilter = hostNet ? Promise.resolve(null) : this.netfilter(network, ips);
-    let cgroup: CgroupView;
-    if (this.cgroup) cgroup = readCgroup(this.cgroup);
-    else {
-      const d = discoverPathCgroup(pod.cgroupParent);
-      cgroup = d.view;
-      if (d.shape.hierarchies.length > 0) this.cgroup = d.shape;
-    }
+    const netfilter = hostNet ? Promise.resolve(null) : this.netfilter(network, this.ips());
+    const cgroup = this.cgroup ? readCgroup(this.cgroup) : this.discoverCgroup();
     this.namespaces ??= podNamespaces(pod.nsPaths);
     const procsDir = procsDirOf(cgroup);
     const view: PodKernelView = {
@@ -75,16 +98,23 @@ export class PodKernelFacts {
   }
 
   private async netfilter(network: Promise<NetworkView | null>, ips: string[]): Promise<NetfilterView | null> {
-    const net = await network;
-    // The bridge tells which network served the pod: only a CNI-served one needs iptables-save.
-    const bridge = net?.error ? undefined : net?.interfaces.find((i) => i.peer)?.peer?.bridge;
+    const bridge = bridgeOf(await network);
+    // CNI plugins and whatever else writes iptables may change the pod's rules at any time: read each call.
+    return (await this.builtin(bridge, ips)) ?? podNetfilter(ips, this.pod.id, bridge);
+  }
+
+  private builtin(bridge: string | undefined, ips: string[]): Promise<NetfilterView | null> {
     if (!this.builtinRules) {
       this.builtinRules = builtinNetfilter(ips, this.pod.id, bridge);
       this.builtinRules.then((r) => r === null && (this.builtinRules = undefined), () => (this.builtinRules = undefined));
     }
-    // CNI plugins and whatever else writes iptables may change the pod's rules at any time: read each call.
-    return (await this.builtinRules) ?? podNetfilter(ips, this.pod.id, bridge);
+    return this.builtinRules;
   }
+}
+
+/** The bridge tells which network served the pod: only a CNI-served one needs iptables-save. */
+function bridgeOf(net: NetworkView | null): string | undefined {
+  return net?.error ? undefined : net?.interfaces.find((i) => i.peer)?.peer?.bridge;
 }
 
 export async function podKernelView(pod: PodFacts, initPid: number): Promise<PodKernelView> {
@@ -113,27 +143,39 @@ export class ContainerKernelFacts {
     this.pid = c.running && c.pid > 0 ? c.pid : 0;
   }
 
+  /** Finds what stays while this init lives, before anyone asks (StartContainer calls it: it has the time). */
+  warm(): void {
+    if (this.pid && this.cgroup === undefined) this.discoverCgroup();
+    this.warmFixed();
+  }
+
+  private discoverCgroup(): CgroupView | null {
+    const d = discoverProcessCgroup(this.pid, this.c.cgroupPath);
+    if (d) this.cgroup = d.shape;
+    return d?.view ?? null;
+  }
+
+  private warmFixed(): void {
+    if (this.namespaces === undefined && this.pid) {
+      const host = hostInodes();
+      const podInodes = this.pod ? inodesOf(podNamespaces(this.pod.nsPaths, host)) : {};
+      this.namespaces = processNamespaces(this.pid, podInodes, host);
+    }
+    // Mounted at create and kept until remove; not found yet (being made) is asked again.
+    if (!this.rootfs) this.rootfs = containerOverlay(join(this.c.bundle, 'rootfs'), this.layerStoreDir) ?? null;
+  }
+
   view(): ContainerKernelView {
     const pid = this.pid;
     let cgroup: CgroupView | null = null;
     if (pid && this.cgroup) cgroup = readCgroup(this.cgroup);
-    else if (pid && this.cgroup === undefined) {
-      const d = discoverProcessCgroup(pid, this.c.cgroupPath);
-      cgroup = d?.view ?? null;
-      if (d) this.cgroup = d.shape;
-    }
-    if (this.namespaces === undefined && pid) {
-      const host = hostInodes();
-      const podInodes = this.pod ? inodesOf(podNamespaces(this.pod.nsPaths, host)) : {};
-      this.namespaces = processNamespaces(pid, podInodes, host);
-    }
-    // Mounted at create and kept until remove; not found yet (being made) is asked again.
-    if (!this.rootfs) this.rootfs = containerOverlay(join(this.c.bundle, 'rootfs'), this.layerStoreDir) ?? null;
+    else if (pid && this.cgroup === undefined) cgroup = this.discoverCgroup();
+    this.warmFixed();
     const procsDir = cgroup ? procsDirOf(cgroup) : undefined;
     return {
       namespaces: pid ? this.namespaces ?? [] : [],
       cgroup,
-      rootfs: this.rootfs,
+      rootfs: this.rootfs ?? null,
       pids: { init: pid || null, inCgroup: procsDir ? pidsUnder(procsDir) : [] },
     };
   }

@@ -52,6 +52,8 @@ export interface SandboxServiceDeps {
   userns?: UsernsSys;
 }
 
+export type PodCreationStage = 'network-adding' | 'network-added';
+
 /** A sandbox as the service holds it in memory (rows minus the config bytes). */
 export interface SandboxEntry {
   row: SandboxRow;
@@ -78,6 +80,12 @@ export class SandboxService implements SandboxLookup {
   private readonly entries = new Map<string, SandboxEntry>();
   /** Told of each transition right after it (container events report pods as containerd does). */
   readonly listeners: Array<(t: 'READY' | 'NOTREADY' | 'REMOVED', id: string) => void> = [];
+  /**
+   * Told where RunPodSandbox is while it waits on the network's thread ('network-adding') and
+   * once the pod's network is up ('network-added'): inspect/ finds the new pod's kernel facts
+   * then, at no cost to the call.
+   */
+  readonly creationWatchers: Array<(stage: PodCreationStage, rec: StoredRecord) => void> = [];
 
   constructor(d: SandboxServiceDeps) {
     this.config = d.config;
@@ -265,12 +273,15 @@ export class SandboxService implements SandboxLookup {
         const rt = this.runtimeConf(rec);
         // DEL before ADD on the stack: a half-done ADD (veth made, IPAM failed) needs DEL too.
         undo.push('network DEL', async (signal) => void (await this.network.del(rt, { signal })));
-        const added = await this.network.add(rt);
+        const adding = this.network.add(rt);
+        this.watchCreation('network-adding', rec);
+        const added = await adding;
         const ips = podIPsFromResult(added.result);
         rec.ip = ips.ip;
         rec.additionalIps = [...ips.additionalIps];
         cniResult = JSON.stringify(added.result.raw);
         faultPoint('run-pod.after-cni-add');
+        this.watchCreation('network-added', rec);
       }
       step('cni');
 
@@ -290,6 +301,17 @@ export class SandboxService implements SandboxLookup {
       const failed = await undo.run(log);
       log.warn({ sandbox: id, name: key, err: errorMessage(e), rollbackFailed: failed }, 'RunPodSandbox failed; rolled back');
       throw e;
+    }
+  }
+
+  /** Creation watchers run while the call waits on another thread; their failure is never the call's. */
+  private watchCreation(stage: PodCreationStage, rec: StoredRecord): void {
+    for (const w of this.creationWatchers) {
+      try {
+        w(stage, rec);
+      } catch (err) {
+        this.log.debug({ sandbox: rec.id, stage, err: errorMessage(err) }, 'creation watcher failed');
+      }
     }
   }
 
