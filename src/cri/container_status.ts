@@ -21,7 +21,10 @@ const runningUsers = new WeakMap<ContainerRow, ContainerUser>();
 
 export const containerStatus = (m: ContainerManager) => {
   // The kernel facts kept for verbose calls hold while the container's init lives.
-  m.listeners.push((t, row) => (t === 'STOPPED' || t === 'DELETED') && forgetContainer(row.id));
+  m.listeners.push((t, row) => {
+    if (t === 'STOPPED' || t === 'DELETED') forgetContainer(row.id);
+    if (t === 'DELETED') specTexts.delete(row.id);
+  });
   // Found before StartContainer returns (it has the time; critest asks the verbose status right after it).
   m.listeners.push((t, row) => t === 'STARTED' && warmStarted(m, row));
   return (req: ContainerStatusRequest) => answer(m, req);
@@ -29,7 +32,24 @@ export const containerStatus = (m: ContainerManager) => {
 
 function warmStarted(m: ContainerManager, row: ContainerRow): void {
   warmContainerFacts(row, m.deps.sandboxes.get(row.sandboxId), m.deps.config);
+  toStatus(row, imageRefOf(m.deps.images, row));
+  keepSpecText(row.id, readSpecText(row.bundle));
   runningUser(m, row).catch(() => undefined);
+}
+
+/**
+ * The spec texts of the containers started last, so a verbose ask right after StartContainer
+ * does not read the file again. Bounded: kubelet polls without `verbose`, and a node's hundreds
+ * of containers need not keep their specs in memory.
+ */
+const specTexts = new Map<string, string>();
+const SPEC_TEXTS_KEPT = 32;
+
+function keepSpecText(id: string, text: string): void {
+  if (text === 'null') return;
+  specTexts.delete(id);
+  specTexts.set(id, text);
+  if (specTexts.size > SPEC_TEXTS_KEPT) specTexts.delete(specTexts.keys().next().value!);
 }
 
 /** The running init's identity, read once per row object (undefined: it is gone). */
@@ -66,15 +86,20 @@ async function answer(m: ContainerManager, req: ContainerStatusRequest): Promise
  * as text: parsing and re-serialising tens of kilobytes of seccomp rules was most of the call.
  */
 export function verboseInfo(row: ContainerRow, kernel: unknown): string {
-  let spec = 'null';
-  try {
-    const text = readFileSync(join(row.bundle, 'config.json'), 'utf8').trim();
-    // a torn or foreign file must not make the answer invalid JSON
-    if (text.startsWith('{') && text.endsWith('}')) spec = text;
-  } catch {
-    // no bundle (being removed): no spec
-  }
+  const spec = specTexts.get(row.id) ?? readSpecText(row.bundle);
   const head = JSON.stringify({ sandboxID: row.sandboxId, pid: row.pid, runtimeType: row.handler });
   const tail = kernel === undefined ? '' : `,"kernel":${JSON.stringify(kernel)}`;
   return `${head.slice(0, -1)},"runtimeSpec":${spec},"bundle":${JSON.stringify(row.bundle)}${tail}}`;
+}
+
+/** The bundle's config.json as text (never rewritten after create), or 'null'. */
+function readSpecText(bundle: string): string {
+  try {
+    const text = readFileSync(join(bundle, 'config.json'), 'utf8').trim();
+    // a torn or foreign file must not make the answer invalid JSON
+    if (text.startsWith('{') && text.endsWith('}')) return text;
+  } catch {
+    // no bundle (being removed): no spec
+  }
+  return 'null';
 }

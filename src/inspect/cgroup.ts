@@ -163,12 +163,30 @@ export function discoverPathCgroup(configured: string, mounts = cgroupLayout()):
   return { shape: { configured, hierarchies: found.map((f) => f.shape) }, view: { configured, hierarchies: found.map((f) => f.view) } };
 }
 
+/** Each shape's file paths, joined once: a shape is read on every verbose call. */
+const shapePaths = new WeakMap<CgroupShape, string[]>();
+
 /** The limit and usage files of a known cgroup, read now. */
 export function readCgroup(shape: CgroupShape): CgroupView {
-  const files = readFilesIn(shape.hierarchies.map((h) => ({ dir: h.dir, names: h.fileNames })));
+  let paths = shapePaths.get(shape);
+  if (!paths) {
+    paths = shape.hierarchies.flatMap((h) => (h.dir ? h.fileNames.map((n) => join(h.dir!, n)) : []));
+    shapePaths.set(shape, paths);
+  }
+  const texts = paths.length ? readSmallFiles(paths) : [];
+  let i = 0;
   return {
     configured: shape.configured,
-    hierarchies: shape.hierarchies.map(({ fileNames: _, ...h }, i) => ({ ...h, files: files[i]! })),
+    hierarchies: shape.hierarchies.map(({ fileNames, ...h }) => {
+      const files: Record<string, string> = {};
+      if (h.dir) {
+        for (const n of fileNames) {
+          const t = texts[i++];
+          if (t !== null && t !== undefined) files[n] = t.trim();
+        }
+      }
+      return { ...h, files };
+    }),
   };
 }
 

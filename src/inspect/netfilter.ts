@@ -39,27 +39,27 @@ function v4ToInt(ip: string): number | undefined {
   return ((p[0]! << 24) | (p[1]! << 16) | (p[2]! << 8) | p[3]!) >>> 0;
 }
 
-/** An IPv4 CIDR in the line (other than /0 and multicast) that holds one of the pod's addresses. */
-function coversPod(line: string, ips: readonly string[]): boolean {
-  for (const m of line.matchAll(/(\d+\.\d+\.\d+\.\d+)\/(\d+)/g)) {
-    const net = v4ToInt(m[1]!);
-    const bits = Number(m[2]);
-    if (net === undefined || bits === 0 || bits > 32 || m[1]!.startsWith('224.') || m[1]!.startsWith('127.')) continue;
-    const mask = bits === 32 ? 0xffffffff : (~(0xffffffff >>> bits)) >>> 0;
-    if (ips.some((ip) => {
-      const a = v4ToInt(ip);
-      return a !== undefined && ((a & mask) >>> 0) === ((net & mask) >>> 0);
-    })) return true;
-  }
-  return false;
+/** A test for an IPv4 CIDR in a line (other than /0 and multicast) that holds one of the pod's addresses; built once per listing. */
+function coversPodTest(ips: readonly string[]): (line: string) => boolean {
+  const addrs = ips.map(v4ToInt).filter((a): a is number => a !== undefined);
+  return (line) => {
+    if (addrs.length === 0 || !line.includes('/')) return false;
+    for (const m of line.matchAll(/(\d+\.\d+\.\d+\.\d+)\/(\d+)/g)) {
+      const net = v4ToInt(m[1]!);
+      const bits = Number(m[2]);
+      if (net === undefined || bits === 0 || bits > 32 || m[1]!.startsWith('224.') || m[1]!.startsWith('127.')) continue;
+      const mask = bits === 32 ? 0xffffffff : (~(0xffffffff >>> bits)) >>> 0;
+      if (addrs.some((a) => ((a & mask) >>> 0) === ((net & mask) >>> 0))) return true;
+    }
+    return false;
+  };
 }
 
-function mentions(line: string, ips: readonly string[], id: string): boolean {
-  if (id !== '' && line.includes(id)) return true;
-  return ips.some((ip) => {
-    const esc = ip.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    return new RegExp(`(^|[\\s/:"=,{])${esc}(/32|/128)?([\\s:,}"]|$)`).test(line);
-  });
+/** A test for a line naming the sandbox id or one of the pod's addresses; its pattern is compiled once per listing, not per line. */
+function mentionsTest(ips: readonly string[], id: string): (line: string) => boolean {
+  const esc = ips.filter(Boolean).map((ip) => ip.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  const re = esc.length ? new RegExp(`(^|[\\s/:"=,{])(?:${esc.join('|')})(/32|/128)?([\\s:,}"]|$)`) : undefined;
+  return (line) => (id !== '' && line.includes(id)) || (re !== undefined && re.test(line));
 }
 
 /** Pure: the pod's rules in iptables-save output (one family). */
@@ -71,7 +71,8 @@ export function iptablesRules(text: string, source: 'iptables' | 'ip6tables', ip
     else if (line.startsWith('-A ')) rules.push({ table, chain: line.split(' ')[1]!, rule: line });
   }
   const picked = new Set<number>();
-  rules.forEach((r, i) => mentions(r.rule, ips, id) && picked.add(i));
+  const mentions = mentionsTest(ips, id);
+  rules.forEach((r, i) => mentions(r.rule) && picked.add(i));
   // Follow jumps into per-pod chains (CNI-xxxx, CNI-DN-xxxx): their rules belong to the pod too.
   const followed = new Set<string>();
   for (let changed = true; changed; ) {
@@ -96,13 +97,17 @@ export function iptablesRules(text: string, source: 'iptables' | 'ip6tables', ip
 /** Pure: the pod's lines in nori's own nftables tables (`nft list ruleset` text). */
 export function nftRules(text: string, ips: readonly string[], id: string, prefix = NORI_NFT_TABLE_PREFIX): NetfilterRule[] {
   const out: NetfilterRule[] = [];
+  const mentions = mentionsTest(ips, id);
+  const coversPod = coversPodTest(ips);
   let table = '';
+  let ours = false;
   let chain = '';
   for (const raw of text.split('\n')) {
     const line = raw.trim();
     const t = /^table (\S+) (\S+) \{$/.exec(line);
     if (t) {
       table = `${t[1]} ${t[2]}`;
+      ours = t[2]!.startsWith(prefix);
       chain = '';
       continue;
     }
@@ -111,8 +116,8 @@ export function nftRules(text: string, ips: readonly string[], id: string, prefi
       chain = c[1]!;
       continue;
     }
-    if (!table.split(' ')[1]?.startsWith(prefix)) continue;
-    if (line !== '' && line !== '}' && (mentions(line, ips, id) || coversPod(line, ips))) out.push({ source: 'nft', table, chain, rule: line });
+    if (!ours) continue;
+    if (line !== '' && line !== '}' && (mentions(line) || coversPod(line))) out.push({ source: 'nft', table, chain, rule: line });
   }
   return out;
 }
