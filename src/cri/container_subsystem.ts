@@ -1,6 +1,7 @@
 // The containers subsystem: builds the manager over the image and sandbox lookups, registers
 // the container RPCs and gives the sandbox subsystem its pod-container hooks.
 
+import { Container } from '../gen/api';
 import type { ImageLookup } from '../image/api';
 import type { SandboxLookup } from '../sandbox/api';
 import type { Subsystem, SubsystemContext } from '../subsystem';
@@ -20,6 +21,7 @@ import { startContainer } from './start_container';
 import { stopContainer } from './stop_container';
 import { updateContainerResources } from './update_container_resources';
 import { guardIds } from './validate_ids';
+import { preEncodedList } from './pre_encoded';
 
 export function containerSubsystem(ctx: SubsystemContext, deps: { images: ImageLookup; sandboxes: SandboxLookup }): Subsystem & { manager: ContainerManager } {
   let fixed: ReturnType<typeof staticNodeDefaults> | undefined;
@@ -60,7 +62,7 @@ export function containerSubsystem(ctx: SubsystemContext, deps: { images: ImageL
       StopContainer: stopContainer(m),
       RemoveContainer: removeContainer(m),
       ContainerStatus: containerStatus(m),
-      ListContainers: listContainers(m),
+      ListContainers: preEncodedList(listContainers(m), (r) => r.containers, 1, Container),
       UpdateContainerResources: updateContainerResources(m),
       ReopenContainerLog: reopenContainerLog(m),
       ExecSync: execSync(m),

@@ -8,6 +8,7 @@ import { CancelledError, DeadlineExceededError, InvalidArgumentError, Unavailabl
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import type { CallContext, HandlerTable, StreamHandler, UnaryHandler } from './context';
+import { PreEncoded } from './pre_encoded';
 
 const CODES: Record<ErrorKind, grpc.status> = {
   NotFound: grpc.status.NOT_FOUND,
@@ -53,13 +54,15 @@ class MalformedRequest {
 /**
  * `def` with request decoders that never throw: bytes that are not a valid message of the
  * request type (truncated, wrong wire types, lengths past the end) reach the edge wrapper as a
- * MalformedRequest, which it refuses with InvalidArgument before any handler runs.
+ * MalformedRequest, which it refuses with InvalidArgument before any handler runs. An answer
+ * that is a PreEncoded goes out as its bytes.
  */
 export function tolerantDefinition<D extends grpc.ServiceDefinition>(def: D): D {
   const out: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   for (const [key, m] of Object.entries(def)) {
     out[key] = {
       ...m,
+      responseSerialize: (v: unknown) => (v instanceof PreEncoded ? v.bytes : m.responseSerialize(v)),
       requestDeserialize: (b: Buffer) => {
         try {
           return m.requestDeserialize(b);

@@ -1,5 +1,6 @@
 // The pod sandbox RPCs and the lookup containers use.
 
+import { PodSandbox } from '../gen/api';
 import { SandboxService, type SandboxServiceDeps } from '../sandbox/service';
 import type { SandboxLookup } from '../sandbox/api';
 import type { Subsystem, SubsystemContext } from '../subsystem';
@@ -9,6 +10,7 @@ import { removePodSandbox } from './remove_pod_sandbox';
 import { runPodSandbox } from './run_pod_sandbox';
 import { stopPodSandbox } from './stop_pod_sandbox';
 import { guardIds } from './validate_ids';
+import { preEncodedList } from './pre_encoded';
 
 export interface SandboxSubsystem extends Subsystem {
   lookup: SandboxLookup;
@@ -27,7 +29,7 @@ export function sandboxSubsystem(ctx: SubsystemContext, extra: Partial<SandboxSe
         StopPodSandbox: stopPodSandbox(service),
         RemovePodSandbox: removePodSandbox(service),
         PodSandboxStatus: podSandboxStatus(service),
-        ListPodSandbox: listPodSandbox(service),
+        ListPodSandbox: preEncodedList(listPodSandbox(service), (r) => r.items, 1, PodSandbox),
       },
       ['StopPodSandbox', 'RemovePodSandbox', 'PodSandboxStatus'],
       'podSandboxId',
