@@ -72,6 +72,8 @@ export interface ImageVolumeDeps {
   log: Logger;
   /** Every reference id the image store holds (its container layers). */
   refIds(): string[];
+  /** The reference ids in [from, to) (one container's image volumes). */
+  refIdsBetween(from: string, to: string): string[];
   /** Idmapped mounts, for pods with their own user namespace. */
   usernsMounts(): UsernsMountDeps;
 }
@@ -120,7 +122,11 @@ export class ImageVolumes implements MountStager {
 
   /** Drops the container's image references (RemoveContainer, or a failed create). */
   async remove(containerId: string): Promise<void> {
-    for (const id of this.d.refIds()) {
+    // Its references all start with imageVolumeRef(containerId, "") and sort before the same
+    // text with the final "." raised to "/": asking for that range keeps RemoveContainer from
+    // reading every reference in the store (5,000 of them took most of a teardown).
+    const from = imageVolumeRef(containerId, '');
+    for (const id of this.d.refIdsBetween(from, `${from.slice(0, -1)}/`)) {
       if (imageVolumeOwner(id) === containerId) await this.d.images.removeContainerLayer(id);
     }
   }

@@ -111,7 +111,7 @@ export class ContainerManager {
       stateDir: state, sys: deps.sys, rro: rroMounter(), log: deps.log,
       resolveHostPath: (p) => (deps.nodeDefaults({ mountInfo: false }).resolveHostPath ?? ((x: string) => x))(p),
       stagers: [new ImageVolumes({
-        images: deps.images, sys: deps.sys, log: deps.log, refIds: () => new ImageStore(deps.db).containers(), usernsMounts: () => this.usernsDeps(),
+        images: deps.images, sys: deps.sys, log: deps.log, refIds: () => new ImageStore(deps.db).containers(), refIdsBetween: (from, to) => new ImageStore(deps.db).containersBetween(from, to), usernsMounts: () => this.usernsDeps(),
       })],
     });
   }

@@ -220,6 +220,12 @@ export class ImageStore {
     return (this.db.prepare('SELECT container_id FROM container_layers').all() as Array<{ container_id: string }>).map((r) => r.container_id);
   }
 
+  /** The container-layer ids in [from, to): a range on the key instead of a scan of all of them. */
+  containersBetween(from: string, to: string): string[] {
+    const rows = this.db.prepare('SELECT container_id FROM container_layers WHERE container_id >= ? AND container_id < ?').all(from, to) as Array<{ container_id: string }>;
+    return rows.map((r) => r.container_id);
+  }
+
   addContainer(containerId: string, imageId: string): void {
     this.db.prepare('INSERT OR IGNORE INTO container_layers (container_id, image_id) VALUES (?, ?)').run(containerId, imageId);
   }
