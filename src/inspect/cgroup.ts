@@ -198,26 +198,32 @@ export function pathCgroup(configured: string, mounts = cgroupLayout()): CgroupV
   return discoverPathCgroup(configured, mounts).view;
 }
 
-/** The directory whose cgroup.procs lists the processes (pids or memory, else cgroup2). */
+/**
+ * The directory whose cgroup.procs lists the processes: the pids hierarchy's (its directories
+ * hold the fewest files, and the walk below lists each one), else memory's, else cgroup2's.
+ */
 export function procsDirOf(shape: CgroupShape | CgroupView): string | undefined {
-  return shape.hierarchies.find((h) => h.controllers.includes('pids') || h.controllers.includes('memory') || h.id === 0)?.dir;
+  const hs = shape.hierarchies;
+  return (hs.find((h) => h.controllers.includes('pids')) ?? hs.find((h) => h.controllers.includes('memory') || h.id === 0))?.dir;
 }
 
-/** Pids in a cgroup directory and below it. */
+/** Pids in a cgroup directory and below it: each level's cgroup.procs files read in one native call. */
 export function pidsUnder(dir: string): number[] {
   const out: number[] = [];
-  const walk = (d: string) => {
-    const procs = readTrim(join(d, 'cgroup.procs'));
-    if (procs === undefined) return;
-    for (const p of procs.split('\n')) if (p) out.push(Number(p));
-    let kids: string[] = [];
-    try {
-      kids = readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
-    } catch {
-      kids = [];
-    }
-    for (const k of kids) walk(join(d, k));
-  };
-  walk(dir);
+  for (let level = [dir]; level.length > 0; ) {
+    const texts = readSmallFiles(level.map((d) => join(d, 'cgroup.procs')));
+    const next: string[] = [];
+    level.forEach((d, i) => {
+      const procs = texts[i];
+      if (procs === null || procs === undefined) return; // gone meanwhile: neither it nor its children count
+      for (const p of procs.split('\n')) if (p) out.push(Number(p));
+      try {
+        for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) next.push(join(d, e.name));
+      } catch {
+        // removed meanwhile
+      }
+    });
+    level = next;
+  }
   return out.sort((a, b) => a - b);
 }
