@@ -1,3 +1,4 @@
+import { loadavg } from 'node:os';
 // What every scenario gets, and the A-B-A-B sampling loop they share.
 
 import type { Row, Series } from './stats';
@@ -36,7 +37,29 @@ export interface BenchContext {
   fleets: Map<RuntimeName, Fleet>;
   /** daemon RSS readings (bytes) taken after the warm-up, with no pod: the memory scenario's idle row */
   idleRss: Map<RuntimeName, number[]>;
+  /** Resolves once the host's 1-minute load average is below --quiet-load (at once without it). */
+  untilQuiet(what: string): Promise<void>;
   log(msg: string): void;
+}
+
+/**
+ * A wait for a quiet host, for the phases whose wall times a shared machine would distort: polls
+ * the 1-minute load average every 5 s until it is below `limit` (undefined: no wait).
+ */
+export function quietWaiter(limit: number | undefined, log: (msg: string) => void): (what: string) => Promise<void> {
+  return async (what) => {
+    if (limit === undefined) return;
+    const start = Date.now();
+    let nextLog = start;
+    while (loadavg()[0]! >= limit) {
+      if (Date.now() >= nextLog) {
+        log(`${what}: waiting for the load average (${loadavg()[0]!.toFixed(2)}) to fall below ${limit}`);
+        nextLog = Date.now() + 60_000;
+      }
+      await new Promise((r) => setTimeout(r, 5_000));
+    }
+    if (Date.now() - start > 1_000) log(`${what}: load ${loadavg()[0]!.toFixed(2)} after ${Math.round((Date.now() - start) / 1000)} s`);
+  };
 }
 
 export interface Scenario {

@@ -127,6 +127,7 @@ export const restartStoreScenario: Scenario = {
         },
       })),
     );
+    await ctx.untilQuiet('restart-5k');
     const ops = {
       kv: `restart (kill -9) until Version answers, ${what}`,
       kl: `restart (kill -9) until ListContainers answers, ${what}`,

@@ -1,5 +1,5 @@
 // nori vs containerd, side by side: `npm run bench -- [--scenarios a,b] [--n 40] [--n-heavy 3]
-// [--pods 100] [--store-pods 50] [--per-pod 100] [--json out.json] [--no-containerd] [--no-big]`.
+// [--pods 100] [--store-pods 50] [--per-pod 100] [--json out.json] [--no-containerd] [--no-big] [--quiet-load L]`.
 // See docs/performance.md.
 
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { loadFixtures, pushFixtures, startRegistry, type PushedFixture, type TestRegistry } from '../test/helpers/registry';
 import { createdIds, removeAllPods, removePod, runPod, startContainer } from './cri';
-import { describeError, type BenchContext, type BenchImage } from './context';
+import { describeError, quietWaiter, type BenchContext, type BenchImage } from './context';
 import { diff, phaseTable, scrape, type PhaseRow } from './phases';
 import { stepTable } from './steps';
 import { cgroupLeftovers, rssBytes } from './procs';
@@ -40,10 +40,12 @@ interface Options {
   json?: string;
   containerd: boolean;
   big: boolean;
+  quietLoad?: number;
 }
 
 const USAGE = `usage: npm run bench -- [--scenarios ${SCENARIOS.map((s) => s.name).join(',')}] [--n 40] [--n-heavy 3]
                         [--pods 100] [--store-pods 50] [--per-pod 100] [--json out.json] [--no-containerd] [--no-big]
+                        [--quiet-load L]  (restart-5k: time the restarts only once the 1-min load average < L)
 ${SCENARIOS.map((s) => `  ${s.name.padEnd(14)}${s.describe}`).join('\n')}`;
 
 function parseArgs(argv: string[]): Options {
@@ -73,6 +75,12 @@ function parseArgs(argv: string[]): Options {
       case '--json': o.json = value(); break;
       case '--no-containerd': o.containerd = false; break;
       case '--no-big': o.big = false; break;
+      case '--quiet-load': {
+        const v = Number(value());
+        if (!(v > 0)) throw new Error('--quiet-load needs a positive load average');
+        o.quietLoad = v;
+        break;
+      }
       case '--help': case '-h': console.log(USAGE); process.exit(0); break;
       default: throw new Error(`unknown argument ${a}\n${USAGE}`);
     }
@@ -170,7 +178,7 @@ async function main(): Promise<number> {
       ctr = c.ctr;
       await c.client.call('PullImage', { image: { image: pause } });
     }
-    const ctx: BenchContext = { runtimes, n: opts.n, nHeavy: opts.nHeavy, fleetPods: opts.pods, store: { pods: opts.storePods, perPod: opts.perPod }, images, ctr, fleets: new Map(), idleRss: new Map(), log };
+    const ctx: BenchContext = { runtimes, n: opts.n, nHeavy: opts.nHeavy, fleetPods: opts.pods, store: { pods: opts.storePods, perPod: opts.perPod }, images, ctr, fleets: new Map(), idleRss: new Map(), untilQuiet: quietWaiter(opts.quietLoad, log), log };
     // warm-up, not measured: the image in place, one pod + container cycle
     for (const rt of runtimes) {
       try {
