@@ -12,7 +12,7 @@
 
 import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
-import { INVALID_AUTHORITY_CHAR, VALID_AUTHORITY, encodeRawString, readInt, readString } from './hpack_read';
+import { INVALID_AUTHORITY_CHAR, VALID_AUTHORITY, encodeRawString, readInt, readString, skipString } from './hpack_read';
 
 const PREFACE_LEN = 24;
 const FRAME_HEADERS = 0x1;
@@ -57,13 +57,22 @@ export class AuthorityFix extends Duplex {
   }
 
   _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
-    this.socket.write(chunk, cb);
+    this.send(chunk, cb);
   }
 
   // HTTP/2 hands a whole batch of frames over at once (corked): one write, one syscall, instead
   // of one per frame. Most of a small call's server CPU went to these writes.
   _writev(chunks: Array<{ chunk: Buffer }>, cb: (e?: Error | null) => void): void {
-    this.socket.write(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk)), cb);
+    this.send(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk)), cb);
+  }
+
+  // HTTP/2 has one write in flight at a time, and the next frames (a call's trailers) wait for it
+  // to finish. The write is done for HTTP/2 once the socket took the bytes, not when the kernel
+  // has: the socket keeps what the kernel could not take yet, and a full socket holds HTTP/2 back
+  // until it drains. A failed write destroys the socket, and with it this stream.
+  private send(data: Buffer, cb: (e?: Error | null) => void): void {
+    if (this.socket.write(data)) cb();
+    else this.socket.once('drain', () => cb());
   }
 
   _final(cb: (e?: Error | null) => void): void {
@@ -202,9 +211,13 @@ export function fixAuthority(block: Buffer): Buffer | null {
       i = n.next;
     }
     const valueStart = i;
+    if (!isAuthority) {
+      i = skipString(block, i); // no need to decode what is left as it is
+      continue;
+    }
     const v = readString(block, i);
     i = v.next;
-    if (isAuthority && !VALID_AUTHORITY.test(v.text)) {
+    if (!VALID_AUTHORITY.test(v.text)) {
       parts.push(block.subarray(copyFrom, valueStart), encodeRawString(v.text.replace(INVALID_AUTHORITY_CHAR, '-')));
       copyFrom = i;
       changed = true;

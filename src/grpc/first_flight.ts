@@ -27,7 +27,7 @@ export type FirstFlight =
    * SETTINGS have arrived, so a client that waits for the server's preface (Go's) is waiting now.
    */
   | { kind: 'incomplete'; clientPreface: boolean; ackAt: number | undefined }
-  /** The first header block is complete; `authorityValid`: nghttp2 accepts its :authority and host. */
+  /** The first header block is complete; `authorityValid`: nghttp2 accepts its :authority. */
   | { kind: 'headers'; authorityValid: boolean; ackAt: number | undefined }
   /** A frame that a client may wait on an answer for (PING...), or one out of place: no more waiting. */
   | { kind: 'unexpected'; frameType: number };

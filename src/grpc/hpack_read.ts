@@ -4,13 +4,16 @@
 
 import { HUFFMAN_CODES, HUFFMAN_LENGTHS } from './hpack_huffman';
 
-/** Characters nghttp2 accepts in an :authority or host value (nghttp2_check_authority). */
+/**
+ * Characters nghttp2 accepts in an :authority (nghttp2_check_authority). A host header with others
+ * is only ignored, not refused, so only :authority decides whether a stream is served.
+ */
 export const VALID_AUTHORITY = /^[A-Za-z0-9\-._~!$&'()*+,;=:@[\]%]*$/;
 export const INVALID_AUTHORITY_CHAR = /[^A-Za-z0-9\-._~!$&'()*+,;=:@[\]%]/g;
 
 /**
  * RFC 7541 Appendix A: the static table's names, index 1..61. Their values are never asked for:
- * the two entries for :authority (1) and host (38) have empty values.
+ * the entry for :authority (1) has an empty one.
  */
 const STATIC_NAMES = [
   ':authority', ':method', ':method', ':path', ':path', ':scheme', ':scheme', ':status', ':status', ':status',
@@ -28,8 +31,8 @@ const STATIC_NAMES = [
 const DEFAULT_TABLE_SIZE = 4096;
 
 /**
- * The values of :authority and host in the first header block of a connection (the dynamic table
- * starts empty). Throws on a malformed block.
+ * The values of :authority in the first header block of a connection (the dynamic table starts
+ * empty). Throws on a malformed block.
  */
 export function firstBlockAuthorities(block: Buffer): string[] {
   const dynamic: { name: string; value: string }[] = []; // newest first
@@ -82,7 +85,7 @@ export function firstBlockAuthorities(block: Buffer): string[] {
         evict();
       }
     }
-    if (field.name === ':authority' || field.name === 'host') out.push(field.value);
+    if (field.name === ':authority') out.push(field.value);
   }
   return out;
 }
@@ -112,6 +115,14 @@ export function readString(buf: Buffer, at: number): { text: string; next: numbe
   if (end > buf.length) throw new Error('hpack: string past the end');
   const raw = buf.subarray(start, end);
   return { text: huffman ? huffmanDecode(raw) : raw.toString('latin1'), next: end };
+}
+
+/** Where the string literal at `at` ends, without decoding it. */
+export function skipString(buf: Buffer, at: number): number {
+  const len = readInt(buf, at, 7);
+  const end = len.next + len.value;
+  if (end > buf.length) throw new Error('hpack: string past the end');
+  return end;
 }
 
 /** A raw (not Huffman-coded) HPACK string literal. */
