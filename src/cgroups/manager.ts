@@ -15,7 +15,7 @@
 // not made it) and removed through systemd, and a process nori starts for the pod goes into a
 // transient scope in it. What was made that way is recorded as "systemd:<unit>".
 
-import { mkdirSync, promises as fs, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, promises as fs, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { InvalidArgumentError } from '../errors';
 import { cgroupfsComponents, defaultPodParent, expandSlice, isSystemdSlice, POD_INIT_CGROUP, toCgroupfsPath } from './names';
@@ -166,14 +166,25 @@ export class CgroupManager {
     const created: CreatedDirs = [];
     const v1Tasks: string[] = [];
     const v2Leaves: string[] = [];
-    for (const h of this.hierarchyDirs()) {
-      const up = path.join(h, ...parts);
-      const dir = path.join(up, name);
-      const made = mkdirIfMissing(dir);
-      if (made) created.push(dir);
-      if (made || isCpuset(h)) this.initDir(up, dir, h);
-      if (isCgroup2(h)) v2Leaves.push(dir);
-      else v1Tasks.push(path.join(dir, 'tasks'));
+    try {
+      for (const h of this.hierarchyDirs()) {
+        const up = path.join(h, ...parts);
+        const dir = path.join(up, name);
+        const made = mkdirIfMissing(dir);
+        if (made) created.push(dir);
+        if (made || isCpuset(h)) this.initDir(up, dir, h);
+        if (isCgroup2(h)) v2Leaves.push(dir);
+        else v1Tasks.push(path.join(dir, 'tasks'));
+      }
+    } catch (e) {
+      for (const dir of [...created].reverse()) {
+        try {
+          rmdirSync(dir);
+        } catch {
+          // best effort: a cgroup made a moment ago and still empty
+        }
+      }
+      throw e;
     }
     return { created, v1Tasks, v2Leaves };
   }
@@ -197,26 +208,21 @@ export class CgroupManager {
       await this.systemd.startScope(scope, slice, pid, `nori ${name} of pod ${podId}`);
       return [`${UNIT_PREFIX}${slice}/${scope}`];
     }
-    const created: CreatedDirs = [];
+    const leaf = this.prepareLeaf(parent, name);
     const placedIn: string[] = [];
     try {
-      for (const h of this.hierarchyDirs()) {
-        const up = path.join(h, ...parts);
-        const dir = path.join(up, name);
-        const made = mkdirIfMissing(dir);
-        if (made) created.push(dir);
-        if (made || isCpuset(h)) this.initDir(up, dir, h);
+      for (const dir of [...leaf.v1Tasks.map((t) => path.dirname(t)), ...leaf.v2Leaves]) {
         // r+: cgroupfs always has the file; anything else is no cgroup to move into.
         writeFileSync(path.join(dir, 'cgroup.procs'), String(pid), { flag: 'r+' });
-        placedIn.push(up);
+        placedIn.push(path.dirname(dir));
       }
     } catch (e) {
       // Back to the pod's own level where it was moved already, or the dirs made stay busy.
       for (const up of placedIn) await fs.writeFile(path.join(up, 'cgroup.procs'), String(pid), { flag: 'r+' }).catch(() => undefined);
-      await this.removeDirs(created).catch(() => undefined);
+      await this.removeDirs(leaf.created).catch(() => undefined);
       throw e;
     }
-    return created;
+    return leaf.created;
   }
 
   /**
