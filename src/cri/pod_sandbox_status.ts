@@ -1,7 +1,7 @@
 import { NotFoundError } from '../errors';
 import type { PodSandboxStatusRequest, PodSandboxStatusResponse } from '../gen/api';
 import type { SandboxService } from '../sandbox/service';
-import { podVerboseInfo, warmPodFacts } from '../inspect/verbose';
+import { forgetPod, podVerboseInfo, warmPodFacts } from '../inspect/verbose';
 import { toStatus, verboseInfo } from '../sandbox/status';
 import type { UnaryHandler } from './context';
 
@@ -10,6 +10,7 @@ export function podSandboxStatus(s: SandboxService): UnaryHandler<PodSandboxStat
   s.creationWatchers.push(warmPodFacts);
   // Its views are built once the answer to RunPodSandbox is written, while the client turns around.
   s.listeners.push((t, id) => t === 'READY' && setImmediate(() => warmViews(s, id)));
+  s.listeners.push((t, id) => t === 'REMOVED' && forgetPod(id));
   return async (req) => {
     const e = s.entry(req.podSandboxId);
     if (!e) throw new NotFoundError(`pod sandbox "${req.podSandboxId}" not found`);

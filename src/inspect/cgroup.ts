@@ -44,8 +44,8 @@ const V2_FILES = ['cgroup.controllers', 'memory.max', 'memory.current', 'cpu.max
 
 /**
  * Where a cgroup is and which of the files above it has: what cannot change while the cgroup
- * exists, found once per pod or container (src/inspect/kernel_cache.ts). Only the files' contents
- * are read on each call.
+ * exists, found once per pod or container (model.ts). Only the files' contents are read on each
+ * call, through files kept open (cgroup_files.ts).
  */
 export interface CgroupShape {
   configured: string;
@@ -161,33 +161,6 @@ export function discoverPathCgroup(configured: string, mounts = cgroupLayout()):
   if (mounts.v2Mount) hs.push({ id: 0, controllers: [], path });
   const found = discover(mounts, hs, true);
   return { shape: { configured, hierarchies: found.map((f) => f.shape) }, view: { configured, hierarchies: found.map((f) => f.view) } };
-}
-
-/** Each shape's file paths, joined once: a shape is read on every verbose call. */
-const shapePaths = new WeakMap<CgroupShape, string[]>();
-
-/** The limit and usage files of a known cgroup, read now. */
-export function readCgroup(shape: CgroupShape): CgroupView {
-  let paths = shapePaths.get(shape);
-  if (!paths) {
-    paths = shape.hierarchies.flatMap((h) => (h.dir ? h.fileNames.map((n) => join(h.dir!, n)) : []));
-    shapePaths.set(shape, paths);
-  }
-  const texts = paths.length ? readSmallFiles(paths) : [];
-  let i = 0;
-  return {
-    configured: shape.configured,
-    hierarchies: shape.hierarchies.map(({ fileNames, ...h }) => {
-      const files: Record<string, string> = {};
-      if (h.dir) {
-        for (const n of fileNames) {
-          const t = texts[i++];
-          if (t !== null && t !== undefined) files[n] = t.trim();
-        }
-      }
-      return { ...h, files };
-    }),
-  };
 }
 
 export function processCgroup(pid: number, configured: string, mounts = cgroupLayout()): CgroupView | undefined {

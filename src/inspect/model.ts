@@ -11,7 +11,8 @@
 
 import { join } from 'node:path';
 import type { SandboxRecord } from '../sandbox/api';
-import { discoverPathCgroup, discoverProcessCgroup, pidsUnder, procsDirOf, readCgroup, type CgroupShape, type CgroupView } from './cgroup';
+import { discoverPathCgroup, discoverProcessCgroup, pidsUnder, procsDirOf, type CgroupView } from './cgroup';
+import { KeptCgroupFiles } from './cgroup_files';
 import { hostInodes, inodesOf, podNamespaces, processNamespaces, type NamespaceEntry } from './namespaces';
 import { builtinNetfilter, podNetfilter, type NetfilterView } from './netfilter';
 import { podNetwork, type NetworkView } from './network';
@@ -37,7 +38,7 @@ type PodFacts = Pick<SandboxRecord, 'id' | 'nsPaths' | 'cgroupParent' | 'ip' | '
 /** A pod's kernel facts, found on the first ask. Make a new one when the pod's state changes. */
 export class PodKernelFacts {
   private namespaces?: NamespaceEntry[];
-  private cgroup?: CgroupShape;
+  private cgroup?: KeptCgroupFiles;
   private network?: Promise<NetworkView | null>;
   /** Kept only on the built-in network: nori's own table is the only place its rules live. */
   private builtinRules?: Promise<NetfilterView | null>;
@@ -73,8 +74,13 @@ export class PodKernelFacts {
 
   private discoverCgroup(): CgroupView {
     const d = discoverPathCgroup(this.pod.cgroupParent);
-    if (d.shape.hierarchies.length > 0) this.cgroup = d.shape;
+    if (d.shape.hierarchies.length > 0) this.cgroup = new KeptCgroupFiles(d.shape);
     return d.view;
+  }
+
+  /** Closes the cgroup files kept open (the facts are forgotten). */
+  close(): void {
+    this.cgroup?.close();
   }
 
   async view(): Promise<PodKernelView> {
@@ -83,7 +89,7 @@ export class PodKernelFacts {
     // Started first: netlink and nft answer on threads of their own while the files are read here.
     const network = hostNet ? Promise.resolve(null) : (this.network ??= podNetwork(pod.nsPaths.net!));
     const netfilter = hostNet ? Promise.resolve(null) : this.netfilter(network, this.ips());
-    const cgroup = this.cgroup ? readCgroup(this.cgroup) : this.discoverCgroup();
+    const cgroup = this.cgroup ? this.cgroup.read() : this.discoverCgroup();
     this.namespaces ??= podNamespaces(pod.nsPaths);
     const procsDir = procsDirOf(cgroup);
     const view: PodKernelView = {
@@ -132,7 +138,7 @@ interface ContainerFactsInput {
 export class ContainerKernelFacts {
   readonly pid: number;
   private namespaces?: NamespaceEntry[];
-  private cgroup?: CgroupShape | null;
+  private cgroup?: KeptCgroupFiles | null;
   private rootfs?: OverlayView | null;
 
   constructor(
@@ -151,7 +157,7 @@ export class ContainerKernelFacts {
 
   private discoverCgroup(): CgroupView | null {
     const d = discoverProcessCgroup(this.pid, this.c.cgroupPath);
-    if (d) this.cgroup = d.shape;
+    if (d) this.cgroup = new KeptCgroupFiles(d.shape);
     return d?.view ?? null;
   }
 
@@ -165,10 +171,15 @@ export class ContainerKernelFacts {
     if (!this.rootfs) this.rootfs = containerOverlay(join(this.c.bundle, 'rootfs'), this.layerStoreDir) ?? null;
   }
 
+  /** Closes the cgroup files kept open (the facts are forgotten). */
+  close(): void {
+    this.cgroup?.close();
+  }
+
   view(): ContainerKernelView {
     const pid = this.pid;
     let cgroup: CgroupView | null = null;
-    if (pid && this.cgroup) cgroup = readCgroup(this.cgroup);
+    if (pid && this.cgroup) cgroup = this.cgroup.read();
     else if (pid && this.cgroup === undefined) cgroup = this.discoverCgroup();
     this.warmFixed();
     const procsDir = cgroup ? procsDirOf(cgroup) : undefined;

@@ -14,7 +14,16 @@ import { ContainerKernelFacts, PodKernelFacts, type ContainerKernelView } from '
 /** Kept by record object: a pod's entry keeps its record while it exists, and RunPodSandbox's warm-up has only the record. */
 const podFacts = new WeakMap<object, { key: string; facts: PodKernelFacts }>();
 
+/** The same facts by pod id, to close their kept files when the pod is removed. */
+const podFactsById = new Map<string, PodKernelFacts>();
+
 const factsKey = (state: string, networkTornDown: boolean) => `${state}|${networkTornDown}`;
+
+function keepPodFacts(rec: StoredRecord, key: string, facts: PodKernelFacts): void {
+  podFacts.get(rec)?.facts.close();
+  podFacts.set(rec, { key, facts });
+  podFactsById.set(rec.id, facts);
+}
 
 function podFactsOf(e: SandboxEntry): PodKernelFacts {
   const key = factsKey(e.row.state, e.row.networkTornDown);
@@ -22,8 +31,14 @@ function podFactsOf(e: SandboxEntry): PodKernelFacts {
   if (have?.key === key) return have.facts;
   const pod = e.row.networkTornDown ? { ...e.rec, nsPaths: { ...e.rec.nsPaths, net: undefined }, network: 'NODE' as const } : e.rec;
   const facts = new PodKernelFacts(pod, e.rec.internals.podInitPid);
-  podFacts.set(e.rec, { key, facts });
+  keepPodFacts(e.rec, key, facts);
   return facts;
+}
+
+/** The pod is gone: its kept cgroup files are closed. */
+export function forgetPod(id: string): void {
+  podFactsById.get(id)?.close();
+  podFactsById.delete(id);
 }
 
 /**
@@ -37,7 +52,7 @@ export function warmPodFacts(stage: PodCreationStage, rec: StoredRecord): void {
   let have = podFacts.get(rec);
   if (have?.key !== factsKey('READY', false)) {
     have = { key: factsKey('READY', false), facts: new PodKernelFacts(rec, rec.internals.podInitPid) };
-    podFacts.set(rec, have);
+    keepPodFacts(rec, have.key, have.facts);
   }
   if (stage === 'network-adding') have.facts.warmLocal();
   else have.facts.warmNetwork();
@@ -65,6 +80,7 @@ export function containerKernelInfo(
   let facts = containerFacts.get(row.id);
   const pid = running && row.pid > 0 ? row.pid : 0;
   if (!facts || facts.pid !== pid) {
+    facts?.close();
     facts = new ContainerKernelFacts({ ...row, running }, pod, join(config.root, 'overlay2'));
     containerFacts.set(row.id, facts);
   }
@@ -79,10 +95,12 @@ export function warmContainerFacts(
 ): void {
   const facts = new ContainerKernelFacts({ ...row, running: true }, pod, join(config.root, 'overlay2'));
   facts.warm();
+  containerFacts.get(row.id)?.close();
   containerFacts.set(row.id, facts);
 }
 
 /** The container stopped or is gone: what was read of it no longer holds. */
 export function forgetContainer(id: string): void {
+  containerFacts.get(id)?.close();
   containerFacts.delete(id);
 }

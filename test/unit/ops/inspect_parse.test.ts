@@ -59,6 +59,31 @@ table inet nori {
     assert.equal(wide.length, 1);
     assert.equal(nftRules('table inet nori_br {\n\tchain p {\n\t\tip saddr 10.90.0.0/16 masquerade\n\t}\n}\n', ['10.89.3.4'], ID).length, 0);
   });
+
+  it('matches a dual-stack pod by either address, and neither by a longer address or another pod\'s id', () => {
+    const text = `table inet nori_br {
+\tmap hostports4 {
+\t\telements = { 8080 : 10.89.0.7 . 80 }
+\t}
+\tmap hostports6 {
+\t\telements = { 8080 : fd00:89::7 . 80 }
+\t}
+\tchain forward {
+\t\tip daddr 10.89.0.7/32 accept
+\t\tip daddr 10.89.0.70 accept
+\t\tip6 daddr fd00:89::7b accept
+\t\tcomment "pod other-pod-id"
+\t}
+}
+`;
+    const r = nftRules(text, ['10.89.0.7', 'fd00:89::7'], ID);
+    assert.deepEqual(r.map((x) => x.rule), [
+      'elements = { 8080 : 10.89.0.7 . 80 }',
+      'elements = { 8080 : fd00:89::7 . 80 }',
+      'ip daddr 10.89.0.7/32 accept',
+    ]);
+    assert.deepEqual(nftRules(text, [], ''), [], 'a pod with no address and no id matches nothing');
+  });
 });
 
 describe('inspect: pod and host sides of the veth', () => {
