@@ -23,11 +23,16 @@ export class KeptCgroupFiles {
 
   constructor(readonly shape: CgroupShape) {}
 
-  /** The files' contents now, as readCgroup gives them. */
-  read(): CgroupView {
+  /** Opens the files now (a warm-up), so the first read costs what a later one does. */
+  prepare(): void {
     if (!this.fds) this.openAll();
     open.delete(this);
     open.add(this);
+  }
+
+  /** The files' contents now, as the cgroup's discovery gives them. */
+  read(): CgroupView {
+    this.prepare();
     let i = 0;
     return {
       configured: this.shape.configured,

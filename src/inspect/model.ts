@@ -54,6 +54,7 @@ export class PodKernelFacts {
    */
   warmLocal(): void {
     if (!this.cgroup) this.discoverCgroup();
+    this.cgroup?.prepare();
     this.namespaces ??= podNamespaces(this.pod.nsPaths);
   }
 
@@ -152,6 +153,7 @@ export class ContainerKernelFacts {
   /** Finds what stays while this init lives, before anyone asks (StartContainer calls it: it has the time). */
   warm(): void {
     if (this.pid && this.cgroup === undefined) this.discoverCgroup();
+    this.cgroup?.prepare();
     this.warmFixed();
   }
 
