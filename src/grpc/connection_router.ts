@@ -33,7 +33,12 @@ const MAX_HELD_BYTES = 64 * 1024;
  */
 const FIRST_HEADERS_WAIT_MS = 10_000;
 
-export function routeConnection(socket: Socket, deliver: (connection: Duplex) => void, counted: (path: ConnectionPath) => void): void {
+export function routeConnection(
+  socket: Socket,
+  deliver: (connection: Duplex) => void,
+  counted: (path: ConnectionPath) => void,
+  waitMs = FIRST_HEADERS_WAIT_MS,
+): void {
   let held: Buffer = Buffer.alloc(0);
   let settingsSent = false;
 
@@ -87,7 +92,7 @@ export function routeConnection(socket: Socket, deliver: (connection: Duplex) =>
     socket.destroy();
   };
   const onError = () => undefined; // 'close' follows
-  const timer = setTimeout(rewritten, FIRST_HEADERS_WAIT_MS);
+  const timer = setTimeout(rewritten, waitMs);
   socket.on('data', onData);
   socket.on('end', onEnd);
   socket.on('error', onError);
