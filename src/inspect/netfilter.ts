@@ -172,11 +172,11 @@ export async function podNetfilter(ips: readonly string[], id: string, bridge?: 
   if (builtin) return builtin;
   const v4 = ips.some((ip) => !ip.includes(':'));
   const v6 = ips.some((ip) => ip.includes(':'));
-  const nft = await nftRuleset();
+  const nft = await byGeneration('nft list ruleset', nftRuleset);
   const cni = !builtinBridge(nft, bridge);
   const [ipt, ip6t] = await Promise.all([
-    cni && (v4 || ips.length === 0) ? sharedRun('iptables-save') : Promise.resolve(null),
-    cni && v6 ? sharedRun('ip6tables-save') : Promise.resolve(null),
+    cni && (v4 || ips.length === 0) ? savedRules('iptables-save') : Promise.resolve(null),
+    cni && v6 ? savedRules('ip6tables-save') : Promise.resolve(null),
   ]);
   return {
     ips: [...ips],
@@ -187,6 +187,41 @@ export async function podNetfilter(ips: readonly string[], id: string, bridge?: 
       ...(nft ? nftRules(nft, ips, id) : []),
     ],
   };
+}
+
+/** Outputs kept with the netns's nftables ruleset generation they were read at. */
+const byGen = new Map<string, { gen: number; text: string | null }>();
+
+/**
+ * `read()`, reused while the ruleset generation stays the same: any committed change to any
+ * nftables table bumps it, so an answer kept this way is what a read now would say. Kept only
+ * when nothing changed while it was read.
+ */
+async function byGeneration(key: string, read: () => Promise<string | null>): Promise<string | null> {
+  const gen = nftGeneration();
+  if (gen === undefined) return read();
+  const have = byGen.get(key);
+  if (have?.gen === gen) return have.text;
+  const text = await read();
+  if (nftGeneration() === gen) byGen.set(key, { gen, text });
+  else byGen.delete(key);
+  return text;
+}
+
+const nftBacked = new Map<string, Promise<boolean>>();
+
+/**
+ * The CNI plugins' rules. A save by iptables-nft (Debian's default) prints nftables tables, so
+ * it is kept by generation like the ruleset: at steady state a verbose status of a CNI pod
+ * runs no process. The legacy variant's tables are outside nftables: saved on every call.
+ */
+async function savedRules(tool: 'iptables-save' | 'ip6tables-save'): Promise<string | null> {
+  let nft = nftBacked.get(tool);
+  if (!nft) {
+    nft = runText(tool, ['--version']).then((v) => v !== null && v.includes('nf_tables'));
+    nftBacked.set(tool, nft);
+  }
+  return (await nft) ? byGeneration(tool, () => sharedRun(tool)) : sharedRun(tool);
 }
 
 const running = new Map<string, Promise<string | null>>();

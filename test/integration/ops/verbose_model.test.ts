@@ -211,6 +211,21 @@ describe('verbose status: the kernel view (real pod, real bridge network)', func
     for (const l of chainRules) assert.ok(rules.some((r) => r.rule === l && r.chain === jump && r.table === 'nat'), l);
   });
 
+  it('pod: a rule added or removed after an earlier ask shows in the next ask (no stale listing)', async () => {
+    const ip = podInfo.cniResult.ips[0].address.split('/')[0] as string;
+    const rule = ['FORWARD', '-s', `${ip}/32`, '-m', 'comment', '--comment', 'nori-verbose-test', '-j', 'ACCEPT'];
+    const ask = async () => JSON.parse((await inside.nori.client.call('PodSandboxStatus', { pod_sandbox_id: pod.id, verbose: true })).info.info).kernel.netfilter.rules as any[];
+    const shows = (rules: any[]) => rules.some((r) => r.source === 'iptables' && r.chain === 'FORWARD' && r.rule.includes('nori-verbose-test'));
+    assert.equal(shows(await ask()), false);
+    sh('iptables', ['-t', 'filter', '-I', ...rule]);
+    try {
+      assert.equal(shows(await ask()), true, 'the added rule is listed');
+    } finally {
+      sh('iptables', ['-t', 'filter', '-D', ...rule]);
+    }
+    assert.equal(shows(await ask()), false, 'the removed rule is gone');
+  });
+
   it('nori inspect draws the same values through the CRI socket', () => {
     const run = (id: string) => execFileSync(process.execPath, [NORI_BIN, 'inspect', id, '--listen', `unix://${inside.nori.socket}`], { encoding: 'utf8' });
     const podText = run(pod.id.slice(0, 16));
