@@ -213,15 +213,16 @@ describe('verbose status: the kernel view (real pod, real bridge network)', func
 
   it('pod: a rule added or removed after an earlier ask shows in the next ask (no stale listing)', async () => {
     const ip = podInfo.cniResult.ips[0].address.split('/')[0] as string;
-    const rule = ['FORWARD', '-s', `${ip}/32`, '-m', 'comment', '--comment', 'nori-verbose-test', '-j', 'ACCEPT'];
+    // In the nat table, which ipMasq already made: adding a filter rule would create that table.
+    const rule = ['POSTROUTING', '-s', `${ip}/32`, '-m', 'comment', '--comment', 'nori-verbose-test', '-j', 'RETURN'];
     const ask = async () => JSON.parse((await inside.nori.client.call('PodSandboxStatus', { pod_sandbox_id: pod.id, verbose: true })).info.info).kernel.netfilter.rules as any[];
-    const shows = (rules: any[]) => rules.some((r) => r.source === 'iptables' && r.chain === 'FORWARD' && r.rule.includes('nori-verbose-test'));
+    const shows = (rules: any[]) => rules.some((r) => r.source === 'iptables' && r.table === 'nat' && r.chain === 'POSTROUTING' && r.rule.includes('nori-verbose-test'));
     assert.equal(shows(await ask()), false);
-    sh('iptables', ['-t', 'filter', '-I', ...rule]);
+    sh('iptables', ['-t', 'nat', '-I', ...rule]);
     try {
       assert.equal(shows(await ask()), true, 'the added rule is listed');
     } finally {
-      sh('iptables', ['-t', 'filter', '-D', ...rule]);
+      sh('iptables', ['-t', 'nat', '-D', ...rule]);
     }
     assert.equal(shows(await ask()), false, 'the removed rule is gone');
   });
