@@ -4,7 +4,10 @@
 // Frames and HPACK literals are built by hand from RFC 9113 and RFC 7541.
 
 import { connect, type Socket } from 'node:net';
+import { frame } from './h2_frame';
 import { protoRoot } from './raw-grpc';
+
+export { frame };
 
 export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 export const T = { DATA: 0x0, HEADERS: 0x1, SETTINGS: 0x4, PING: 0x6, GOAWAY: 0x7, WINDOW_UPDATE: 0x8 } as const;
@@ -16,14 +19,6 @@ export interface Frame {
   payload: Buffer;
 }
 
-export function frame(type: number, flags: number, stream: number, payload: Buffer = Buffer.alloc(0)): Buffer {
-  const h = Buffer.alloc(9);
-  h.writeUIntBE(payload.length, 0, 3);
-  h[3] = type;
-  h[4] = flags;
-  h.writeUInt32BE(stream, 5);
-  return Buffer.concat([h, payload]);
-}
 export const SETTINGS = frame(T.SETTINGS, 0, 0);
 export const SETTINGS_ACK = frame(T.SETTINGS, 0x1, 0);
 export const PING = frame(T.PING, 0, 0, Buffer.from('nori-png'));

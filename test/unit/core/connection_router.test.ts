@@ -6,16 +6,9 @@ import type { Duplex } from 'node:stream';
 import { AuthorityFix } from '../../../src/grpc/authority_fix';
 import { routeConnection, type ConnectionPath } from '../../../src/grpc/connection_router';
 import { CLIENT_PREFACE, EMPTY_SETTINGS } from '../../../src/grpc/first_flight';
+import { frame } from '../../helpers/h2_frame';
 
-// Frames by hand (RFC 9113 4.1); HPACK literals (RFC 7541 6.2.1).
-function frame(type: number, flags: number, stream: number, payload: Buffer = Buffer.alloc(0)): Buffer {
-  const h = Buffer.alloc(9);
-  h.writeUIntBE(payload.length, 0, 3);
-  h[3] = type;
-  h[4] = flags;
-  h.writeUInt32BE(stream, 5);
-  return Buffer.concat([h, payload]);
-}
+// HPACK literals by hand (RFC 7541 6.2.1).
 const ACK = frame(0x4, 0x1, 0);
 const request = (authority: string) =>
   Buffer.concat([

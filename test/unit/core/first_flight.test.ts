@@ -4,16 +4,8 @@ import type { Socket } from 'node:net';
 import { AuthorityFix } from '../../../src/grpc/authority_fix';
 import { CLIENT_PREFACE, EMPTY_SETTINGS, examineFirstFlight } from '../../../src/grpc/first_flight';
 import { firstBlockAuthorities } from '../../../src/grpc/hpack_read';
+import { frame } from '../../helpers/h2_frame';
 
-// Frames built by hand from RFC 9113 section 4.1: 24-bit length, type, flags, 31-bit stream id.
-function frame(type: number, flags: number, stream: number, payload: Buffer = Buffer.alloc(0)): Buffer {
-  const h = Buffer.alloc(9);
-  h.writeUIntBE(payload.length, 0, 3);
-  h[3] = type;
-  h[4] = flags;
-  h.writeUInt32BE(stream, 5);
-  return Buffer.concat([h, payload]);
-}
 const SETTINGS = (payload?: Buffer) => frame(0x4, 0, 0, payload);
 const ACK = frame(0x4, 0x1, 0);
 const WINDOW_UPDATE = frame(0x8, 0, 0, Buffer.from([0, 0x0f, 0, 0]));
