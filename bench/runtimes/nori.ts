@@ -1,12 +1,14 @@
 // The nori under test: bin/nori on private dirs (through the integration tests' startNori), at
 // log level info so that logging costs what it costs in production.
 
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startNori } from '../../test/helpers/daemon';
 import { deleteLink, findOwnProcesses, linkExists, mountsUnder, unmountAll } from '../procs';
 import { benchConflist, benchNet, type BenchRuntime, type RestartTimes } from './types';
 import { timeToAnswer } from '../answer_probe';
+import { tableName } from '../../src/network/bridge/nft-rules';
 
 export const NORI_NET = benchNet('nori', 'nori-bench', 'nbench0', '10.213.0.0/16');
 
@@ -14,7 +16,11 @@ export async function startBenchNori(workDir: string, registryHost: string): Pro
   const dir = join(workDir, 'nori');
   mkdirSync(join(dir, 'net.d'), { recursive: true });
   const ipamDir = join(dir, 'ipam');
-  writeFileSync(join(dir, 'net.d', `10-${NORI_NET.name}.conflist`), benchConflist(NORI_NET.name, NORI_NET.bridge, NORI_NET.subnet, ipamDir));
+  // NORI_BENCH_NORI_NETWORK=builtin: nori on its own bridge network (same bridge name and subnet),
+  // as the lab bench runs it; containerd stays on the CNI chain.
+  const builtin = process.env.NORI_BENCH_NORI_NETWORK === 'builtin';
+  const networkArgs = builtin ? ['--network', 'builtin', '--bridge', NORI_NET.bridge, '--pod-cidr', NORI_NET.subnet] : [];
+  if (!builtin) writeFileSync(join(dir, 'net.d', `10-${NORI_NET.name}.conflist`), benchConflist(NORI_NET.name, NORI_NET.bridge, NORI_NET.subnet, ipamDir));
   // mirrors nothing; only lets the bench registry be plain HTTP
   const registriesConf = join(dir, 'registries.conf');
   writeFileSync(registriesConf, `unqualified-search-registries = []\n\n[[registry]]\nlocation = "${registryHost}"\ninsecure = true\n`);
@@ -23,7 +29,7 @@ export async function startBenchNori(workDir: string, registryHost: string): Pro
   // NORI_BENCH_NODE_ARGS: flags for the daemon's node only (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
   const nodeArgs = process.env.NORI_BENCH_NODE_ARGS?.split(' ').filter(Boolean);
   const start = (waitReady: boolean) =>
-    startNori({ dir, extraArgs: ['--registries-conf', registriesConf, '--log-level', process.env.NORI_BENCH_LOG_LEVEL ?? 'info'], timeoutMs: 60_000, nodeArgs, waitReady });
+    startNori({ dir, extraArgs: ['--registries-conf', registriesConf, '--log-level', process.env.NORI_BENCH_LOG_LEVEL ?? 'info', ...networkArgs], timeoutMs: 60_000, nodeArgs, waitReady });
   let n = await start(true);
   return {
     name: 'nori',
@@ -67,6 +73,8 @@ export async function startBenchNori(workDir: string, registryHost: string): Pro
       const failed = unmountAll(roots);
       if (failed.length) problems.push(`could not unmount: ${failed.join(', ')}`);
       if (linkExists(NORI_NET.bridge)) deleteLink(NORI_NET.bridge);
+      // the built-in network's table outlives the daemon by design (a restart keeps pods reachable)
+      if (builtin) spawnSync('nft', ['delete', 'table', 'inet', tableName(NORI_NET.bridge)], { stdio: 'ignore' });
       rmSync(dir, { recursive: true, force: true });
       rmSync(logRoot, { recursive: true, force: true });
       return problems;
