@@ -298,12 +298,7 @@ export class CgroupManager {
 
 /** A cgroup2 hierarchy: the whole tree on v2, the "unified" one of a hybrid layout. */
 function isCgroup2(hierarchy: string): boolean {
-  try {
-    statSync(path.join(hierarchy, 'cgroup.controllers'));
-    return true;
-  } catch {
-    return false;
-  }
+  return detectLayout(hierarchy) === 'v2';
 }
 
 /** A v1 cpuset hierarchy (co-mounted names like cpu,cpuacct never include cpuset here). */
