@@ -8,10 +8,10 @@ import { CgroupManager } from '../cgroups/manager';
 import { defaultPodParent } from '../cgroups/names';
 import { hostIdmapsTmpfs } from './userns_host';
 import type { Config } from '../config';
-import { AlreadyExistsError, InternalError, errorMessage } from '../errors';
-import { NamespaceMode, PodSandboxConfig, type RunPodSandboxRequest } from '../gen/api';
+import { AlreadyExistsError, errorMessage } from '../errors';
+import { PodSandboxConfig, type RunPodSandboxRequest } from '../gen/api';
 import type { Logger } from '../log';
-import { podIPsFromResult, podRuntimeConf, bandwidthFromAnnotations, type CniNetwork, type RuntimeConf } from '../network';
+import { podIPsFromResult, type CniNetwork } from '../network';
 import type { PodNetwork } from '../network/pod-network';
 import { createPodNetwork } from '../network/select';
 import { SandboxStore, type SandboxRow } from '../store/sandbox_store';
@@ -22,19 +22,18 @@ import { mkdirp, writeFileAtomic } from '../util/fs';
 import type { PodContainerHooks, SandboxLookup, SandboxRecord } from './api';
 import { hostFile, hostsFile, resolvConfFrom } from './files';
 import { startPodInitInCgroups } from './pod_init';
-import { eachLimited } from '../util/parallel';
 import { KeyedLock } from '../util/keyed_lock';
 import { InFlight, sandboxNameKey } from './name_reservation';
-import { isPinned, isPodInit, killPodInit, pinPidNamespace, pinPodNamespaces, unpinAll } from './namespaces';
+import { pinPidNamespace, pinPodNamespaces, unpinAll } from './namespaces';
 import { NativeUsernsSys, type UsernsSys } from '../sys/userns';
 import { sandboxPaths } from './paths';
-import { decodeRecord, encodeRecord, publicRecord, type StoredRecord } from './record';
+import { encodeRecord, publicRecord, type StoredRecord } from './record';
+import { newSandboxRecord, newSandboxRow, pinnedKinds } from './new_record';
+import { recoverSandboxes } from './recover';
+import { releaseSandbox, sandboxRuntimeConf, stopSandbox, umountQuiet, type StepMark, type TeardownDeps } from './teardown';
 import { Rollback } from './rollback';
-import { modeName, planSandbox, type SandboxPlan } from './validate';
-import { isSysError } from '../sys/errors';
-import { MNT_DETACH } from '../sys/constants';
+import { planSandbox, type SandboxPlan } from './validate';
 import { faultPoint } from '../fault';
-import { removeOrphanSandboxes } from '../recovery/orphan_sandboxes';
 import { stepTimer } from '../util/step_timer';
 
 export interface SandboxServiceDeps {
@@ -159,63 +158,9 @@ export class SandboxService implements SandboxLookup {
 
   private async create(id: string, key: string, plan: SandboxPlan, log: Logger): Promise<string> {
     const p = sandboxPaths(this.config.state, id);
-    const nsOpt = plan.config.linux?.securityContext?.namespaceOptions;
-    const pinNet = !plan.hostNetwork;
-    const pinIpc = !plan.hostIpc;
-    const pinUts = !plan.hostNetwork;
-    const sharedPid = plan.pid === NamespaceMode.POD;
-    const rec: StoredRecord = {
-      id,
-      name: plan.name,
-      namespace: plan.namespace,
-      uid: plan.uid,
-      attempt: plan.attempt,
-      runtimeHandler: plan.handler,
-      labels: plan.config.labels,
-      annotations: plan.config.annotations,
-      hostname: plan.hostNetwork ? hostFile('/proc/sys/kernel/hostname').toString().trim() : plan.hostname,
-      network: modeName(nsOpt?.network ?? NamespaceMode.POD),
-      ipc: modeName(nsOpt?.ipc ?? NamespaceMode.POD),
-      pid: modeName(plan.pid),
-      nsPaths: {
-        ...(plan.userns ? { user: p.ns.user } : {}),
-        ...(pinNet ? { net: p.ns.net } : {}),
-        ...(pinIpc ? { ipc: p.ns.ipc } : {}),
-        ...(pinUts ? { uts: p.ns.uts } : {}),
-        ...(sharedPid ? { pid: p.ns.pid } : {}),
-      },
-      ...(plan.userns ? { userns: plan.userns } : {}),
-      hostsPath: p.hosts,
-      resolvConfPath: p.resolvConf,
-      hostnamePath: p.hostname,
-      shmPath: plan.hostIpc ? '/dev/shm' : p.shm,
-      cgroupParent: plan.cgroupParent,
-      securityContext: plan.config.linux?.securityContext ?? null,
-      sysctls: plan.config.linux?.sysctls ?? {},
-      ip: '',
-      additionalIps: [],
-      logDirectory: plan.config.logDirectory,
-      internals: {
-        requestedRuntimeHandler: plan.requestedHandler,
-        cgroupCreated: [],
-        shmOwned: !plan.hostIpc,
-        sandboxDir: p.dir,
-        portMappings: plan.config.portMappings.map((m) => ({ hostPort: m.hostPort, containerPort: m.containerPort, protocol: m.protocol, hostIp: m.hostIp })),
-        namespaceOptions: { network: nsOpt?.network ?? 0, pid: nsOpt?.pid ?? 0, ipc: nsOpt?.ipc ?? 0, targetId: nsOpt?.targetId ?? '' },
-        podInitPid: 0,
-      },
-    };
-    const row: SandboxRow = {
-      id,
-      nameKey: key,
-      state: 'CREATING',
-      createdAtNs: nowNs(),
-      config: Buffer.from(PodSandboxConfig.encode(plan.config).finish()),
-      record: encodeRecord(rec),
-      podInitPid: null,
-      networkTornDown: false,
-      cniResult: null,
-    };
+    const pin = pinnedKinds(plan);
+    const rec = newSandboxRecord(id, plan, p);
+    const row = newSandboxRow(rec, key, plan.config, nowNs());
     const inserted = this.store.insert(row);
     if (!inserted.ok) throw new AlreadyExistsError(`pod sandbox name "${key}" is already reserved for sandbox ${inserted.existingId}`);
 
@@ -234,18 +179,18 @@ export class SandboxService implements SandboxLookup {
       step('cgroup');
 
       const targets: NamespacePaths = {};
-      if (pinNet) targets.net = p.ns.net;
-      if (pinIpc) targets.ipc = p.ns.ipc;
-      if (pinUts) targets.uts = p.ns.uts;
+      if (pin.net) targets.net = p.ns.net;
+      if (pin.ipc) targets.ipc = p.ns.ipc;
+      if (pin.uts) targets.uts = p.ns.uts;
       const pinned = await pinPodNamespaces(this.sys, this.userns, {
-        targets, user: plan.userns ? { pin: p.ns.user, ...plan.userns } : undefined, hostname: pinUts ? plan.hostname : undefined, sysctls: plan.sysctls,
+        targets, user: plan.userns ? { pin: p.ns.user, ...plan.userns } : undefined, hostname: pin.uts ? plan.hostname : undefined, sysctls: plan.sysctls,
       });
       if (pinned.length > 0) undo.push('namespace pins', () => unpinAll(this.sys, pinned));
       faultPoint('run-pod.after-ns-pinned');
       step('pin');
 
       let initPlaced: Promise<void> = Promise.resolve();
-      if (sharedPid) {
+      if (pin.sharedPid) {
         const init = await startPodInitInCgroups(this.sys, this.cgroups, rec, plan.userns ? { user: p.ns.user, ...targets } : targets, log);
         const pid = init.pid;
         initPlaced = init.placed;
@@ -270,7 +215,7 @@ export class SandboxService implements SandboxLookup {
 
       let cniResult: string | null = null;
       if (!plan.hostNetwork) {
-        const rt = this.runtimeConf(rec);
+        const rt = sandboxRuntimeConf(rec);
         // DEL before ADD on the stack: a half-done ADD (veth made, IPAM failed) needs DEL too.
         undo.push('network DEL', async (signal) => void (await this.network.del(rt, { signal })));
         const adding = this.network.add(rt);
@@ -325,18 +270,6 @@ export class SandboxService implements SandboxLookup {
     }
   }
 
-  private runtimeConf(rec: StoredRecord): RuntimeConf {
-    return podRuntimeConf({
-      sandboxId: rec.id,
-      netns: rec.nsPaths.net ?? '',
-      podName: rec.name,
-      podNamespace: rec.namespace,
-      podUid: rec.uid,
-      portMappings: rec.internals.portMappings,
-      bandwidth: bandwidthFromAnnotations(rec.annotations),
-    });
-  }
-
   // ---- StopPodSandbox / RemovePodSandbox ----
 
   /** Missing sandbox: success (kubelet calls again after a restart or a Remove). */
@@ -345,7 +278,10 @@ export class SandboxService implements SandboxLookup {
     if (!e) return;
     await this.locks.run(e.row.id, async () => {
       const { steps, step } = stepTimer();
-      if (await this.stopLocked(e.row.id, signal, step)) this.log.info({ sandbox: e.row.id, steps }, 'pod sandbox stopped');
+      const cur = this.entries.get(e.row.id);
+      if (!cur) return;
+      await this.stopLocked(cur, signal, step);
+      this.log.info({ sandbox: cur.row.id, steps }, 'pod sandbox stopped');
     });
   }
 
@@ -356,84 +292,23 @@ export class SandboxService implements SandboxLookup {
       const cur = this.entries.get(e.row.id);
       if (!cur) return;
       const { steps, step } = stepTimer();
-      await this.stopLocked(cur.row.id, signal, step);
+      await this.stopLocked(cur, signal, step);
       await this.hooks.removePodContainers(cur.row.id);
       faultPoint('remove-pod.after-containers-removed');
       step('containers-removed');
-      await this.releaseEverything(cur.row.id, cur.rec, step);
+      await releaseSandbox(this.teardownDeps(), cur.row.id, cur.rec, step);
       this.entries.delete(cur.row.id);
       this.emit('REMOVED', cur.row.id);
       this.log.info({ sandbox: cur.row.id, steps }, 'pod sandbox removed');
     });
   }
 
-  /** false: no such sandbox. `step` is told where the time goes (the caller's step timer). */
-  private async stopLocked(id: string, signal: AbortSignal, step: (name: string) => void = () => undefined): Promise<boolean> {
-    const e = this.entries.get(id);
-    if (!e) return false;
-    // Three things, side by side rather than in a row, as each mostly waits in the kernel: the
-    // containers' stop (SIGKILL, then conmon's exit file); the network teardown (a veth's
-    // unregistering, ≈ 20 ms; nothing in the pod needs the network once it is being killed);
-    // and moving the pod init out of the pod's cgroups (the first move waits out an RCU grace
-    // period), which killPodInit needs before the kill. The pod init dies after the containers.
-    let netErr: unknown;
-    let ctrErr: unknown;
-    const network = async () => {
-      if (e.rec.network === 'NODE' || e.row.networkTornDown) return;
-      try {
-        // Works with the netns gone too (CniNetwork passes CNI_NETNS=""): the lease is freed.
-        await this.network.del(this.runtimeConf(e.rec), { signal });
-        faultPoint('stop-pod.after-cni-del');
-        this.store.update(id, { networkTornDown: true });
-        e.row.networkTornDown = true;
-      } catch (err) {
-        netErr = err;
-      }
-      step('network');
-    };
-    const initPid = e.rec.nsPaths.pid ? e.rec.internals.podInitPid : 0;
-    const evicted = initPid ? isPodInit(initPid, e.rec.nsPaths.pid!).then((ours) => (ours ? this.cgroups.evictToRoot(initPid) : undefined)).catch(() => undefined) : Promise.resolve();
-    const processes = async () => {
-      try {
-        await this.hooks.stopPodContainers(id, signal);
-      } catch (err) {
-        ctrErr = err;
-        return;
-      }
-      faultPoint('stop-pod.after-containers-stopped');
-      step('containers');
-      if (e.rec.internals.shmOwned) umountQuiet(this.sys, e.rec.shmPath);
-      if (e.rec.nsPaths.pid) await killPodInit(this.sys, e.rec.internals.podInitPid, e.rec.nsPaths.pid, () => evicted);
-      step('podInit');
-    };
-    await Promise.all([network(), processes(), evicted]);
-    if (ctrErr) throw ctrErr;
-    if (e.row.state !== 'NOTREADY') {
-      this.store.update(id, { state: 'NOTREADY' });
-      e.row.state = 'NOTREADY';
-      this.emit('NOTREADY', id);
-    }
-    step('row');
-    if (netErr) throw new InternalError(`failed to tear down the network of pod sandbox ${id}: ${errorMessage(netErr)}`);
-    return true;
+  private stopLocked(e: SandboxEntry, signal: AbortSignal, step: StepMark): Promise<void> {
+    return stopSandbox(this.teardownDeps(), e, this.hooks, signal, () => this.emit('NOTREADY', e.row.id), step);
   }
 
-  /** Unpins, deletes files and cgroup dirs, and the row. Each step tolerates "already gone". */
-  private async releaseEverything(id: string, rec: StoredRecord, step: (name: string) => void = () => undefined): Promise<void> {
-    const p = sandboxPaths(this.config.state, id);
-    if (rec.internals.shmOwned) umountQuiet(this.sys, p.shm);
-    await unpinAll(this.sys, [p.ns.pid, p.ns.net, p.ns.ipc, p.ns.uts, p.ns.user]);
-    faultPoint('remove-pod.after-unpin');
-    step('unpin');
-    await fs.rm(p.dir, { recursive: true, force: true });
-    step('dir');
-    const kept = await this.cgroups.removeDirs(rec.internals.cgroupCreated);
-    if (kept.length > 0) this.log.info({ sandbox: id, kept }, 'cgroup dirs still in use are left in place');
-    // The default parent's prefix level is this daemon's, shared by its pods: gone with the last.
-    await this.cgroups.removePrefixIfEmpty(this.config.cgroupRootPrefix, rec.cgroupParent).catch(() => undefined);
-    step('cgroup');
-    this.store.delete(id);
-    step('row');
+  private teardownDeps(): TeardownDeps {
+    return { config: this.config, sys: this.sys, network: this.network, cgroups: this.cgroups, store: this.store, log: this.log };
   }
 
   // ---- start-up ----
@@ -443,80 +318,12 @@ export class SandboxService implements SandboxLookup {
    * namespace (gone after a reboot: /run is empty) or the pod init is gone.
    */
   async recover(): Promise<void> {
-    const ready: SandboxEntry[] = [];
-    for (const row of this.store.all()) {
-      let rec: StoredRecord;
-      try {
-        rec = decodeRecord(row.record);
-      } catch (err) {
-        this.log.error({ sandbox: row.id, err: errorMessage(err) }, 'unreadable sandbox record');
-        continue;
-      }
-      if (row.state === 'CREATING') {
-        await this.rollbackCreating(row, rec);
-        continue;
-      }
-      this.entries.set(row.id, { row, rec });
-      if (row.state === 'READY') ready.push({ row, rec });
-    }
-    // The namespace checks are a few stat calls each: run several pods' at once.
-    await eachLimited(ready, 16, async ({ row, rec }) => {
-      try {
-        const lost: string[] = [];
-        for (const [type, file] of Object.entries(rec.nsPaths)) if (file && !(await isPinned(file))) lost.push(type);
-        if (rec.nsPaths.pid && lost.length === 0 && !(await isPodInit(rec.internals.podInitPid, rec.nsPaths.pid))) lost.push('pod init');
-        if (lost.length > 0) {
-          this.log.warn({ sandbox: row.id, lost }, 'sandbox lost its namespaces since the last run; marking it NOTREADY');
-          this.store.update(row.id, { state: 'NOTREADY' });
-          row.state = 'NOTREADY';
-        }
-      } catch (err) {
-        // One sandbox's trouble must not stop the daemon from starting.
-        this.log.error({ sandbox: row.id, err: errorMessage(err) }, 'checking a sandbox after the restart failed');
-      }
-    });
-    const rows = new Set(this.store.all().map((r) => r.id));
-    await removeOrphanSandboxes({
-      state: this.config.state,
-      cgroupRootPrefix: this.config.cgroupRootPrefix,
-      network: this.network,
-      cgroups: this.cgroups,
-      sys: this.sys,
-      known: (id) => rows.has(id),
-      log: this.log,
-    });
-  }
-
-  private async rollbackCreating(row: SandboxRow, rec: StoredRecord): Promise<void> {
-    this.log.warn({ sandbox: row.id }, 'rolling back a sandbox a crash left half-made');
-    try {
-      // DEL even without a cached result: a crash during ADD leaves the plugins' work (veth,
-      // lease) done but nothing cached, and DEL of what was never added is fine.
-      if (rec.network !== 'NODE') {
-        const cached = await this.network.hasAttachment(row.id);
-        await this.network.del(this.runtimeConf(rec), { signal: AbortSignal.timeout(120_000) }).catch((err) => {
-          if (cached) throw err; // a lease we know of: keep the row, retry at the next start
-          this.log.warn({ sandbox: row.id, err: errorMessage(err) }, 'CNI DEL of a sandbox that may never have been attached failed');
-        });
-      }
-      if (rec.nsPaths.pid) await killPodInit(this.sys, rec.internals.podInitPid, rec.nsPaths.pid, (pid) => this.cgroups.evictToRoot(pid));
-      await this.releaseEverything(row.id, rec);
-    } catch (err) {
-      this.log.error({ sandbox: row.id, err: errorMessage(err) }, 'rollback of a half-made sandbox failed; will retry at next start');
-    }
+    for (const e of await recoverSandboxes(this.teardownDeps())) this.entries.set(e.row.id, e);
   }
 }
 
 function nowNs(): bigint {
   return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
-}
-
-function umountQuiet(sys: Sys, target: string): void {
-  try {
-    sys.umount2(target, MNT_DETACH);
-  } catch (e) {
-    if (!isSysError(e, 'EINVAL') && !isSysError(e, 'ENOENT')) throw e;
-  }
 }
 
 /** Rollback right after start: nothing else can have taken the pid yet. */
