@@ -111,8 +111,13 @@ export class CgroupReader {
 
   /** The cgroup's OOM-kill count (v1 memory.oom_control, v2 memory.events); 0 if unreadable. */
   oomKills(cgroupPath: string): number {
+    return this.oomKillCount(cgroupPath) ?? 0;
+  }
+
+  /** The same, undefined when the cgroup (or its memory controller) is not there to read. */
+  oomKillCount(cgroupPath: string): number | undefined {
     const text = this.v2 ? this.read('', cgroupPath, 'memory.events') : this.read('memory', cgroupPath, 'memory.oom_control');
-    return Number(parseKeyed(text).oom_kill ?? 0n);
+    return text === undefined ? undefined : Number(parseKeyed(text).oom_kill ?? 0n);
   }
 }
 

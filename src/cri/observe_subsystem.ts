@@ -2,7 +2,8 @@
 // (plus the two that act on a running pod: UpdatePodSandboxResources, CheckpointContainer).
 // Built after the image, sandbox and container subsystems, whose stores it reads.
 
-import { nowNs, type ContainerManager } from '../container/manager';
+import { nowNs } from '../container/clock';
+import type { ContainerManager } from '../container/manager';
 import { imageRefOf, toStatus as containerStatusOf } from '../container/views';
 import { UnavailableError } from '../errors';
 import { ContainerEvents } from '../events/container_events';

@@ -4,7 +4,7 @@
 import type {
   ListMetricDescriptorsRequest, ListMetricDescriptorsResponse, ListPodSandboxMetricsRequest, ListPodSandboxMetricsResponse, PodSandboxMetrics,
 } from '../gen/api';
-import { nowNs } from '../container/manager';
+import { nowNs } from '../container/clock';
 import { imageRefOf, isRunning } from '../container/views';
 import type { ImageLookup } from '../image/api';
 import { samplerFor } from '../stats';

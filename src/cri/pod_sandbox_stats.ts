@@ -5,7 +5,8 @@ import { NotFoundError } from '../errors';
 import type {
   PodSandboxStats, PodSandboxStatsFilter, PodSandboxStatsRequest, PodSandboxStatsResponse, ListPodSandboxStatsRequest, ListPodSandboxStatsResponse,
 } from '../gen/api';
-import { nowNs, type ContainerManager } from '../container/manager';
+import { nowNs } from '../container/clock';
+import type { ContainerManager } from '../container/manager';
 import { isRunning } from '../container/views';
 import type { SandboxEntry, SandboxService } from '../sandbox/service';
 import { filterSandboxes } from '../sandbox/status';

@@ -10,8 +10,7 @@ import type { Logger } from '../log';
 import { bandwidthFromAnnotations, podRuntimeConf, type RuntimeConf } from '../network';
 import type { PodNetwork } from '../network/pod-network';
 import type { SandboxStore, SandboxRow } from '../store/sandbox_store';
-import { MNT_DETACH } from '../sys/constants';
-import { isSysError } from '../sys/errors';
+import { umountQuiet } from '../sys/unpin';
 import type { Sys } from '../sys/types';
 import type { PodContainerHooks } from './api';
 import { isPodInit, killPodInit, unpinAll } from './namespaces';
@@ -118,12 +117,4 @@ export async function releaseSandbox(d: TeardownDeps, id: string, rec: StoredRec
   step('cgroup');
   d.store.delete(id);
   step('row');
-}
-
-export function umountQuiet(sys: Sys, target: string): void {
-  try {
-    sys.umount2(target, MNT_DETACH);
-  } catch (e) {
-    if (!isSysError(e, 'EINVAL') && !isSysError(e, 'ENOENT')) throw e;
-  }
 }

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import {
   identify, isSameProcess, loadIdentity, parseProcStat, saveIdentity, signalIfSame, stillRunning, type ProcStatReader,
 } from '../../../src/proc/identity';
-import { ContainerManager, INIT_IDENTITY_FILE } from '../../../src/container/manager';
+import { ContainerManager } from '../../../src/container/manager';
+import { INIT_IDENTITY_FILE } from '../../../src/container/identity_file';
 import type { ContainerRow } from '../../../src/store/container_store';
 
 /** A /proc/<pid>/stat line with the given comm, state and start time (field 22). */

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parseSyncMessage } from '../../../src/runtime/conmon';
 import { CgroupReader, parseKeyed } from '../../../src/container/cgroup_stats';
 import { readHardRlimits } from '../../../src/container/node_defaults';
-import { ociResources } from '../../../src/container/manager';
+import { ociResources } from '../../../src/container/oci_resources';
 import { matchesFilter } from '../../../src/container/views';
 import { ContainerStore, stateOf, type ContainerRow } from '../../../src/store/container_store';
 import { openDb } from '../../../src/store/db';
