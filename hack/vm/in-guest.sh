@@ -46,6 +46,8 @@ for driver in $DRIVERS; do
 	[ "${PIPESTATUS[0]}" = 0 ] || rc=1
 	[ -f "$R/counts-$driver.json" ] || { echo '{"passed":0,"failed":1,"skipped":0}' >"$R/counts-$driver.json"; rc=1; }
 	say "$driver done"
+	# systemd's side of the run (scopes started and stopped, runc's and conmon's messages) for a failure's reader.
+	journalctl -b --no-pager -o short-precise 2>/dev/null | tail -n 5000 >"$R/journal-$driver.log" || true
 	# Nothing of the pods may be left behind between the two runs.
 	left=$(find /sys/fs/cgroup -name '*nori*' -type d 2>/dev/null | grep -v 'nori-vm-run.service' | head -5)
 	[ -z "$left" ] || say "cgroups left after $driver: $left"
