@@ -3,7 +3,7 @@
 // this; the rows live in src/store/container_store.ts.
 
 import { constants as osConstants } from 'node:os';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   AlreadyExistsError, FailedPreconditionError, InternalError, InvalidArgumentError, NotFoundError, errorMessage,
@@ -11,12 +11,13 @@ import {
 import { ContainerConfig, ContainerState, LinuxContainerResources } from '../gen/api';
 import { reopenLog } from '../runtime/conmon';
 import { loadIdentity, readProcStat, signalIfSame, stillRunning, type ProcStatReader } from '../proc/identity';
-import { OciRuntime } from '../runtime/oci_runtime';
-import { adaptHandler } from '../runtime/crun_hybrid';
+import type { OciRuntime } from '../runtime/oci_runtime';
+import { RuntimeHandlers } from '../runtime/handlers';
 import { ContainerStore, stateOf, type ContainerRow } from '../store/container_store';
 import { mkdirp } from '../util/fs';
 import { CgroupReader } from './cgroup_stats';
 import { ExitWatcher } from './exit_watcher';
+import { RemovedFiles } from './removed_files';
 import { INIT_IDENTITY_FILE } from './identity_file';
 import { recoverUnfinished } from './recover';
 import { createContainer, type CreateContext } from './create';
@@ -48,7 +49,7 @@ export class ContainerManager {
   readonly exitDir: string;
   private readonly socketDir: string;
   private readonly containersDir: string;
-  private readonly runtimes = new Map<string, OciRuntime>();
+  private readonly handlers: RuntimeHandlers;
   private readonly watcher: ExitWatcher;
   private readonly exits: ExitBook;
   private readonly oom: OomEvidence;
@@ -57,19 +58,23 @@ export class ContainerManager {
   /** Exited containers whose runtime state, cgroups and rootfs mount went with the exit (releaseAfterExit). */
   private readonly releasedAtExit = new Set<string>();
   /** Removed containers whose files are still being deleted (RemoveContainer returns before). */
-  private readonly fileRemovals = new Set<Promise<void>>();
+  private readonly removedFiles: RemovedFiles;
   readonly preparer: MountPreparer;
   /** Told of every transition, synchronously, right after the store has it. */
   readonly listeners: TransitionListener[] = [];
 
   constructor(readonly deps: ContainerManagerDeps) {
     this.store = new ContainerStore(deps.db);
+    this.handlers = new RuntimeHandlers(deps.config);
     this.cgroups = deps.cgroups ?? new CgroupReader();
     const state = deps.config.state;
     this.exitDir = join(state, 'exits');
     this.socketDir = join(state, 'conmon-sockets');
     this.containersDir = join(state, 'containers');
     for (const d of [this.exitDir, this.socketDir, this.containersDir]) mkdirp(d, 0o700);
+    this.removedFiles = new RemovedFiles({
+      exitDir: this.exitDir, socketDir: this.socketDir, removeLayer: (id) => deps.images.removeContainerLayer(id), log: deps.log,
+    });
     this.watcher = new ExitWatcher(this.exitDir, (id) => this.onExitFile(id));
     this.oom = new OomEvidence(this.cgroups, deps.config.cgroupDriver === 'systemd' && this.cgroups.v2);
     this.exits = new ExitBook({
@@ -85,18 +90,7 @@ export class ContainerManager {
   }
 
   runtimeFor(handlerName: string): OciRuntime {
-    const name = handlerName || this.deps.config.defaultRuntime;
-    let rt = this.runtimes.get(name);
-    if (rt) return rt;
-    const h = this.deps.config.runtimes[name];
-    if (!h) throw new NotFoundError(`runtime handler "${name}" is not configured`);
-    // The systemd driver: runc/crun create each container's scope through systemd.
-    const systemd = this.deps.config.cgroupDriver === 'systemd' && !h.options.includes('--systemd-cgroup');
-    const handler = { name, path: h.path, options: systemd ? ['--systemd-cgroup', ...h.options] : h.options, root: h.root || join(this.deps.config.state, name) };
-    // crun on this kind of hybrid cgroup host only runs through a wrapper (runtime/crun_hybrid.ts).
-    rt = new OciRuntime(adaptHandler(handler, join(this.deps.config.state, 'runtime-wrappers')));
-    this.runtimes.set(name, rt);
-    return rt;
+    return this.handlers.get(handlerName);
   }
 
   get(idOrPrefix: string): ContainerRow {
@@ -316,9 +310,7 @@ export class ContainerManager {
       await this.preparer.forget(row.id);
       step('forget');
       // The container is gone from every list (and no longer holds its image) when the call
-      // returns; its files (writable layer, bundle, exit file, conmon socket dir) go right after,
-      // off the call. A crash before they are gone is cleaned up at start-up: no row owns them
-      // any more (recovery/orphan_containers.ts, the image service's sweep of layer dirs).
+      // returns; its files go right after, off the call (removed_files.ts).
       new ImageStore(this.deps.db).removeContainer(row.id);
       this.store.delete(row.id);
       this.releasedAtExit.delete(row.id);
@@ -326,26 +318,13 @@ export class ContainerManager {
       faultPoint('remove-container.after-row-deleted');
       step('row');
       this.deps.log.info({ container: row.id, steps }, 'container removed');
-      const files = this.removeFiles(row).finally(() => this.fileRemovals.delete(files));
-      this.fileRemovals.add(files);
+      this.removedFiles.remove(row);
     });
   }
 
-  private async removeFiles(row: ContainerRow): Promise<void> {
-    try {
-      await this.deps.images.removeContainerLayer(row.id);
-      rmSync(join(this.exitDir, row.id), { force: true });
-      rmSync(join(this.socketDir, row.id), { recursive: true, force: true });
-      // last: while the bundle is there, start-up recovery finds the rest by it
-      rmSync(row.bundle, { recursive: true, force: true });
-    } catch (e) {
-      this.deps.log.warn({ container: row.id, err: errorMessage(e) }, 'removing a removed container\'s files failed; start-up recovery retries');
-    }
-  }
-
   /** Resolves when the files of every container removed so far are gone (pod removal, shutdown). */
-  async filesRemoved(): Promise<void> {
-    while (this.fileRemovals.size > 0) await Promise.all([...this.fileRemovals]);
+  filesRemoved(): Promise<void> {
+    return this.removedFiles.settled();
   }
 
   // ---- misc ---------------------------------------------------------------------------------
