@@ -2,7 +2,6 @@
 // UNAVAILABLE) → recovery of each subsystem → the init gate opens. Shutdown stops accepting,
 // lets in-flight calls finish for a bounded time, then closes the store; containers keep running.
 
-import type * as grpc from '@grpc/grpc-js';
 import type { Server as HttpServer } from 'node:http';
 import type { Server as NetServer } from 'node:net';
 import { readFileSync, rmSync } from 'node:fs';
@@ -10,7 +9,7 @@ import { join } from 'node:path';
 import type { Config } from './config';
 import { parseHostPort } from './config';
 import { containerSubsystem } from './cri/container_subsystem';
-import { Edge, InitGate, tolerantDefinition } from './cri/edge';
+import { Edge, InitGate } from './cri/edge';
 import { armedFaultPoints, FAULT_ENV } from './fault';
 import { quarantineBadRows } from './recovery/quarantine';
 import { imageSubsystem } from './cri/image_subsystem';
@@ -19,6 +18,7 @@ import { runtimeSubsystem } from './cri/runtime_subsystem';
 import { sandboxSubsystem } from './cri/sandbox_subsystem';
 import { streamingSubsystem } from './cri/streaming_subsystem';
 import { ImageServiceService, RuntimeServiceService } from './gen/api';
+import type { GrpcServer } from './grpc/h2_server';
 import type { Logger } from './log';
 import { Metrics, serveMetrics } from './metrics';
 import { bindUnix, createServer, prepareSocketPath, shutdownServer } from './server';
@@ -38,7 +38,7 @@ export class Daemon {
     readonly config: Config,
     readonly log: Logger,
     private readonly db: Db,
-    private readonly server: grpc.Server,
+    private readonly server: GrpcServer,
     private readonly listener: NetServer,
     private readonly metricsServer: HttpServer | undefined,
     readonly metricsPort: number | undefined,
@@ -76,8 +76,8 @@ export class Daemon {
       if (m) ({ server: metricsServer, port: metricsPort } = await serveMetrics(metrics, m.host, m.port));
 
       const handlers = Object.assign({}, ...subsystems.map((s) => s.handlers));
-      server.addService(tolerantDefinition(RuntimeServiceService), edge.implement(RuntimeServiceService, handlers));
-      server.addService(tolerantDefinition(ImageServiceService), edge.implement(ImageServiceService, handlers));
+      server.addMethods(edge.implement(RuntimeServiceService, handlers));
+      server.addMethods(edge.implement(ImageServiceService, handlers));
       const how = await prepareSocketPath(config.listen);
       if (how === 'replaced-stale') log.warn({ socket: config.listen }, 'replaced a stale socket left by an earlier run');
       listener = await bindUnix(server, config.listen, metrics);

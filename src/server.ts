@@ -1,13 +1,14 @@
 // The gRPC server on a Unix socket. A socket left by a crashed nori is replaced; one that a live
 // process still answers on is an error, so two daemons never steal each other's endpoint. Each
-// accepted connection is routed (grpc/connection_router.ts): natively to grpc-js's HTTP/2 when its
-// first :authority is valid, through AuthorityFix when not (older Go clients send the socket path).
+// accepted connection is routed (grpc/connection_router.ts): natively to the server's HTTP/2 when
+// its first :authority is valid, through AuthorityFix when not (older Go clients send the socket
+// path). The server is nori's own gRPC on node:http2 (grpc/h2_server.ts).
 
-import * as grpc from '@grpc/grpc-js';
 import { chmodSync, lstatSync, statSync, unlinkSync } from 'node:fs';
 import { connect, createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { routeConnection } from './grpc/connection_router';
+import { GrpcServer } from './grpc/h2_server';
 import { dirname } from 'node:path';
 import { FailedPreconditionError } from './errors';
 import type { Metrics } from './metrics';
@@ -50,10 +51,17 @@ function socketAnswers(path: string): Promise<boolean> {
   });
 }
 
-export function createServer(): grpc.Server {
-  return new grpc.Server({
-    'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
-    'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+/**
+ * The limits grpc-js's Server had here, kept: 16 MiB messages both ways; Node's HTTP/2 defaults
+ * for SETTINGS (no limit on concurrent streams, 64 KiB header lists, 128 header pairs) and for
+ * invalid frames and rejected streams per session; no session memory limit (Node's 10 MB cap
+ * answers big messages with ENHANCE_YOUR_CALM); no keepalive pings and no idle timeout.
+ */
+export function createServer(): GrpcServer {
+  return new GrpcServer({
+    maxReceiveMessageBytes: MAX_MESSAGE_BYTES,
+    maxSendMessageBytes: MAX_MESSAGE_BYTES,
+    http2: { maxSessionMemory: Number.MAX_SAFE_INTEGER, maxSendHeaderBlockLength: Number.MAX_SAFE_INTEGER },
   });
 }
 
@@ -62,8 +70,7 @@ export function createServer(): grpc.Server {
  * (grpc/connection_router.ts): clients with a valid :authority go to HTTP/2 natively; older Go
  * clients, which send the socket path as :authority (refused by Node's HTTP/2), through AuthorityFix.
  */
-export function bindUnix(server: grpc.Server, path: string, metrics?: Metrics): Promise<NetServer> {
-  const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+export function bindUnix(server: GrpcServer, path: string, metrics?: Metrics): Promise<NetServer> {
   const connections = metrics?.counter(
     'nori_cri_connections_total',
     'CRI connections accepted, by path: native (HTTP/2 reads the socket), rewritten (through AuthorityFix, for a socket-path :authority or an unusual first flight), rejected (not HTTP/2)',
@@ -75,7 +82,7 @@ export function bindUnix(server: grpc.Server, path: string, metrics?: Metrics): 
     socket.once('close', () => undecided.delete(socket));
     const deliver = (connection: Duplex) => {
       undecided.delete(socket);
-      injector.injectConnection(connection);
+      server.handleConnection(connection);
     };
     routeConnection(socket, deliver, (how) => connections?.inc({ path: how }));
   });
@@ -91,21 +98,12 @@ export function bindUnix(server: grpc.Server, path: string, metrics?: Metrics): 
   });
 }
 
-/** Connections the router still reads, not yet grpc-js's: shutdown closes them itself. */
+/** Connections the router still reads, not yet the server's: shutdown closes them itself. */
 const undecidedOf = new WeakMap<NetServer, Set<Socket>>();
 
 /** Stops accepting, waits up to graceMs for in-flight calls, then cuts the rest. */
-export function shutdownServer(server: grpc.Server, listener: NetServer, graceMs: number): Promise<'graceful' | 'forced'> {
+export function shutdownServer(server: GrpcServer, listener: NetServer, graceMs: number): Promise<'graceful' | 'forced'> {
   listener.close();
   for (const socket of undecidedOf.get(listener) ?? []) socket.destroy();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      server.forceShutdown();
-      resolve('forced');
-    }, graceMs);
-    server.tryShutdown(() => {
-      clearTimeout(timer);
-      resolve('graceful');
-    });
-  });
+  return server.shutdown(graceMs);
 }

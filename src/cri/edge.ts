@@ -1,26 +1,28 @@
 // The one wrapper around every CRI handler: request id, a child logger, metrics, the init gate,
-// cancellation as an AbortSignal, and the mapping of typed errors to gRPC status codes. Handlers
-// only throw errors from src/errors.ts and never see grpc-js.
+// cancellation as an AbortSignal, decoding and encoding of the messages, and the mapping of typed
+// errors to gRPC status codes. Handlers only throw errors from src/errors.ts and never see the
+// transport (grpc/h2_server.ts).
 
-import * as grpc from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
 import { CancelledError, DeadlineExceededError, InvalidArgumentError, UnavailableError, UnimplementedError, isNoriError, type ErrorKind } from '../errors';
+import type { AbortReason, Method, ServerCall, StreamMethod, UnaryMethod } from '../grpc/h2_server';
+import { Status, StatusError } from '../grpc/status';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import type { CallContext, HandlerTable, StreamHandler, UnaryHandler } from './context';
 import { PreEncoded } from './pre_encoded';
 
-const CODES: Record<ErrorKind, grpc.status> = {
-  NotFound: grpc.status.NOT_FOUND,
-  AlreadyExists: grpc.status.ALREADY_EXISTS,
-  InvalidArgument: grpc.status.INVALID_ARGUMENT,
-  FailedPrecondition: grpc.status.FAILED_PRECONDITION,
-  Unavailable: grpc.status.UNAVAILABLE,
-  DeadlineExceeded: grpc.status.DEADLINE_EXCEEDED,
-  Unimplemented: grpc.status.UNIMPLEMENTED,
-  ResourceExhausted: grpc.status.RESOURCE_EXHAUSTED,
-  Cancelled: grpc.status.CANCELLED,
-  Internal: grpc.status.INTERNAL,
+const CODES: Record<ErrorKind, Status> = {
+  NotFound: Status.NOT_FOUND,
+  AlreadyExists: Status.ALREADY_EXISTS,
+  InvalidArgument: Status.INVALID_ARGUMENT,
+  FailedPrecondition: Status.FAILED_PRECONDITION,
+  Unavailable: Status.UNAVAILABLE,
+  DeadlineExceeded: Status.DEADLINE_EXCEEDED,
+  Unimplemented: Status.UNIMPLEMENTED,
+  ResourceExhausted: Status.RESOURCE_EXHAUSTED,
+  Cancelled: Status.CANCELLED,
+  Internal: Status.INTERNAL,
 };
 
 /** Start-up recovery flips this; until then every call answers UNAVAILABLE. */
@@ -34,9 +36,9 @@ export class InitGate {
   }
 }
 
-export function toStatus(err: unknown): { code: grpc.status; details: string } {
+export function toStatus(err: unknown): { code: Status; details: string } {
   if (isNoriError(err)) return { code: CODES[err.kind], details: err.message };
-  return { code: grpc.status.INTERNAL, details: err instanceof Error ? err.message : String(err) };
+  return { code: Status.INTERNAL, details: err instanceof Error ? err.message : String(err) };
 }
 
 /** `/runtime.v1.RuntimeService/RunPodSandbox` → `RunPodSandbox`. */
@@ -44,40 +46,39 @@ export function rpcName(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
 }
 
+/** One method of a generated service definition (ts-proto's grpc-js output in src/gen). */
+export interface MethodDefinition {
+  path: string;
+  responseStream: boolean;
+  requestDeserialize(bytes: Buffer): unknown;
+  responseSerialize(value: any): Buffer;
+}
+
+export type ServiceDefinition = Record<string, MethodDefinition>;
+
 const BOOT = randomBytes(3).toString('hex');
 
-/** What a request that did not decode becomes, so the call answers InvalidArgument (not grpc-js's INTERNAL). */
-class MalformedRequest {
-  constructor(readonly reason: string) {}
-}
-
 /**
- * `def` with request decoders that never throw: bytes that are not a valid message of the
- * request type (truncated, wrong wire types, lengths past the end) reach the edge wrapper as a
- * MalformedRequest, which it refuses with InvalidArgument before any handler runs. An answer
- * that is a PreEncoded goes out as its bytes.
+ * The request decoded, or the InvalidArgument it earns: bytes that are not a valid message of
+ * the request type (truncated, wrong wire types, lengths past the end) are refused before any
+ * handler runs.
  */
-export function tolerantDefinition<D extends grpc.ServiceDefinition>(def: D): D {
-  const out: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
-  for (const [key, m] of Object.entries(def)) {
-    out[key] = {
-      ...m,
-      responseSerialize: (v: unknown) => (v instanceof PreEncoded ? v.bytes : m.responseSerialize(v)),
-      requestDeserialize: (b: Buffer) => {
-        try {
-          return m.requestDeserialize(b);
-        } catch (e) {
-          return new MalformedRequest(e instanceof Error ? e.message : String(e));
-        }
-      },
-    };
+function decode(rpc: string, def: MethodDefinition, bytes: Buffer): { req: unknown; err?: undefined } | { err: Error } {
+  try {
+    return { req: def.requestDeserialize(bytes) };
+  } catch (e) {
+    return { err: new InvalidArgumentError(`malformed ${rpc} request: ${e instanceof Error ? e.message : String(e)}`) };
   }
-  return out as unknown as D;
 }
 
-function decoded(rpc: string, req: unknown): Promise<void> | undefined {
-  if (req instanceof MalformedRequest) return Promise.reject(new InvalidArgumentError(`malformed ${rpc} request: ${req.reason}`));
-  return undefined;
+/** An answer that is a PreEncoded goes out as its bytes. */
+function encode(def: MethodDefinition, value: unknown): Uint8Array {
+  return value instanceof PreEncoded ? value.bytes : def.responseSerialize(value);
+}
+
+function statusError(err: unknown): StatusError {
+  const s = toStatus(err);
+  return new StatusError(s.code, s.details);
 }
 
 export class Edge {
@@ -94,56 +95,41 @@ export class Edge {
     private readonly gate: InitGate,
   ) {}
 
-  /** Builds a grpc-js implementation for every method of `def`, backed by `handlers`. */
-  implement(def: grpc.ServiceDefinition, handlers: HandlerTable): grpc.UntypedServiceImplementation {
-    const impl: grpc.UntypedServiceImplementation = {};
-    for (const [key, method] of Object.entries(def)) {
+  /** The server's methods for every method of `def`, keyed by path, backed by `handlers`. */
+  implement(def: ServiceDefinition, handlers: HandlerTable): Record<string, Method> {
+    const out: Record<string, Method> = {};
+    for (const method of Object.values(def)) {
       const rpc = rpcName(method.path);
       const handler = handlers[rpc] ?? unimplemented(rpc);
-      impl[key] = method.responseStream
-        ? this.wrapStream(rpc, handler as StreamHandler)
-        : this.wrapUnary(rpc, handler as UnaryHandler);
+      out[method.path] = method.responseStream
+        ? this.wrapStream(rpc, method, handler as StreamHandler)
+        : this.wrapUnary(rpc, method, handler as UnaryHandler);
     }
-    return impl;
+    return out;
   }
 
   /**
    * The call's context. Most calls (the polled reads) never look at their signal or log, so the
-   * AbortController, the deadline timer and the child logger are made on first use: each costs
-   * more than the read itself. A cancellation or deadline that came before that first use still
-   * shows, as a signal that is already aborted.
+   * AbortController and the child logger are made on first use: each costs more than the read
+   * itself. A cancellation or deadline (the server times it) that came before that first use
+   * still shows, as a signal that is already aborted.
    */
-  private context(rpc: string, call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>) {
+  private context(rpc: string, call: ServerCall) {
     const requestId = `${BOOT}-${(++this.seq).toString(36)}`;
-    const deadlineValue = call.getDeadline();
-    const deadline = deadlineValue instanceof Date ? deadlineValue.getTime() : Number.isFinite(deadlineValue) ? Number(deadlineValue) : undefined;
     let controller: AbortController | undefined;
-    let timer: NodeJS.Timeout | undefined;
     let finished = false;
-    let cancelled = false;
-    const deadlineError = () => new DeadlineExceededError(`${rpc}: deadline exceeded`);
-    const cancelError = () => new CancelledError(`${rpc}: cancelled by the client`);
+    const reasonOf = (why: AbortReason) =>
+      why === 'deadline' ? new DeadlineExceededError(`${rpc}: deadline exceeded`) : new CancelledError(`${rpc}: cancelled by the client`);
     const signal = (): AbortSignal => {
       if (controller) return controller.signal;
       controller = new AbortController();
-      if (cancelled) controller.abort(cancelError());
-      else if (deadline !== undefined) {
-        const ms = deadline - Date.now();
-        if (ms <= 0) controller.abort(deadlineError());
-        else if (!finished) {
-          timer = setTimeout(() => controller!.abort(deadlineError()), ms);
-          timer.unref();
-        }
-      }
+      if (call.aborted) controller.abort(reasonOf(call.aborted));
       return controller.signal;
     };
-    // grpc-js also reports a stream closed after the answer as cancelled: only a cancel that
-    // comes while the call runs means anything.
-    call.on('cancelled', () => {
-      if (finished || cancelled) return;
-      cancelled = true;
-      controller?.abort(cancelError());
-    });
+    // Only an abort that comes while the call runs means anything.
+    call.onAbort = (why) => {
+      if (!finished) controller?.abort(reasonOf(why));
+    };
     let log: Logger | undefined;
     const baseLog = this.log;
     const ctx: CallContext = {
@@ -155,26 +141,25 @@ export class Edge {
       get signal() {
         return signal();
       },
-      deadline,
+      deadline: call.deadline,
     };
     return {
       ctx,
       done: () => {
         finished = true;
-        if (timer) clearTimeout(timer);
       },
     };
   }
 
-  private finish(rpc: string, ctx: CallContext, started: bigint, err: unknown): grpc.status {
-    const code = err === undefined ? grpc.status.OK : toStatus(err).code;
-    const label = grpc.status[code];
+  private finish(rpc: string, ctx: CallContext, started: bigint, err: unknown): Status {
+    const code = err === undefined ? Status.OK : toStatus(err).code;
+    const label = Status[code];
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     this.metrics.rpcTotal.inc({ rpc, code: label });
     this.metrics.rpcSeconds.observe({ rpc, code: label }, seconds);
     this.metrics.rpcInFlight.dec({ rpc });
     if (err !== undefined) {
-      const level = code === grpc.status.INTERNAL || code === grpc.status.UNKNOWN ? 'error' : 'warn';
+      const level = code === Status.INTERNAL || code === Status.UNKNOWN ? 'error' : 'warn';
       ctx.log[level]({ code: label, err: toStatus(err).details, ms: Math.round(seconds * 1000) }, 'call failed');
     } else if (this.log.isLevelEnabled('debug')) {
       ctx.log.debug({ ms: Math.round(seconds * 1000) }, 'call done');
@@ -182,58 +167,66 @@ export class Edge {
     return code;
   }
 
-  private wrapUnary(rpc: string, handler: UnaryHandler): grpc.handleUnaryCall<unknown, unknown> {
-    return (call, callback) => {
-      const started = process.hrtime.bigint();
-      this.metrics.rpcInFlight.inc({ rpc });
-      const { ctx, done } = this.context(rpc, call);
-      const run = decoded(rpc, call.request) ?? (this.gate.ready ? handler(call.request, ctx) : Promise.reject(notReady()));
-      run.then(
-        (res) => {
-          done();
-          this.finish(rpc, ctx, started, undefined);
-          callback(null, res);
-        },
-        (err: unknown) => {
-          done();
-          this.finish(rpc, ctx, started, err);
-          callback(toStatus(err));
-        },
-      );
+  /** Runs `start` (the handler, once the request decoded and the gate is open) as a promise. */
+  private begin(rpc: string, def: MethodDefinition, bytes: Buffer, start: (req: unknown) => Promise<unknown>): Promise<unknown> {
+    const d = decode(rpc, def, bytes);
+    if (d.err) return Promise.reject(d.err);
+    if (!this.gate.ready) return Promise.reject(notReady());
+    try {
+      return start(d.req);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  private wrapUnary(rpc: string, def: MethodDefinition, handler: UnaryHandler): UnaryMethod {
+    return {
+      responseStream: false,
+      run: (bytes, call) => {
+        const started = process.hrtime.bigint();
+        this.metrics.rpcInFlight.inc({ rpc });
+        const { ctx, done } = this.context(rpc, call);
+        return this.begin(rpc, def, bytes, (req) => handler(req, ctx)).then(
+          (res) => {
+            done();
+            this.finish(rpc, ctx, started, undefined);
+            return encode(def, res);
+          },
+          (err: unknown) => {
+            done();
+            this.finish(rpc, ctx, started, err);
+            throw statusError(err);
+          },
+        );
+      },
     };
   }
 
-  private wrapStream(rpc: string, handler: StreamHandler): grpc.handleServerStreamingCall<unknown, unknown> {
-    return (call) => {
-      const started = process.hrtime.bigint();
-      this.metrics.rpcInFlight.inc({ rpc });
-      const { ctx, done } = this.context(rpc, call);
-      const send = (msg: unknown): Promise<void> => {
-        if (ctx.signal.aborted) return Promise.reject(ctx.signal.reason);
-        if (call.write(msg)) return Promise.resolve();
-        return new Promise((resolve, reject) => {
-          const onAbort = () => reject(ctx.signal.reason);
-          ctx.signal.addEventListener('abort', onAbort, { once: true });
-          call.once('drain', () => {
-            ctx.signal.removeEventListener('abort', onAbort);
-            resolve();
+  private wrapStream(rpc: string, def: MethodDefinition, handler: StreamHandler): StreamMethod {
+    return {
+      responseStream: true,
+      run: (bytes, call, sendBytes) => {
+        const started = process.hrtime.bigint();
+        this.metrics.rpcInFlight.inc({ rpc });
+        const { ctx, done } = this.context(rpc, call);
+        const send = (msg: unknown): Promise<void> => {
+          if (ctx.signal.aborted) return Promise.reject(ctx.signal.reason);
+          return sendBytes(encode(def, msg)).catch((e: unknown) => {
+            throw ctx.signal.aborted ? ctx.signal.reason : e;
           });
-        });
-      };
-      const run = decoded(rpc, call.request) ?? (this.gate.ready ? handler(call.request, ctx, send) : Promise.reject(notReady()));
-      run.then(
-        () => {
-          done();
-          this.finish(rpc, ctx, started, undefined);
-          call.end();
-        },
-        (err: unknown) => {
-          done();
-          this.finish(rpc, ctx, started, err);
-          // grpc-js turns an 'error' event into the trailing status (destroy() would drop it).
-          if (!call.cancelled) call.emit('error', Object.assign(new Error(toStatus(err).details), toStatus(err)));
-        },
-      );
+        };
+        return this.begin(rpc, def, bytes, (req) => handler(req, ctx, send)).then(
+          () => {
+            done();
+            this.finish(rpc, ctx, started, undefined);
+          },
+          (err: unknown) => {
+            done();
+            this.finish(rpc, ctx, started, err);
+            throw statusError(err);
+          },
+        );
+      },
     };
   }
 }

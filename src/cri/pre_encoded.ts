@@ -5,7 +5,7 @@
 
 import type { UnaryHandler } from './context';
 
-/** An answer already encoded: the edge's serializer (tolerantDefinition) sends its bytes as they are. */
+/** An answer already encoded: the edge's encoder sends its bytes as they are. */
 export class PreEncoded {
   constructor(readonly bytes: Buffer) {}
 }

@@ -1,7 +1,7 @@
 // Go gRPC clients older than grpc-go 1.5x (crictl and critest 1.26, kubelets of that age) send the
 // unix socket path as the HTTP/2 `:authority`. Node's nghttp2 refuses a `/` in an authority and
 // resets every such stream with PROTOCOL_ERROR. This stream sits between the accepted socket and
-// grpc-js and rewrites such an authority, in the client→server bytes, to a value of the same
+// the HTTP/2 server and rewrites such an authority, in the client→server bytes, to a value of the same
 // decoded length made of valid characters. Keeping the length keeps both peers' HPACK dynamic
 // tables the same size, so later header blocks that refer to the entry by index stay in sync.
 //

@@ -1,4 +1,4 @@
-// Chooses, per accepted connection, how its bytes reach grpc-js's HTTP/2.
+// Chooses, per accepted connection, how its bytes reach the gRPC server's HTTP/2 (node:http2).
 //
 // Native: the net.Socket itself, so nghttp2 reads and writes the file descriptor in C++. Rewritten:
 // through AuthorityFix, a JS stream that fixes the socket-path :authority of older Go clients but
@@ -8,7 +8,7 @@
 // reads the client preface, answers with an empty SETTINGS of its own, holds what follows until
 // the first complete header block, and decides from its :authority:
 // - valid: the held bytes are put back into the socket (Node's HTTP/2 reads what is already
-//   buffered in the socket before reading the descriptor) and the socket goes to grpc-js as is.
+//   buffered in the socket before reading the descriptor) and the socket goes to the server as is.
 //   The client's ACK of our SETTINGS is cut out first: nghttp2 treats an ACK for a SETTINGS it
 //   never sent as a protocol error. If the ACK has not come yet, the router waits for it. nghttp2
 //   then sends its own SETTINGS, a second server SETTINGS, which HTTP/2 allows.

@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import type { GrpcServer } from '../../../src/grpc/h2_server';
 import { strict as assert } from 'node:assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import { criClient, type CriClient } from '../../helpers/cri-client';
 
 describe('edge wrapper', () => {
   let dir: string;
-  let server: grpc.Server;
+  let server: GrpcServer;
   let listener: import('node:net').Server;
   let client: CriClient;
   let gate: InitGate;
@@ -54,8 +55,8 @@ describe('edge wrapper', () => {
     gate = new InitGate();
     metrics = new Metrics({ processMetrics: false });
     const edge = new Edge(silentLogger(), metrics, gate);
-    server.addService(RuntimeServiceService, edge.implement(RuntimeServiceService, handlers));
-    server.addService(ImageServiceService, edge.implement(ImageServiceService, handlers));
+    server.addMethods(edge.implement(RuntimeServiceService, handlers));
+    server.addMethods(edge.implement(ImageServiceService, handlers));
     listener = await bindUnix(server, join(dir, 's.sock'));
     client = criClient(join(dir, 's.sock'));
   });

@@ -8,7 +8,7 @@ import { bindUnix, createServer, shutdownServer } from '../../../src/server';
 const closed = (s: Socket) => new Promise<void>((r) => (s.destroyed ? r() : s.once('close', () => r())));
 
 describe('the unix listener with connection routing', () => {
-  it('closes connections still being read at shutdown (grpc-js does not know them yet)', async () => {
+  it('closes connections still being read at shutdown (the server does not know them yet)', async () => {
     const dir = mkdtempSync('/tmp/nori-route-');
     try {
       const server = createServer();
