@@ -70,10 +70,9 @@ function claimOf(r: ClaimRow): HostPortClaim {
 export class LeaseStore {
   constructor(private readonly db: Db) {}
 
-  /** Addresses leased out of `subnet` (to pick a free one). */
-  ipsIn(subnet: string): Set<string> {
-    const rows = this.db.prepare<[string], { ip: string }>('SELECT ip FROM net_leases WHERE subnet = ?').all(subnet);
-    return new Set(rows.map((r) => r.ip));
+  /** Whether `ip` (canonical text) is leased: one primary-key lookup, however many pods there are. */
+  isLeased(ip: string): boolean {
+    return this.db.prepare<[string], { one: number }>('SELECT 1 AS one FROM net_leases WHERE ip = ?').get(ip) !== undefined;
   }
 
   bySandbox(sandboxId: string): Lease[] {

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { AlreadyExistsError, ResourceExhaustedError } from '../../../../src/errors';
 import { BridgeNetwork, vethName } from '../../../../src/network/bridge/bridge-network';
 import { canonicalAddress, gatewayOf, parseSubnet, podRange } from '../../../../src/network/bridge/cidr';
+import { nextFreeAddress } from '../../../../src/network/bridge/ipam';
 import { tableScript } from '../../../../src/network/bridge/nft-rules';
 import { CniNetwork } from '../../../../src/network/cni-network';
 import { PodNetwork } from '../../../../src/network/pod-network';
@@ -34,6 +35,20 @@ describe('network/bridge: addresses', () => {
     assert.equal(gatewayOf(v6), 'fd00::1');
     assert.equal(canonicalAddress('FD00:0::0005'), 'fd00::5');
     assert.throws(() => parseSubnet('10.0.0.0'), /not a CIDR/);
+  });
+});
+
+describe('network/bridge: IPAM', () => {
+  it('looks candidates up one at a time from the one after the last given, not every lease', () => {
+    const s = parseSubnet('10.77.0.0/29'); // pods .2-.6
+    const leased = new Set(['10.77.0.5', '10.77.0.6']);
+    const asked: string[] = [];
+    const leases = { isLeased: (ip: string) => (asked.push(ip), leased.has(ip)) };
+    const kv = { get: () => String(podRange(s).first + 2n) } as unknown as KvStore; // .4 given last
+    assert.equal(nextFreeAddress(s, leases, kv), '10.77.0.2', 'after .4: .5 and .6 are leased, then round to .2');
+    assert.deepEqual(asked, ['10.77.0.5', '10.77.0.6', '10.77.0.2']);
+    for (const ip of ['10.77.0.2', '10.77.0.3', '10.77.0.4']) leased.add(ip);
+    assert.throws(() => nextFreeAddress(s, leases, kv), ResourceExhaustedError);
   });
 });
 
