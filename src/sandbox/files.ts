@@ -1,7 +1,7 @@
 // /etc/hosts, /etc/resolv.conf and /etc/hostname of a pod, written into its sandbox dir and
 // bind-mounted into each container by the container subsystem.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { DNSConfig } from '../gen/api';
 
 const LOCALHOST = [
@@ -36,4 +36,12 @@ export function hostFile(path: string): Buffer {
   } catch {
     return Buffer.alloc(0);
   }
+}
+
+/**
+ * One of these files, written while the pod is CREATING: a plain write, no temporary file and
+ * no fsync (see RunPodSandbox: no reader exists yet, and a crash rolls the pod back).
+ */
+export function writePodFile(path: string, data: string | Buffer): void {
+  writeFileSync(path, data, { mode: 0o644 });
 }
