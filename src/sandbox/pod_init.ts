@@ -22,7 +22,14 @@ export interface StartedPodInit {
   placed: Promise<void>;
 }
 
-export async function startPodInitInCgroups(sys: Sys, cgroups: CgroupManager, rec: StoredRecord, join: NamespacePaths, log: Logger): Promise<StartedPodInit> {
+export async function startPodInitInCgroups(
+  sys: Sys,
+  cgroups: CgroupManager,
+  rec: StoredRecord,
+  join: NamespacePaths,
+  log: Logger,
+  step: (name: string) => void = () => undefined,
+): Promise<StartedPodInit> {
   const stays = (e: unknown) => log.warn({ sandbox: rec.id, err: errorMessage(e) }, "the pod init stays in nori's cgroup");
   if (cgroups.driver === 'systemd') {
     const pid = await sys.startPodInit({ join });
@@ -36,6 +43,7 @@ export async function startPodInitInCgroups(sys: Sys, cgroups: CgroupManager, re
     stays(e);
   }
   if (leaf) rec.internals.cgroupCreated.push(...leaf.created);
+  step('initLeaf');
   let pid: number;
   try {
     pid = await sys.startPodInit({ join, cgroupTasks: leaf?.v1Tasks });

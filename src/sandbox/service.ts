@@ -192,7 +192,7 @@ export class SandboxService implements SandboxLookup {
 
       let initPlaced: Promise<void> = Promise.resolve();
       if (pin.sharedPid) {
-        const init = await startPodInitInCgroups(this.sys, this.cgroups, rec, plan.userns ? { user: p.ns.user, ...targets } : targets, log);
+        const init = await startPodInitInCgroups(this.sys, this.cgroups, rec, plan.userns ? { user: p.ns.user, ...targets } : targets, log, step);
         const pid = init.pid;
         initPlaced = init.placed;
         undo.push('pod init', async () => {
@@ -200,12 +200,13 @@ export class SandboxService implements SandboxLookup {
           await this.cgroups.evictToRoot(pid);
           await killPodInitByPid(this.sys, pid);
         });
+        step('podInit');
         await pinPidNamespace(this.sys, pid, p.ns.pid);
         undo.push('pid namespace pin', () => unpinAll(this.sys, [p.ns.pid]));
         rec.internals.podInitPid = pid;
         this.store.update(id, { podInitPid: pid, record: encodeRecord(rec) });
       }
-      step('podInit');
+      step('pidPin');
 
       if (!plan.hostIpc) {
         mkdirp(p.shm, 0o755);
