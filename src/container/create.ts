@@ -21,7 +21,7 @@ import type { UsernsSys } from '../sys/userns';
 import type { Sys } from '../sys/types';
 import { mkdirp } from '../util/fs';
 import { stepTimer } from '../util/step_timer';
-import { nowNs } from './clock';
+import { nowNs } from '../util/clock';
 import { INIT_IDENTITY_FILE } from './identity_file';
 import type { ContainerManagerDeps } from './manager_deps';
 import type { OomEvidence } from './oom_evidence';

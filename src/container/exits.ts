@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Logger } from '../log';
 import type { ContainerRow, ContainerStore } from '../store/container_store';
 import { readRegularCapped } from '../util/capped_read';
-import { nowNs } from './clock';
+import { nowNs } from '../util/clock';
 import { readExitFile } from './exit_watcher';
 import type { OomEvidence } from './oom_evidence';
 import { terminationMessageSource } from './spec/mounts';

@@ -24,7 +24,7 @@ import { createContainer, type CreateContext } from './create';
 import type { ContainerManagerDeps } from './manager_deps';
 import { ExitBook, type ExitSource } from './exits';
 import { OomEvidence } from './oom_evidence';
-import { nowNs } from './clock';
+import { nowNs } from '../util/clock';
 import { ociResources } from './oci_resources';
 import { umountQuiet } from '../sys/unpin';
 import { KeyedLock } from '../util/keyed_lock';

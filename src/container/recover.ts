@@ -9,7 +9,7 @@ import { quickRuntimeState } from '../recovery/quick_state';
 import type { OciRuntime } from '../runtime/oci_runtime';
 import type { ContainerRow, ContainerStore } from '../store/container_store';
 import { eachLimited, withTimeout } from '../util/parallel';
-import { nowNs } from './clock';
+import { nowNs } from '../util/clock';
 import type { ExitBook } from './exits';
 import { INIT_IDENTITY_FILE } from './identity_file';
 

@@ -2,7 +2,7 @@
 
 import type { ContainerStats, ContainerStatsRequest, ContainerStatsResponse } from '../gen/api';
 import type { ContainerManager } from '../container/manager';
-import { nowNs } from '../container/clock';
+import { nowNs } from '../util/clock';
 import { toStats } from '../container/views';
 import { samplerFor } from '../stats';
 import type { ContainerRow } from '../store/container_store';

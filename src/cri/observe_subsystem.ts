@@ -2,7 +2,7 @@
 // (plus the two that act on a running pod: UpdatePodSandboxResources, CheckpointContainer).
 // Built after the image, sandbox and container subsystems, whose stores it reads.
 
-import { nowNs } from '../container/clock';
+import { nowNs } from '../util/clock';
 import type { ContainerManager } from '../container/manager';
 import { imageRefOf, toStatus as containerStatusOf } from '../container/views';
 import { UnavailableError } from '../errors';

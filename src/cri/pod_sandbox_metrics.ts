@@ -4,7 +4,7 @@
 import type {
   ListMetricDescriptorsRequest, ListMetricDescriptorsResponse, ListPodSandboxMetricsRequest, ListPodSandboxMetricsResponse, PodSandboxMetrics,
 } from '../gen/api';
-import { nowNs } from '../container/clock';
+import { nowNs } from '../util/clock';
 import { imageRefOf, isRunning } from '../container/views';
 import type { ImageLookup } from '../image/api';
 import { samplerFor } from '../stats';

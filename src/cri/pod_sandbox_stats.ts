@@ -5,7 +5,7 @@ import { NotFoundError } from '../errors';
 import type {
   PodSandboxStats, PodSandboxStatsFilter, PodSandboxStatsRequest, PodSandboxStatsResponse, ListPodSandboxStatsRequest, ListPodSandboxStatsResponse,
 } from '../gen/api';
-import { nowNs } from '../container/clock';
+import { nowNs } from '../util/clock';
 import type { ContainerManager } from '../container/manager';
 import { isRunning } from '../container/views';
 import type { SandboxEntry, SandboxService } from '../sandbox/service';

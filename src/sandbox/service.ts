@@ -32,6 +32,7 @@ import { newSandboxRecord, newSandboxRow, pinnedKinds } from './new_record';
 import { recoverSandboxes } from './recover';
 import { releaseSandbox, sandboxRuntimeConf, stopSandbox, type StepMark, type TeardownDeps } from './teardown';
 import { umountQuiet } from '../sys/unpin';
+import { nowNs } from '../util/clock';
 import { Rollback } from './rollback';
 import { planSandbox, type SandboxPlan } from './validate';
 import { faultPoint } from '../fault';
@@ -327,10 +328,6 @@ export class SandboxService implements SandboxLookup {
   async recover(): Promise<void> {
     for (const e of await recoverSandboxes(this.teardownDeps())) this.entries.set(e.row.id, e);
   }
-}
-
-function nowNs(): bigint {
-  return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
 }
 
 /** Rollback right after start: nothing else can have taken the pid yet. */
