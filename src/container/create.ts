@@ -125,6 +125,8 @@ export async function createContainer(c: CreateContext, r: CreateRequest): Promi
 
     // A runtime that fails half-way may leave its state and the container's cgroup behind.
     const cgroupsPathOf = typeof spec.linux.cgroupsPath === 'string' ? spec.linux.cgroupsPath : '';
+    // Where the runtime puts it in cgroupfs (stats and OOM read there), in either driver.
+    const cgroupPath = containerCgroupDir(cgroupsPathOf);
     undo.push(() => void removeContainerCgroups(cgroupsPathOf));
     undo.push(() => runtime.delete(id));
     const created = await conmonCreate({
@@ -164,8 +166,7 @@ export async function createContainer(c: CreateContext, r: CreateRequest): Promi
       handler: runtime.handler.name,
       bundle,
       logPath: config.logPath ? logPath : '',
-      // Where the runtime puts it in cgroupfs (stats and OOM read there), in either driver.
-      cgroupPath: typeof spec.linux.cgroupsPath === 'string' ? containerCgroupDir(spec.linux.cgroupsPath) : '',
+      cgroupPath,
       stopSignal,
       userJson: JSON.stringify(spec.process.user),
       createdAt: nowNs(),
@@ -178,7 +179,7 @@ export async function createContainer(c: CreateContext, r: CreateRequest): Promi
       unknown: false,
       resources: res ? JSON.stringify(LinuxContainerResources.toJSON(res)) : '',
     });
-    c.oom.noteBaseline(c.store.get(id)!);
+    c.oom.noteBaseline({ bundle, cgroupPath });
     step('record');
     log.info({ pid: created.pid, name: nameKey, steps }, 'container created');
     return id;

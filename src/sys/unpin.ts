@@ -1,5 +1,5 @@
-// Unmounting quietly, and removing a pinned namespace file, idempotently: RemovePodSandbox may run many times and after
-// a crash that happened half-way.
+// Unmounting quietly, and removing a pinned namespace file, idempotently: RemovePodSandbox may
+// run many times and after a crash that happened half-way.
 
 import * as fs from 'node:fs';
 
