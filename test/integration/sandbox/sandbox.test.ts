@@ -113,6 +113,15 @@ describe('sandbox (root, real kernel and CNI)', function () {
     const initCgroups = readFileSync(`/proc/${info.pid}/cgroup`, 'utf8').trim().split('\n');
     assert.ok(initCgroups.length >= 2, initCgroups.join('\n'));
     for (const line of initCgroups) assert.ok(line.endsWith(`:${r.cgroupParent}/nori-podinit`), line);
+    // v1 cpuset: the levels nori made hand cpus/mems down at mkdir (cgroup.clone_children), so the
+    // init's leaf has the root's cpus without nori writing them
+    const cpuset = '/sys/fs/cgroup/cpuset';
+    if (existsSync(path.join(cpuset, 'cpuset.cpus'))) {
+      const leaf = path.join(cpuset, r.cgroupParent, 'nori-podinit');
+      assert.equal(readFileSync(path.join(cpuset, r.cgroupParent, 'cgroup.clone_children'), 'utf8').trim(), '1');
+      assert.equal(readFileSync(path.join(leaf, 'cgroup.clone_children'), 'utf8').trim(), '1', 'inherited at mkdir');
+      assert.equal(readFileSync(path.join(leaf, 'cpuset.cpus'), 'utf8').trim(), readFileSync(path.join(cpuset, 'cpuset.cpus'), 'utf8').trim());
+    }
 
     // IP on eth0, reachable from the host, and the hostPort forwards to it
     assert.ok(r.ip.startsWith(env.subnetPrefix), r.ip);
