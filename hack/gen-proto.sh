@@ -11,8 +11,12 @@ PROTOC="${PROTOC:-protoc}"
 PLUGIN="$ROOT/node_modules/.bin/protoc-gen-ts_proto"
 
 # Why these options:
-#  outputServices=grpc-js  RuntimeServiceService/ImageServiceService go straight into
-#                          grpc.Server#addService; the matching *Client classes serve tests.
+#  outputServices=generic-definitions
+#                          RuntimeServiceDefinition/ImageServiceDefinition: plain data (name,
+#                          fullName, per method its request/response message types) that
+#                          src/cri/edge.ts serves on nori's own HTTP/2 server. Unlike the
+#                          grpc-js output it imports nothing: that output loaded @grpc/grpc-js
+#                          (≈ 70 ms) at every daemon start for client classes only tools use.
 #  env=node                bytes fields are Buffer (what grpc-js hands us anyway).
 #  forceLong=bigint        int64/uint64 as bigint. CRI timestamps are Unix *nanoseconds*
 #                          (~1.8e18 today, far above 2^53 ~ 9.0e15): as number they would lose
@@ -22,7 +26,7 @@ PLUGIN="$ROOT/node_modules/.bin/protoc-gen-ts_proto"
 #                          undefined there.
 #  esModuleInterop=true    matches tsconfig.
 OPTS=(
-  outputServices=grpc-js
+  outputServices=generic-definitions
   env=node
   forceLong=bigint
   useOptionals=messages

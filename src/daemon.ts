@@ -17,7 +17,7 @@ import { observeSubsystem } from './cri/observe_subsystem';
 import { runtimeSubsystem } from './cri/runtime_subsystem';
 import { sandboxSubsystem } from './cri/sandbox_subsystem';
 import { streamingSubsystem } from './cri/streaming_subsystem';
-import { ImageServiceService, RuntimeServiceService } from './gen/api';
+import { ImageServiceDefinition, RuntimeServiceDefinition } from './gen/api';
 import type { GrpcServer } from './grpc/h2_server';
 import type { Logger } from './log';
 import { Metrics, serveMetrics } from './metrics';
@@ -76,8 +76,8 @@ export class Daemon {
       if (m) ({ server: metricsServer, port: metricsPort } = await serveMetrics(metrics, m.host, m.port));
 
       const handlers = Object.assign({}, ...subsystems.map((s) => s.handlers));
-      server.addMethods(edge.implement(RuntimeServiceService, handlers));
-      server.addMethods(edge.implement(ImageServiceService, handlers));
+      server.addMethods(edge.implement(RuntimeServiceDefinition, handlers));
+      server.addMethods(edge.implement(ImageServiceDefinition, handlers));
       const how = await prepareSocketPath(config.listen);
       if (how === 'replaced-stale') log.warn({ socket: config.listen }, 'replaced a stale socket left by an earlier run');
       listener = await bindUnix(server, config.listen, metrics);

@@ -6,7 +6,6 @@ import { takeSubcommandFlags } from './cli/subcommand_flags';
 import { loadConfig, usage } from './config';
 import { configToToml } from './config_print';
 import { Daemon, packageVersion } from './daemon';
-import { runInspect } from './inspect/cli';
 import { errorMessage } from './errors';
 import { createLogger } from './log';
 import { SystemdNotifier } from './sd_notify';
@@ -14,6 +13,11 @@ import { SystemdNotifier } from './sd_notify';
 /** The doctor is loaded only when asked for: every module the daemon loads delays its first answer after a restart. */
 async function runDoctor(...args: Parameters<typeof import('./doctor').runDoctor>): Promise<number> {
   return (await import('./doctor')).runDoctor(...args);
+}
+
+/** The same for inspect, which also brings @grpc/grpc-js (≈ 70 ms to load) for its client. */
+async function runInspect(...args: Parameters<typeof import('./inspect/cli').runInspect>): Promise<number> {
+  return (await import('./inspect/cli')).runInspect(...args);
 }
 
 async function main(rawArgv: string[]): Promise<number> {

@@ -41,20 +41,23 @@ export function toStatus(err: unknown): { code: Status; details: string } {
   return { code: Status.INTERNAL, details: err instanceof Error ? err.message : String(err) };
 }
 
-/** `/runtime.v1.RuntimeService/RunPodSandbox` → `RunPodSandbox`. */
-export function rpcName(path: string): string {
-  return path.slice(path.lastIndexOf('/') + 1);
-}
-
-/** One method of a generated service definition (ts-proto's grpc-js output in src/gen). */
+/**
+ * One method of a generated service definition (ts-proto's generic definitions in src/gen):
+ * plain data, so serving them loads no gRPC library.
+ */
 export interface MethodDefinition {
-  path: string;
+  /** the proto name, e.g. `RunPodSandbox` */
+  name: string;
   responseStream: boolean;
-  requestDeserialize(bytes: Buffer): unknown;
-  responseSerialize(value: any): Buffer;
+  requestType: { decode(input: Uint8Array): unknown };
+  responseType: { encode(message: any): { finish(): Uint8Array } };
 }
 
-export type ServiceDefinition = Record<string, MethodDefinition>;
+export interface ServiceDefinition {
+  /** e.g. `runtime.v1.RuntimeService` */
+  fullName: string;
+  methods: Record<string, MethodDefinition>;
+}
 
 const BOOT = randomBytes(3).toString('hex');
 
@@ -65,7 +68,7 @@ const BOOT = randomBytes(3).toString('hex');
  */
 function decode(rpc: string, def: MethodDefinition, bytes: Buffer): { req: unknown; err?: undefined } | { err: Error } {
   try {
-    return { req: def.requestDeserialize(bytes) };
+    return { req: def.requestType.decode(bytes) };
   } catch (e) {
     return { err: new InvalidArgumentError(`malformed ${rpc} request: ${e instanceof Error ? e.message : String(e)}`) };
   }
@@ -73,7 +76,7 @@ function decode(rpc: string, def: MethodDefinition, bytes: Buffer): { req: unkno
 
 /** An answer that is a PreEncoded goes out as its bytes. */
 function encode(def: MethodDefinition, value: unknown): Uint8Array {
-  return value instanceof PreEncoded ? value.bytes : def.responseSerialize(value);
+  return value instanceof PreEncoded ? value.bytes : def.responseType.encode(value).finish();
 }
 
 function statusError(err: unknown): StatusError {
@@ -98,10 +101,10 @@ export class Edge {
   /** The server's methods for every method of `def`, keyed by path, backed by `handlers`. */
   implement(def: ServiceDefinition, handlers: HandlerTable): Record<string, Method> {
     const out: Record<string, Method> = {};
-    for (const method of Object.values(def)) {
-      const rpc = rpcName(method.path);
+    for (const method of Object.values(def.methods)) {
+      const rpc = method.name;
       const handler = handlers[rpc] ?? unimplemented(rpc);
-      out[method.path] = method.responseStream
+      out[`/${def.fullName}/${rpc}`] = method.responseStream
         ? this.wrapStream(rpc, method, handler as StreamHandler)
         : this.wrapUnary(rpc, method, handler as UnaryHandler);
     }

@@ -4,16 +4,25 @@
 
 import * as grpc from '@grpc/grpc-js';
 import type { Config } from '../config';
-import { ContainerState, PodSandboxState, RuntimeServiceClient } from '../gen/api';
+import { ContainerState, PodSandboxState, RuntimeServiceDefinition, type MessageFns } from '../gen/api';
 import { renderContainer, renderPod } from './tree';
 
-type Client = InstanceType<typeof RuntimeServiceClient>;
-
-function call<Req, Res>(client: Client, method: (req: Req, md: grpc.Metadata, opts: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: Res) => void) => unknown, req: Req): Promise<Res> {
+/** A unary call of one method of the generated (library-free) definition over a plain grpc-js client. */
+function call<Req, Res>(client: grpc.Client, method: { name: string; requestType: MessageFns<Req>; responseType: MessageFns<Res> }, req: Req): Promise<Res> {
   return new Promise((resolve, reject) => {
-    method.call(client, req, new grpc.Metadata(), { deadline: Date.now() + 30_000 }, (e, r) => (e ? reject(e) : resolve(r)));
+    client.makeUnaryRequest(
+      `/${RuntimeServiceDefinition.fullName}/${method.name}`,
+      (m: Req) => Buffer.from(method.requestType.encode(m).finish()),
+      (b: Buffer) => method.responseType.decode(b),
+      req,
+      new grpc.Metadata(),
+      { deadline: Date.now() + 30_000 },
+      (e, r) => (e ? reject(e) : resolve(r!)),
+    );
   });
 }
+
+const { podSandboxStatus, containerStatus } = RuntimeServiceDefinition.methods;
 
 export async function runInspect(config: Config, args: string[], json: boolean, out: NodeJS.WritableStream = process.stdout): Promise<number> {
   if (args.length !== 1) {
@@ -21,10 +30,10 @@ export async function runInspect(config: Config, args: string[], json: boolean, 
     return 2;
   }
   const id = args[0]!;
-  const client = new RuntimeServiceClient(`unix://${config.listen}`, grpc.credentials.createInsecure());
+  const client = new grpc.Client(`unix://${config.listen}`, grpc.credentials.createInsecure());
   try {
     try {
-      const r = await call(client, client.podSandboxStatus, { podSandboxId: id, verbose: true });
+      const r = await call(client, podSandboxStatus, { podSandboxId: id, verbose: true });
       const info = JSON.parse(r.info.info ?? '{}');
       if (json) out.write(JSON.stringify({ status: r.status, info }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n');
       else {
@@ -39,7 +48,7 @@ export async function runInspect(config: Config, args: string[], json: boolean, 
       if ((e as grpc.ServiceError).code !== grpc.status.NOT_FOUND) throw e;
     }
     try {
-      const r = await call(client, client.containerStatus, { containerId: id, verbose: true });
+      const r = await call(client, containerStatus, { containerId: id, verbose: true });
       const info = JSON.parse(r.info.info ?? '{}');
       if (json) out.write(JSON.stringify({ status: r.status, info }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n');
       else {
