@@ -48,7 +48,7 @@ export class ImageService implements ImageLookup {
     measure = dirUsage,
   ) {
     this.layerUsage = new LayerUsageCache({
-      ids: () => this.store.containers(),
+      ids: () => this.store.containerIds(),
       dirOf: (id) => join(this.dirs.containers, id, 'upper'),
       measure,
       log,

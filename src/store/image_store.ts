@@ -74,6 +74,15 @@ export interface LayerRow {
  */
 const writes = new WeakMap<Db, { n: number }>();
 
+/**
+ * The ids of container_layers, read once per database and then kept current by addContainer and
+ * removeContainer (of any ImageStore over the same Db: the container manager makes its own).
+ * The writable-layer loop (image/layer_usage.ts) walks every id on each of its turns, up to ten a
+ * second: reading them from SQLite each time was a quarter of an idle daemon's CPU at 500
+ * containers. Only this file writes the table, never inside a transaction that could roll back.
+ */
+const containerIdsOf = new WeakMap<Db, Set<string>>();
+
 export class ImageStore {
   private readonly rows = new Map<string, ImageRow | null>();
   private readonly byNames = new Map<string, string | null>();
@@ -216,8 +225,19 @@ export class ImageStore {
     return r?.image_id;
   }
 
+  /** Every container-layer id (a copy). */
   containers(): string[] {
-    return (this.db.prepare('SELECT container_id FROM container_layers').all() as Array<{ container_id: string }>).map((r) => r.container_id);
+    return [...this.containerIds()];
+  }
+
+  /** Every container-layer id, as a live view that the next add or remove changes (no copy). */
+  containerIds(): ReadonlySet<string> {
+    let ids = containerIdsOf.get(this.db);
+    if (!ids) {
+      const rows = this.db.prepare('SELECT container_id FROM container_layers').all() as Array<{ container_id: string }>;
+      containerIdsOf.set(this.db, (ids = new Set(rows.map((r) => r.container_id))));
+    }
+    return ids;
   }
 
   /** The container-layer ids in [from, to): a range on the key instead of a scan of all of them. */
@@ -228,9 +248,11 @@ export class ImageStore {
 
   addContainer(containerId: string, imageId: string): void {
     this.db.prepare('INSERT OR IGNORE INTO container_layers (container_id, image_id) VALUES (?, ?)').run(containerId, imageId);
+    containerIdsOf.get(this.db)?.add(containerId);
   }
 
   removeContainer(containerId: string): void {
     this.db.prepare('DELETE FROM container_layers WHERE container_id = ?').run(containerId);
+    containerIdsOf.get(this.db)?.delete(containerId);
   }
 }
