@@ -51,8 +51,11 @@ export class LayerDirs {
     this.tmp = join(this.root, 'tmp');
     this.links = join(this.root, 'l');
     this.containers = join(this.root, 'containers');
+    // The flag stays on the dir, so it is set when the dir is made, not at every start: chattr
+    // is a process (10-25 ms here) that would delay the first answer after each restart.
+    const fresh = !fs.existsSync(this.tmp);
     for (const d of [this.root, this.tmp, this.links, this.containers]) mkdirp(d, 0o700);
-    spreadSubdirs(this.tmp);
+    if (fresh) spreadSubdirs(this.tmp);
   }
 
   dir(chainId: string): string {

@@ -17,6 +17,16 @@ describe('overlay2 layer dirs', () => {
     assert.ok(attrs.includes('T'), `lsattr: ${attrs}`);
   });
 
+  it('sets the flag only on a tmp/ it makes: a restart runs no chattr (the flag stays on the dir)', function () {
+    const fsType = execFileSync('stat', ['-f', '-c', '%T', base], { encoding: 'utf8' }).trim();
+    if (!/ext2|ext3|ext4/.test(fsType)) this.skip();
+    const dirs = new LayerDirs(base);
+    execFileSync('chattr', ['-T', dirs.tmp]);
+    new LayerDirs(base);
+    const attrs = execFileSync('lsattr', ['-d', dirs.tmp], { encoding: 'utf8' }).split(/\s+/)[0]!;
+    assert.ok(!attrs.includes('T'), `an existing tmp/ was marked again: ${attrs}`);
+  });
+
   it('commits a temp dir with its link and lower files, and removes it again', () => {
     const dirs = new LayerDirs(base);
     const lower = `sha256:${'a'.repeat(64)}`;
