@@ -56,6 +56,16 @@ export function stillRunning(id: ProcIdentity, read: ProcStatReader = readProcSt
   return isSameProcess(id.pid, { startTime: id.startTime }, read);
 }
 
+/**
+ * The parent pid of `id` while `id` still names the same live process, else undefined: both
+ * from one read of its stat, so the parent is the one of the process the start time proves.
+ */
+export function parentIfSame(id: ProcIdentity, read: ProcStatReader = readProcStat): number | undefined {
+  const st = procStat(id.pid, read);
+  if (!st || exited(st.state) || st.startTime !== id.startTime) return undefined;
+  return st.ppid;
+}
+
 /** Signals `id` only if it is still the same process; false when it is gone (nothing signalled). */
 export function signalIfSame(
   id: ProcIdentity,

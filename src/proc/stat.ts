@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 export interface ProcStat {
   /** field 3: R S D Z X ... */
   state: string;
+  /** field 4: the parent's pid (the real parent, in the reader's PID namespace) */
+  ppid: number;
   /** field 22: start time in clock ticks since boot, as text (it can exceed 2^53 in theory) */
   startTime: string;
 }
@@ -22,15 +24,16 @@ export const readProcStat: ProcStatReader = (pid) => {
   }
 };
 
-/** State and start time of a stat line; undefined when it does not parse. */
+/** State, parent and start time of a stat line; undefined when it does not parse. */
 export function parseProcStat(text: string): ProcStat | undefined {
   const close = text.lastIndexOf(')');
   if (close < 0) return undefined;
   const rest = text.slice(close + 2).trim().split(/\s+/); // rest[0] is field 3
   const state = rest[0];
+  const ppid = rest[4 - 3];
   const startTime = rest[22 - 3];
-  if (!state || !startTime || !/^\d+$/.test(startTime)) return undefined;
-  return { state, startTime };
+  if (!state || !ppid || !/^\d+$/.test(ppid) || !startTime || !/^\d+$/.test(startTime)) return undefined;
+  return { state, ppid: Number(ppid), startTime };
 }
 
 /** The parsed stat of `pid`, or undefined when it is gone or unreadable. */

@@ -5,7 +5,6 @@
 import { errorMessage } from '../errors';
 import { removeOrphanSandboxes } from '../recovery/orphan_sandboxes';
 import type { SandboxRow } from '../store/sandbox_store';
-import { eachLimited } from '../util/parallel';
 import { isPinned, isPodInit, killPodInit } from './namespaces';
 import { decodeRecord, type StoredRecord } from './record';
 import { releaseSandbox, sandboxRuntimeConf, type TeardownDeps } from './teardown';
@@ -34,11 +33,11 @@ export async function recoverSandboxes(d: TeardownDeps): Promise<RecoveredSandbo
     kept.push({ row, rec });
     if (row.state === 'READY') ready.push({ row, rec });
   }
-  // The namespace checks are a few stat calls each: run several pods' at once.
-  await eachLimited(ready, 16, async ({ row, rec }) => {
+  // The namespace checks are a few stat calls each, made one pod after the other (see isPinned).
+  for (const { row, rec } of ready) {
     try {
       const lost: string[] = [];
-      for (const [type, file] of Object.entries(rec.nsPaths)) if (file && !(await isPinned(file))) lost.push(type);
+      for (const [type, file] of Object.entries(rec.nsPaths)) if (file && !isPinned(file)) lost.push(type);
       if (rec.nsPaths.pid && lost.length === 0 && !(await isPodInit(rec.internals.podInitPid, rec.nsPaths.pid))) lost.push('pod init');
       if (lost.length > 0) {
         d.log.warn({ sandbox: row.id, lost }, 'sandbox lost its namespaces since the last run; marking it NOTREADY');
@@ -49,8 +48,8 @@ export async function recoverSandboxes(d: TeardownDeps): Promise<RecoveredSandbo
       // One sandbox's trouble must not stop the daemon from starting.
       d.log.error({ sandbox: row.id, err: errorMessage(err) }, 'checking a sandbox after the restart failed');
     }
-  });
-  const rows = new Set(d.store.all().map((r) => r.id));
+  }
+  const rows = new Set(d.store.ids());
   await removeOrphanSandboxes({
     state: d.config.state,
     cgroupRootPrefix: d.config.cgroupRootPrefix,

@@ -103,6 +103,11 @@ export class SandboxStore {
     return this.db.prepare<[], RawRow>('SELECT * FROM sandboxes ORDER BY created_at_ns, id').all().map(fromRaw);
   }
 
+  /** Every sandbox id (no rows decoded). */
+  ids(): string[] {
+    return this.db.prepare<[], { id: string }>('SELECT id FROM sandboxes').all().map((r) => r.id);
+  }
+
   update(id: string, fields: Partial<Pick<SandboxRow, 'state' | 'record' | 'podInitPid' | 'networkTornDown' | 'cniResult'>>): void {
     const sets: string[] = [];
     const vals: unknown[] = [];

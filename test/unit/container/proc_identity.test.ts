@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  identify, isSameProcess, loadIdentity, parseProcStat, saveIdentity, signalIfSame, stillRunning, type ProcStatReader,
+  identify, isSameProcess, loadIdentity, parentIfSame, parseProcStat, saveIdentity, signalIfSame, stillRunning, type ProcStatReader,
 } from '../../../src/proc/identity';
 import { ContainerManager } from '../../../src/container/manager';
 import { INIT_IDENTITY_FILE } from '../../../src/container/identity_file';
@@ -23,8 +23,8 @@ function fakeProc(entries: Record<number, string>): ProcStatReader {
 
 describe('pid reuse guard (proc/identity)', () => {
   it('parses state and start time, whatever the comm holds', () => {
-    assert.deepEqual(parseProcStat(stat(7, 'sh', 'S', 123456)), { state: 'S', startTime: '123456' });
-    assert.deepEqual(parseProcStat(stat(7, 'a) (b c', 'R', 99)), { state: 'R', startTime: '99' });
+    assert.deepEqual(parseProcStat(stat(7, 'sh', 'S', 123456)), { state: 'S', ppid: 1, startTime: '123456' });
+    assert.deepEqual(parseProcStat(stat(7, 'a) (b c', 'R', 99)), { state: 'R', ppid: 1, startTime: '99' });
     assert.equal(parseProcStat('garbage'), undefined);
     assert.equal(parseProcStat('7 (x) S 1 2'), undefined);
   });
@@ -45,6 +45,17 @@ describe('pid reuse guard (proc/identity)', () => {
     assert.equal(stillRunning(saved, fakeProc({})), false);
     // a zombie is exited, even with its own start time
     assert.equal(stillRunning(saved, fakeProc({ 4242: stat(4242, 'sleep', 'Z', 1000) })), false);
+  });
+
+  it("gives a process's parent only while the pid is still that process", () => {
+    const saved = { pid: 4242, startTime: '1000' };
+    const withParent = (state: string, start: number, ppid: number) => stat(4242, 'sleep', state, start).replace(`(sleep) ${state} 1 `, `(sleep) ${state} ${ppid} `);
+    assert.equal(parentIfSame(saved, fakeProc({ 4242: withParent('S', 1000, 77) })), 77);
+    assert.equal(parentIfSame(saved, fakeProc({ 4242: withParent('S', 5000, 77) })), undefined, 'pid reused');
+    assert.equal(parentIfSame(saved, fakeProc({ 4242: withParent('Z', 1000, 77) })), undefined, 'zombie');
+    assert.equal(parentIfSame(saved, fakeProc({})), undefined, 'gone');
+    const me = identify(process.pid)!;
+    assert.equal(parentIfSame(me), process.ppid, 'the real /proc');
   });
 
   it('signals only the same process', () => {

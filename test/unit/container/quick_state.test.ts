@@ -23,13 +23,13 @@ describe('start-up state of a container without the runtime (recovery/quick_stat
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('running: the recorded init lives with the same start time and runc has no exec fifo', () => {
-    assert.equal(quickRuntimeState(input, (pid) => stat(pid, 'S', '777')), 'running');
+  it('running: the recorded init lives with the same start time and runc has no exec fifo; its parent comes from the same read', () => {
+    assert.deepEqual(quickRuntimeState(input, (pid) => stat(pid, 'S', '777')), { status: 'running', initParent: 1 });
   });
 
   it('created: the exec fifo is still in the state dir', () => {
     writeFileSync(join(dir, 'runc', ID, 'exec.fifo'), '');
-    assert.equal(quickRuntimeState(input, (pid) => stat(pid, 'S', '777')), 'created');
+    assert.deepEqual(quickRuntimeState(input, (pid) => stat(pid, 'S', '777')), { status: 'created', initParent: 1 });
   });
 
   it('asks the runtime for anything else', () => {
