@@ -3,7 +3,7 @@
 
 import { execFile, spawn } from 'node:child_process';
 import { basename, join } from 'node:path';
-import { InternalError, NotFoundError } from '../errors';
+import { FailedPreconditionError, InternalError, NotFoundError } from '../errors';
 import { startViaExecFifo } from './exec_fifo_start';
 import { deleteStoppedInProcess } from './stopped_delete';
 
@@ -20,6 +20,9 @@ export interface RuntimeState {
   status: 'creating' | 'created' | 'running' | 'paused' | 'stopped';
   bundle: string;
 }
+
+/** runc: "unable to set memory limit to N (current usage: ...)"; crun: a write of memory.limit_in_bytes failing with EBUSY. */
+const MEMORY_LIMIT_REFUSED = /unable to set memory limit|memory\.(limit_in_bytes|memsw\.limit_in_bytes)[^\n]*(device or resource busy|EBUSY)/i;
 
 export class OciRuntime {
   constructor(readonly handler: RuntimeHandler) {}
@@ -89,8 +92,19 @@ export class OciRuntime {
     }
   }
 
-  update(id: string, resources: unknown): Promise<string> {
-    return this.run(['update', '--resources', '-', id], JSON.stringify(resources));
+  /**
+   * A memory limit below what the container uses now is refused by cgroup v1 (EBUSY once
+   * reclaim fails): that is the request's fault, not the daemon's, and says so.
+   */
+  async update(id: string, resources: unknown): Promise<string> {
+    try {
+      return await this.run(['update', '--resources', '-', id], JSON.stringify(resources));
+    } catch (e) {
+      if (e instanceof InternalError && MEMORY_LIMIT_REFUSED.test(e.message)) {
+        throw new FailedPreconditionError(`the kernel refused the new memory limit, below what container ${id} uses now: ${e.message}`);
+      }
+      throw e;
+    }
   }
 
   /** Spawns `runc exec` with a process.json; the caller owns the child. */
