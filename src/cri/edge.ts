@@ -170,8 +170,30 @@ export class Edge {
     return code;
   }
 
-  /** Runs `start` (the handler, once the request decoded and the gate is open) as a promise. */
-  private begin(rpc: string, def: MethodDefinition, bytes: Buffer, start: (req: unknown) => Promise<unknown>): Promise<unknown> {
+  /**
+   * One call around `start` (the handler, run once the request decoded and the gate is open):
+   * metrics, context, and the outcome logged and turned into a status on failure.
+   */
+  private serve<T>(rpc: string, def: MethodDefinition, bytes: Buffer, call: ServerCall, start: (req: unknown, ctx: CallContext) => Promise<T>): Promise<T> {
+    const started = process.hrtime.bigint();
+    this.metrics.rpcInFlight.inc({ rpc });
+    const { ctx, done } = this.context(rpc, call);
+    return this.begin(rpc, def, bytes, (req) => start(req, ctx)).then(
+      (res) => {
+        done();
+        this.finish(rpc, ctx, started, undefined);
+        return res;
+      },
+      (err: unknown) => {
+        done();
+        this.finish(rpc, ctx, started, err);
+        throw statusError(err);
+      },
+    );
+  }
+
+  /** Runs `start` once the request decoded and the gate is open, as a promise. */
+  private begin<T>(rpc: string, def: MethodDefinition, bytes: Buffer, start: (req: unknown) => Promise<T>): Promise<T> {
     const d = decode(rpc, def, bytes);
     if (d.err) return Promise.reject(d.err);
     if (!this.gate.ready) return Promise.reject(notReady());
@@ -185,51 +207,23 @@ export class Edge {
   private wrapUnary(rpc: string, def: MethodDefinition, handler: UnaryHandler): UnaryMethod {
     return {
       responseStream: false,
-      run: (bytes, call) => {
-        const started = process.hrtime.bigint();
-        this.metrics.rpcInFlight.inc({ rpc });
-        const { ctx, done } = this.context(rpc, call);
-        return this.begin(rpc, def, bytes, (req) => handler(req, ctx)).then(
-          (res) => {
-            done();
-            this.finish(rpc, ctx, started, undefined);
-            return encode(def, res);
-          },
-          (err: unknown) => {
-            done();
-            this.finish(rpc, ctx, started, err);
-            throw statusError(err);
-          },
-        );
-      },
+      run: (bytes, call) => this.serve(rpc, def, bytes, call, (req, ctx) => handler(req, ctx)).then((res) => encode(def, res)),
     };
   }
 
   private wrapStream(rpc: string, def: MethodDefinition, handler: StreamHandler): StreamMethod {
     return {
       responseStream: true,
-      run: (bytes, call, sendBytes) => {
-        const started = process.hrtime.bigint();
-        this.metrics.rpcInFlight.inc({ rpc });
-        const { ctx, done } = this.context(rpc, call);
-        const send = (msg: unknown): Promise<void> => {
-          if (ctx.signal.aborted) return Promise.reject(ctx.signal.reason);
-          return sendBytes(encode(def, msg)).catch((e: unknown) => {
-            throw ctx.signal.aborted ? ctx.signal.reason : e;
-          });
-        };
-        return this.begin(rpc, def, bytes, (req) => handler(req, ctx, send)).then(
-          () => {
-            done();
-            this.finish(rpc, ctx, started, undefined);
-          },
-          (err: unknown) => {
-            done();
-            this.finish(rpc, ctx, started, err);
-            throw statusError(err);
-          },
-        );
-      },
+      run: (bytes, call, sendBytes) =>
+        this.serve(rpc, def, bytes, call, (req, ctx) => {
+          const send = (msg: unknown): Promise<void> => {
+            if (ctx.signal.aborted) return Promise.reject(ctx.signal.reason);
+            return sendBytes(encode(def, msg)).catch((e: unknown) => {
+              throw ctx.signal.aborted ? ctx.signal.reason : e;
+            });
+          };
+          return handler(req, ctx, send);
+        }),
     };
   }
 }
