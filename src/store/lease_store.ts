@@ -2,6 +2,7 @@
 // daemon's SQLite store, so they survive a restart and a kill -9, and a sandbox's attachment is
 // "has a lease row": what teardown, rollback and the orphan sweep release.
 
+import type { Statement } from 'better-sqlite3';
 import type { Db, Migration } from './types';
 
 export const NET_LEASES_MIGRATION: Migration = {
@@ -68,11 +69,15 @@ function claimOf(r: ClaimRow): HostPortClaim {
 }
 
 export class LeaseStore {
+  /** IPAM asks it for each candidate address: prepared once, not per ask. */
+  private leasedQuery?: Statement<[string], { one: number }>;
+
   constructor(private readonly db: Db) {}
 
   /** Whether `ip` (canonical text) is leased: one primary-key lookup, however many pods there are. */
   isLeased(ip: string): boolean {
-    return this.db.prepare<[string], { one: number }>('SELECT 1 AS one FROM net_leases WHERE ip = ?').get(ip) !== undefined;
+    this.leasedQuery ??= this.db.prepare<[string], { one: number }>('SELECT 1 AS one FROM net_leases WHERE ip = ?');
+    return this.leasedQuery.get(ip) !== undefined;
   }
 
   bySandbox(sandboxId: string): Lease[] {
