@@ -144,7 +144,7 @@ export class ImageService implements ImageLookup {
         this.store.removeLayer(l.chainId);
       }
     }
-    const containers = new Set(this.store.containers());
+    const containers = new Set(this.store.containerIds());
     for (const n of fs.readdirSync(this.dirs.containers)) {
       if (!containers.has(n)) await removeTree(join(this.dirs.containers, n));
     }
