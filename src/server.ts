@@ -1,13 +1,9 @@
 // The gRPC server on a Unix socket. A socket left by a crashed nori is replaced; one that a live
-// process still answers on is an error, so two daemons never steal each other's endpoint. Each
-// accepted connection is routed (grpc/connection_router.ts): natively to the server's HTTP/2 when
-// its first :authority is valid, through AuthorityFix when not (older Go clients send the socket
-// path). The server is nori's own gRPC on node:http2 (grpc/h2_server.ts).
+// process still answers on is an error, so two daemons never steal each other's endpoint. The
+// server is nori's own gRPC on its own HTTP/2 (grpc/h2_server.ts, grpc/h2_connection.ts).
 
 import { chmodSync, lstatSync, statSync, unlinkSync } from 'node:fs';
-import { connect, createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
-import { routeConnection } from './grpc/connection_router';
+import { connect, createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { GrpcServer } from './grpc/h2_server';
 import { dirname } from 'node:path';
 import { FailedPreconditionError } from './errors';
@@ -52,41 +48,21 @@ function socketAnswers(path: string): Promise<boolean> {
 }
 
 /**
- * The limits grpc-js's Server had here, kept: 16 MiB messages both ways; Node's HTTP/2 defaults
- * for SETTINGS (no limit on concurrent streams, 64 KiB header lists, 128 header pairs) and for
- * invalid frames and rejected streams per session; no session memory limit (Node's 10 MB cap
- * answers big messages with ENHANCE_YOUR_CALM); no keepalive pings and no idle timeout.
+ * The limits grpc-js's Server had here, kept: 16 MiB messages both ways; 64 KiB header lists, as
+ * Node's HTTP/2 had; no keepalive pings and no idle timeout. The HTTP/2 limits (calls per
+ * connection, header blocks, windows) are in grpc/h2_connection.ts.
  */
 export function createServer(): GrpcServer {
-  return new GrpcServer({
-    maxReceiveMessageBytes: MAX_MESSAGE_BYTES,
-    maxSendMessageBytes: MAX_MESSAGE_BYTES,
-    http2: { maxSessionMemory: Number.MAX_SAFE_INTEGER, maxSendHeaderBlockLength: Number.MAX_SAFE_INTEGER },
-  });
+  return new GrpcServer({ maxReceiveMessageBytes: MAX_MESSAGE_BYTES, maxSendMessageBytes: MAX_MESSAGE_BYTES });
 }
 
-/**
- * Serves `server` on a unix socket through our own listener, so each connection can be routed
- * (grpc/connection_router.ts): clients with a valid :authority go to HTTP/2 natively; older Go
- * clients, which send the socket path as :authority (refused by Node's HTTP/2), through AuthorityFix.
- */
+/** Serves `server` on a unix socket through our own listener (mode 0660). */
 export function bindUnix(server: GrpcServer, path: string, metrics?: Metrics): Promise<NetServer> {
-  const connections = metrics?.counter(
-    'nori_cri_connections_total',
-    'CRI connections accepted, by path: native (HTTP/2 reads the socket), rewritten (through AuthorityFix, for a socket-path :authority or an unusual first flight), rejected (not HTTP/2)',
-    ['path'] as const,
-  );
-  const undecided = new Set<Socket>();
+  const connections = metrics?.counter('nori_cri_connections_total', 'CRI connections accepted');
   const listener = createNetServer((socket) => {
-    undecided.add(socket);
-    socket.once('close', () => undecided.delete(socket));
-    const deliver = (connection: Duplex) => {
-      undecided.delete(socket);
-      server.handleConnection(connection);
-    };
-    routeConnection(socket, deliver, (how) => connections?.inc({ path: how }));
+    connections?.inc();
+    server.handleConnection(socket);
   });
-  undecidedOf.set(listener, undecided);
   return new Promise((resolve, reject) => {
     listener.once('error', reject);
     listener.listen(path, () => {
@@ -98,12 +74,8 @@ export function bindUnix(server: GrpcServer, path: string, metrics?: Metrics): P
   });
 }
 
-/** Connections the router still reads, not yet the server's: shutdown closes them itself. */
-const undecidedOf = new WeakMap<NetServer, Set<Socket>>();
-
 /** Stops accepting, waits up to graceMs for in-flight calls, then cuts the rest. */
 export function shutdownServer(server: GrpcServer, listener: NetServer, graceMs: number): Promise<'graceful' | 'forced'> {
   listener.close();
-  for (const socket of undecidedOf.get(listener) ?? []) socket.destroy();
   return server.shutdown(graceMs);
 }

@@ -1,19 +1,21 @@
-// A gRPC server written directly on node:http2, for what nori serves: unary and server-streaming
-// methods whose request is one message (grpc/grpc doc/PROTOCOL-HTTP2.md). It replaces grpc-js's
-// Server, whose layers (interceptors, metadata objects, channelz, a read queue per call) cost
-// more CPU per call than the CRI's polled reads themselves.
+// A gRPC server for what nori serves: unary and server-streaming methods whose request is one
+// message (grpc/grpc doc/PROTOCOL-HTTP2.md), on nori's own HTTP/2 connection (h2_connection.ts).
+// It replaces grpc-js's Server, whose layers (interceptors, metadata objects, channelz, a read
+// queue per call) cost more CPU per call than the CRI's polled reads themselves, and then
+// node:http2, whose per-stream objects and separate writes cost more than the rest of the call.
 //
 // Per call: the request headers are checked (content-type application/grpc[+proto], POST, a
 // known :path, grpc-encoding, grpc-timeout); DATA is collected until END_STREAM, bounded by the
 // receive limit as soon as the length prefix is in; the one message (gzip/deflate when its
-// compressed flag says so) goes to the method. The answer is HEADERS, one DATA frame holding the
-// length-prefixed message, and trailers with grpc-status; an error before any message is a
+// compressed flag says so) goes to the method. The answer is HEADERS, the length-prefixed message
+// as DATA, and trailers with grpc-status; an error before any message is a
 // trailers-only response. A client's RST_STREAM (or a lost connection) before the answer aborts
 // the call; so does its deadline, which also answers DEADLINE_EXCEEDED.
 
-import * as http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { gunzip, inflate, type InputType } from 'node:zlib';
+import { H2Connection, keepEncoded, type Headers } from './h2_connection';
+import type { H2ServerStream } from './h2_stream';
 import { Status, StatusError, encodeGrpcMessage } from './status';
 
 export type AbortReason = 'cancelled' | 'deadline';
@@ -47,25 +49,14 @@ export interface GrpcServerOptions {
   maxReceiveMessageBytes: number;
   /** Largest answer message sent, in bytes; a bigger one answers RESOURCE_EXHAUSTED. */
   maxSendMessageBytes: number;
-  /** node:http2 server options (SETTINGS, session limits). */
-  http2?: http2.ServerOptions;
 }
 
-const NGHTTP2_NO_ERROR = http2.constants.NGHTTP2_NO_ERROR;
-const RESPONSE_HEADERS = { ':status': 200, 'content-type': 'application/grpc' };
-// No date header (Node adds one unless told not to): gRPC clients never read it.
-const WAIT_FOR_TRAILERS = { waitForTrailers: true, sendDate: false } as http2.ServerStreamResponseOptions;
-const END_STREAM = { endStream: true, sendDate: false } as http2.ServerStreamResponseOptions;
-const OK_TRAILERS = { 'grpc-status': '0' };
+const RESPONSE_HEADERS = keepEncoded({ ':status': '200', 'content-type': 'application/grpc' });
+const OK_TRAILERS = keepEncoded({ 'grpc-status': '0' });
 const ENCODINGS = 'identity,deflate,gzip';
 /** setTimeout's limit; a later deadline gets no timer (it is as good as none). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const UNIT_MS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 };
-const noop = () => undefined;
-
-function sendOkTrailers(this: http2.ServerHttp2Stream): void {
-  if (!this.destroyed) this.sendTrailers(OK_TRAILERS);
-}
 
 /** grpc-timeout (1-8 digits and a unit) in milliseconds; undefined when malformed. */
 export function parseTimeout(value: string): number | undefined {
@@ -82,47 +73,18 @@ function contentType(value: string | undefined): 'ok' | 'subtype' | 'other' {
   return rest.startsWith('+') ? 'subtype' : 'other';
 }
 
-/** Answers a stream that never became a call with a trailers-only response. */
-function refuse(stream: http2.ServerHttp2Stream, code: Status, details: string, extra?: http2.OutgoingHttpHeaders): void {
-  respondOnce(stream, { ...RESPONSE_HEADERS, 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(details), ...extra });
-}
-
-/**
- * Sends `headers` and ends the stream. A client still sending is then told to stop, as grpc-go's
- * server does: RST_STREAM NO_ERROR, which Node sends once the headers are out; whatever arrives
- * before it is dropped.
- */
-function respondOnce(stream: http2.ServerHttp2Stream, headers: http2.OutgoingHttpHeaders): void {
-  if (stream.destroyed || stream.closed || stream.headersSent) return;
-  try {
-    stream.respond(headers, END_STREAM);
-    if (!stream.readableEnded) {
-      stream.resume();
-      stream.close(NGHTTP2_NO_ERROR);
-    }
-  } catch {
-    stream.destroy();
-  }
+/** Answers a stream that never became a call: a trailers-only response (or a plain HTTP status). */
+function refuse(stream: H2ServerStream, code: Status, details: string, extra?: Headers): void {
+  stream.end({ ':status': '200', 'content-type': 'application/grpc', 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(details), ...extra });
+  stream.release();
 }
 
 export class GrpcServer {
   private readonly methods = new Map<string, Method>();
-  private readonly h2: http2.Http2Server;
-  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  private readonly connections = new Set<H2Connection>();
   private closing = false;
 
-  constructor(private readonly options: GrpcServerOptions) {
-    this.h2 = http2.createServer(options.http2 ?? {});
-    this.h2.setTimeout(0);
-    this.h2.on('stream', (stream, headers) => this.onStream(stream, headers));
-    this.h2.on('session', (session) => {
-      this.sessions.add(session);
-      session.once('close', () => this.sessions.delete(session));
-    });
-    // A session error (a protocol error of the client, a reset socket) closes that connection;
-    // there is nothing else to do, and without a listener Node would not throw either.
-    this.h2.on('sessionError', noop);
-  }
+  constructor(private readonly options: GrpcServerOptions) {}
 
   /** Serves `methods`, keyed by path (`/runtime.v1.RuntimeService/Version`). */
   addMethods(methods: Record<string, Method>): void {
@@ -132,13 +94,15 @@ export class GrpcServer {
     }
   }
 
-  /** Serves HTTP/2 on `connection`: a net.Socket (nghttp2 then reads it itself) or any Duplex. */
+  /** Serves HTTP/2 on `connection` (an accepted socket). */
   handleConnection(connection: Duplex): void {
     if (this.closing) {
       connection.destroy();
       return;
     }
-    this.h2.emit('connection', connection);
+    const c = new H2Connection(connection, (stream, headers) => this.onStream(stream, headers));
+    this.connections.add(c);
+    connection.once('close', () => this.connections.delete(c));
   }
 
   /**
@@ -147,42 +111,41 @@ export class GrpcServer {
    */
   shutdown(graceMs: number): Promise<'graceful' | 'forced'> {
     this.closing = true;
-    const open = [...this.sessions];
+    const open = [...this.connections];
     if (!open.length) return Promise.resolve('graceful');
     return new Promise((resolve) => {
       let left = open.length;
+      let cut = false;
       const timer = setTimeout(() => {
-        for (const s of open) s.destroy();
+        cut = true;
+        for (const c of open) c.destroy();
         resolve('forced');
       }, graceMs);
-      for (const s of open) {
-        s.once('close', () => {
-          if (--left === 0) {
+      for (const c of open) {
+        c.close(() => {
+          if (!cut && --left === 0) {
             clearTimeout(timer);
             resolve('graceful');
           }
         });
-        s.close();
       }
     });
   }
 
   forceShutdown(): void {
     this.closing = true;
-    for (const s of this.sessions) s.destroy();
+    for (const c of this.connections) c.destroy();
   }
 
-  private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
-    // A stream error (its session lost, a frame error) shows as 'close' too, where it is handled.
-    stream.on('error', noop);
+  private onStream(stream: H2ServerStream, headers: Headers): void {
     const ct = contentType(headers['content-type']);
     if (ct === 'other') {
-      respondOnce(stream, { ':status': 415 });
-      return;
+      stream.end({ ':status': '415' });
+      return stream.release();
     }
     if (headers[':method'] !== 'POST') {
-      respondOnce(stream, { ':status': 405 });
-      return;
+      stream.end({ ':status': '405' });
+      return stream.release();
     }
     if (ct === 'subtype') return refuse(stream, Status.UNIMPLEMENTED, `content-type ${headers['content-type']} is not served: only application/grpc+proto`);
     const path = headers[':path'] ?? '';
@@ -190,13 +153,13 @@ export class GrpcServer {
     if (!method) return refuse(stream, Status.UNIMPLEMENTED, `unknown method ${path}`);
     const encoding = headers['grpc-encoding'];
     if (encoding !== undefined && encoding !== 'identity' && encoding !== 'gzip' && encoding !== 'deflate') {
-      return refuse(stream, Status.UNIMPLEMENTED, `grpc-encoding ${String(encoding)} is not supported`, { 'grpc-accept-encoding': ENCODINGS });
+      return refuse(stream, Status.UNIMPLEMENTED, `grpc-encoding ${encoding} is not supported`, { 'grpc-accept-encoding': ENCODINGS });
     }
     let timeoutMs: number | undefined;
     const timeout = headers['grpc-timeout'];
     if (timeout !== undefined) {
-      timeoutMs = parseTimeout(String(timeout));
-      if (timeoutMs === undefined) return refuse(stream, Status.INTERNAL, `invalid grpc-timeout ${String(timeout)}`);
+      timeoutMs = parseTimeout(timeout);
+      if (timeoutMs === undefined) return refuse(stream, Status.INTERNAL, `invalid grpc-timeout ${timeout}`);
     }
     new Call(stream, method, this.options, encoding, timeoutMs);
   }
@@ -216,19 +179,18 @@ class Call implements ServerCall {
   /** Length of the request message from its prefix, -1 until 5 bytes are in. */
   private declared = -1;
   private timer: NodeJS.Timeout | undefined;
-  private headersSent = false;
   private drained: { resolve: () => void; reject: (e: Error) => void } | undefined;
 
   constructor(
-    private readonly stream: http2.ServerHttp2Stream,
+    private readonly stream: H2ServerStream,
     private readonly method: Method,
     private readonly limits: GrpcServerOptions,
     private readonly encoding: string | undefined,
     timeoutMs: number | undefined,
   ) {
-    stream.on('data', (chunk: Buffer) => this.onData(chunk));
-    stream.once('end', () => this.onEnd());
-    stream.once('close', () => this.onClose());
+    stream.onData = (chunk) => this.onData(chunk);
+    stream.onEnd = () => this.onEnd();
+    stream.onClose = () => this.onClose();
     if (timeoutMs !== undefined) {
       this.deadline = Date.now() + timeoutMs;
       if (timeoutMs <= MAX_TIMER_MS) this.timer = setTimeout(() => this.expire(), timeoutMs);
@@ -269,12 +231,12 @@ class Call implements ServerCall {
     }
     const unpack = this.encoding === 'gzip' ? gunzip : inflate;
     unpack(message as InputType, { maxOutputLength: Math.max(1, this.limits.maxReceiveMessageBytes) }, (err, out) => {
-      if (this.state !== RUNNING) return;
+      if (this.state !== RUNNING) return this.stream.release();
       if (!err) return this.run(out);
       if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-        return this.answer(Status.RESOURCE_EXHAUSTED, `request message decompresses to more than ${this.limits.maxReceiveMessageBytes} bytes`);
-      }
-      this.answer(Status.INTERNAL, `could not decompress the request message (${this.encoding}): ${err.message}`);
+        this.answer(Status.RESOURCE_EXHAUSTED, `request message decompresses to more than ${this.limits.maxReceiveMessageBytes} bytes`);
+      } else this.answer(Status.INTERNAL, `could not decompress the request message (${this.encoding}): ${err.message}`);
+      this.stream.release();
     });
   }
 
@@ -287,10 +249,13 @@ class Call implements ServerCall {
     } catch (e) {
       done = Promise.reject(e);
     }
-    done.catch((e: unknown) => {
-      if (e instanceof StatusError) this.answer(e.code, e.details);
-      else this.answer(Status.INTERNAL, e instanceof Error ? e.message : String(e));
-    });
+    done
+      .catch((e: unknown) => {
+        if (e instanceof StatusError) this.answer(e.code, e.details);
+        else this.answer(Status.INTERNAL, e instanceof Error ? e.message : String(e));
+      })
+      // the stream counts against the connection's call limit until its method has settled
+      .finally(() => this.stream.release());
   }
 
   private frame(message: Uint8Array): Buffer | undefined {
@@ -305,21 +270,16 @@ class Call implements ServerCall {
     return out;
   }
 
-  /** A unary answer: HEADERS, the message, trailers. */
+  /** A unary answer: HEADERS, the message, trailers (one socket write when the windows allow). */
   private reply(message: Uint8Array): void {
     if (this.state !== RUNNING) return; // aborted meanwhile
     const framed = this.frame(message);
     if (!framed) return;
     this.finish();
     const stream = this.stream;
-    if (stream.destroyed || stream.closed) return;
-    try {
-      stream.respond(RESPONSE_HEADERS, WAIT_FOR_TRAILERS);
-      stream.once('wantTrailers', sendOkTrailers);
-      stream.end(framed);
-    } catch {
-      stream.destroy();
-    }
+    stream.respond(RESPONSE_HEADERS);
+    stream.write(framed);
+    stream.end(OK_TRAILERS);
   }
 
   private send(message: Uint8Array): Promise<void> {
@@ -327,46 +287,32 @@ class Call implements ServerCall {
     const framed = this.frame(message);
     if (!framed) return Promise.reject(new StatusError(Status.RESOURCE_EXHAUSTED, 'answer message larger than max'));
     const stream = this.stream;
-    try {
-      if (!this.headersSent) {
-        this.headersSent = true;
-        stream.respond(RESPONSE_HEADERS, WAIT_FOR_TRAILERS);
-      }
-      if (stream.write(framed)) return Promise.resolve();
-    } catch (e) {
-      stream.destroy();
-      return Promise.reject(e);
-    }
+    stream.respond(RESPONSE_HEADERS);
+    if (stream.write(framed)) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.drained = { resolve, reject };
-      stream.once('drain', () => {
+      stream.onDrain = () => {
+        stream.onDrain = undefined;
         this.drained = undefined;
         resolve();
-      });
+      };
     });
   }
 
   /** Ends the call with `code`: trailers after the messages sent, else a trailers-only response. */
   private answer(code: Status, details: string): void {
     if (this.state === DONE) return;
+    const ran = this.state === RUNNING;
     this.finish();
     const stream = this.stream;
-    if (stream.destroyed || stream.closed) return;
-    if (!this.headersSent) {
-      const headers: http2.OutgoingHttpHeaders = { ...RESPONSE_HEADERS, 'grpc-status': String(code) };
+    if (!stream.headersAreSent) {
+      const headers: Headers = { ...RESPONSE_HEADERS, 'grpc-status': String(code) };
       if (details) headers['grpc-message'] = encodeGrpcMessage(details);
-      respondOnce(stream, headers);
-      return;
+      stream.end(headers);
+    } else {
+      stream.end(code === Status.OK ? OK_TRAILERS : { 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(details) });
     }
-    const trailers = code === Status.OK ? OK_TRAILERS : { 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(details) };
-    try {
-      stream.once('wantTrailers', () => {
-        if (!stream.destroyed) stream.sendTrailers(trailers);
-      });
-      stream.end();
-    } catch {
-      stream.destroy();
-    }
+    if (!ran) stream.release(); // no method runs (a refused request): nothing else will
   }
 
   private finish(): void {
@@ -383,8 +329,10 @@ class Call implements ServerCall {
 
   private onClose(): void {
     if (this.state === DONE) return;
+    const ran = this.state === RUNNING;
     this.finish();
     this.abort('cancelled');
+    if (!ran) this.stream.release();
   }
 
   private abort(why: AbortReason): void {

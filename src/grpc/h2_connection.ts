@@ -1,0 +1,441 @@
+// The server side of one HTTP/2 connection (RFC 9113), as much of it as a gRPC server needs:
+// streams opened by the client, SETTINGS, PING, flow control both ways, RST_STREAM and GOAWAY.
+// No server push, no priorities (PRIORITY is read and ignored, as RFC 9113 5.3.2 allows).
+//
+// Why not node:http2: per call, Node makes a Duplex stream, header objects and several event
+// loop turns, and writes HEADERS, DATA and trailers separately. A trivial call cost 0.5 ms
+// where grpc-go takes 0.17 (docs/performance.md). Here a unary answer is one socket write.
+//
+// Everything a client sends is bounded: frames by SETTINGS_MAX_FRAME_SIZE, a header block by
+// MAX_HEADER_BLOCK, decoded headers by MAX_HEADER_LIST, calls by MAX_STREAMS (a stream counts
+// until its method settles, so resetting streams does not free a slot early), request bytes by
+// the receive window the call grants, and the answers queued for a client that does not read by
+// pausing the socket.
+
+import type { Duplex } from 'node:stream';
+import {
+  CLIENT_PREFACE, DEFAULT_MAX_FRAME, DEFAULT_WINDOW, FRAME_HEADER_LEN, Flag, FrameType, H2Error, MAX_WINDOW,
+  SETTINGS_ACK, Setting, encodeHeaderBlock, frame, goaway, headerFrames, rstStream, settingsFrame, windowUpdate,
+} from './h2_frames';
+import { HpackDecoder, HpackError } from './hpack_decoder';
+import { H2ServerStream, type StreamOwner } from './h2_stream';
+
+/** Calls in progress per connection. */
+export const MAX_STREAMS = 1000;
+/** The decoded header list a request may carry (RFC 9113 6.5.2), as node:http2 allowed. */
+export const MAX_HEADER_LIST = 64 * 1024;
+/** A compressed header block, HEADERS and CONTINUATION together. */
+const MAX_HEADER_BLOCK = 2 * MAX_HEADER_LIST;
+/** Each stream's receive window: what a client may send before the call has read it. */
+const STREAM_WINDOW = 1024 * 1024;
+/** The connection's receive window, raised once at the start. */
+const CONNECTION_WINDOW = 16 * 1024 * 1024;
+/** Unwritten bytes past which the connection stops reading (a client that sends but does not read). */
+const WRITE_HIGH_WATER = 1024 * 1024;
+
+export type Headers = Record<string, string>;
+
+export interface StreamListener {
+  /** A new call's stream and its request headers (names lower case, repeated fields joined with ", "). */
+  (stream: H2ServerStream, headers: Headers): void;
+}
+
+class ConnectionError extends Error {
+  constructor(
+    readonly code: H2Error,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const SERVER_PREFACE = Buffer.concat([
+  settingsFrame([
+    [Setting.MAX_CONCURRENT_STREAMS, MAX_STREAMS],
+    [Setting.INITIAL_WINDOW_SIZE, STREAM_WINDOW],
+    [Setting.MAX_HEADER_LIST_SIZE, MAX_HEADER_LIST],
+    [Setting.ENABLE_PUSH, 0],
+  ]),
+  windowUpdate(0, CONNECTION_WINDOW - DEFAULT_WINDOW),
+]);
+
+export class H2Connection implements StreamOwner {
+  maxFrame = DEFAULT_MAX_FRAME;
+  connectionWindow = DEFAULT_WINDOW;
+  private readonly streams = new Map<number, H2ServerStream>();
+  /** Streams whose method has not settled yet. */
+  private busy = 0;
+  private lastStreamId = 0;
+  private peerInitialWindow = DEFAULT_WINDOW;
+  private readonly decoder = new HpackDecoder();
+  private input: Buffer | undefined;
+  private prefaceSeen = false;
+  private headerBlock: { streamId: number; endStream: boolean; parts: Buffer[]; size: number } | undefined;
+  private readonly waiting = new Set<H2ServerStream>();
+  private out: Buffer[] = [];
+  private flushQueued = false;
+  /** Connection window the client used since the last WINDOW_UPDATE for it. */
+  private unacked = 0;
+  private goawaySent = false;
+  private dead = false;
+  private onIdle: (() => void) | undefined;
+
+  constructor(
+    private readonly socket: Duplex,
+    private readonly onStream: StreamListener,
+  ) {
+    socket.on('data', (chunk: Buffer) => this.onInput(chunk));
+    socket.on('error', () => this.destroy());
+    socket.on('close', () => this.destroy());
+    socket.on('end', () => this.destroy());
+    socket.on('drain', () => socket.isPaused() && !this.dead && socket.resume());
+    this.emit(SERVER_PREFACE);
+    this.flushOut();
+  }
+
+  /** Calls that have not ended. */
+  get activeStreams(): number {
+    return this.streams.size;
+  }
+
+  /** GOAWAY: no new calls; `onIdle` once the open ones have ended. */
+  close(onIdle: () => void): void {
+    if (this.dead) return onIdle();
+    this.onIdle = onIdle;
+    if (!this.goawaySent) {
+      this.goawaySent = true;
+      this.emit(goaway(this.lastStreamId, H2Error.NO_ERROR));
+      this.flushOut();
+    }
+    this.checkIdle();
+  }
+
+  /** Cuts the connection: its calls end as cancelled. */
+  destroy(): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.input = undefined;
+    this.socket.destroy();
+    for (const s of [...this.streams.values()]) s.abort(undefined);
+    this.streams.clear();
+    this.waiting.clear();
+    this.onIdle?.();
+  }
+
+  // --- StreamOwner: what streams ask of the connection ---
+
+  spendConnectionWindow(n: number): void {
+    this.connectionWindow -= n;
+  }
+
+  emit(...bytes: Buffer[]): void {
+    if (this.dead) return;
+    for (const b of bytes) this.out.push(b);
+    // one socket write per turn: a unary answer's HEADERS, DATA and trailers leave together
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(this.flushOut);
+    }
+  }
+
+  sendHeaders(streamId: number, headers: Headers, endStream: boolean): void {
+    this.emit(...headerFrames(streamId, encodeBlock(headers), endStream, this.maxFrame));
+  }
+
+  blocked(stream: H2ServerStream): void {
+    this.waiting.add(stream);
+  }
+
+  closed(stream: H2ServerStream, reset: H2Error | undefined): void {
+    this.streams.delete(stream.id);
+    this.waiting.delete(stream);
+    if (reset !== undefined) this.emit(rstStream(stream.id, reset));
+    // gRPC: an answer that ends before the request did tells the client to stop sending
+    else if (!stream.remoteEnded && stream.headersAreSent && !this.dead) this.emit(rstStream(stream.id, H2Error.NO_ERROR));
+    this.checkIdle();
+  }
+
+  released(_stream: H2ServerStream): void {
+    this.busy--;
+  }
+
+  // --- reading ---
+
+  private onInput(chunk: Buffer): void {
+    if (this.dead) return;
+    this.input = this.input?.length ? Buffer.concat([this.input, chunk]) : chunk;
+    try {
+      this.readFrames();
+      if (this.unacked > 0 && !this.dead) {
+        this.emit(windowUpdate(0, this.unacked));
+        this.unacked = 0;
+      }
+    } catch (e) {
+      if (!(e instanceof ConnectionError)) throw e;
+      this.fail(e.code, e.message);
+    }
+  }
+
+  private readFrames(): void {
+    let buf = this.input!;
+    if (!this.prefaceSeen) {
+      const n = Math.min(buf.length, CLIENT_PREFACE.length);
+      if (!buf.subarray(0, n).equals(CLIENT_PREFACE.subarray(0, n))) throw new ConnectionError(H2Error.PROTOCOL_ERROR, 'not an HTTP/2 client preface');
+      if (n < CLIENT_PREFACE.length) return;
+      this.prefaceSeen = true;
+      buf = buf.subarray(CLIENT_PREFACE.length);
+    }
+    while (buf.length >= FRAME_HEADER_LEN && !this.dead) {
+      const length = (buf[0]! << 16) | (buf[1]! << 8) | buf[2]!;
+      if (length > DEFAULT_MAX_FRAME) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, `frame of ${length} bytes`);
+      if (buf.length < FRAME_HEADER_LEN + length) break;
+      const type = buf[3]!;
+      const flags = buf[4]!;
+      const streamId = buf.readUInt32BE(5) & 0x7fffffff;
+      const payload = buf.subarray(FRAME_HEADER_LEN, FRAME_HEADER_LEN + length);
+      buf = buf.subarray(FRAME_HEADER_LEN + length);
+      this.onFrame(type, flags, streamId, payload);
+    }
+    this.input = buf.length ? buf : undefined;
+  }
+
+  private onFrame(type: number, flags: number, id: number, p: Buffer): void {
+    if (this.headerBlock && type !== FrameType.CONTINUATION) throw new ConnectionError(H2Error.PROTOCOL_ERROR, 'a header block was interrupted');
+    switch (type) {
+      case FrameType.DATA:
+        return this.onData(flags, id, p);
+      case FrameType.HEADERS:
+        return this.onHeaders(flags, id, p);
+      case FrameType.PRIORITY:
+        if (id === 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, 'PRIORITY on stream 0');
+        if (p.length !== 5) this.resetStream(id, H2Error.FRAME_SIZE_ERROR);
+        return;
+      case FrameType.RST_STREAM:
+        if (p.length !== 4) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, 'RST_STREAM length');
+        this.existing(id, 'RST_STREAM')?.abort(undefined);
+        return;
+      case FrameType.SETTINGS:
+        return this.onSettings(flags, id, p);
+      case FrameType.PUSH_PROMISE:
+        throw new ConnectionError(H2Error.PROTOCOL_ERROR, 'PUSH_PROMISE from a client');
+      case FrameType.PING:
+        if (p.length !== 8) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, 'PING length');
+        if (id !== 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, 'PING on a stream');
+        if (!(flags & Flag.ACK)) this.emit(frame(FrameType.PING, Flag.ACK, 0, Buffer.from(p)));
+        return;
+      case FrameType.GOAWAY:
+        if (id !== 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, 'GOAWAY on a stream');
+        if (p.length < 8) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, 'GOAWAY length');
+        return; // the client opens nothing new; what it has open still gets its answers
+      case FrameType.WINDOW_UPDATE:
+        return this.onWindowUpdate(id, p);
+      case FrameType.CONTINUATION:
+        return this.onContinuation(flags, id, p);
+      default:
+        return; // RFC 9113 4.1: unknown frame types are ignored
+    }
+  }
+
+  /** The open stream `id`, or undefined for a closed one; an idle (never opened) one is a connection error. */
+  private existing(id: number, what: string): H2ServerStream | undefined {
+    if (id === 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, `${what} on stream 0`);
+    if (id > this.lastStreamId) throw new ConnectionError(H2Error.PROTOCOL_ERROR, `${what} on idle stream ${id}`);
+    return this.streams.get(id);
+  }
+
+  private onData(flags: number, id: number, p: Buffer): void {
+    const stream = this.existing(id, 'DATA');
+    // flow control counts the whole payload, padding included (RFC 9113 6.9.1)
+    this.unacked += p.length;
+    const data = unpad(flags, p);
+    if (!stream) return; // closed by us meanwhile (an answer, a reset): dropped
+    if (stream.remoteEnded) return this.resetStream(id, H2Error.STREAM_CLOSED);
+    if (p.length > stream.recvWindow) return this.resetStream(id, H2Error.FLOW_CONTROL_ERROR);
+    stream.recvWindow -= p.length;
+    if (flags & Flag.END_STREAM) stream.remoteEnded = true;
+    else if (p.length > 0) {
+      // the call holds what it reads (bounded by its message limit): the client may send as much again
+      stream.recvWindow += p.length;
+      this.emit(windowUpdate(id, p.length));
+    }
+    if (data.length) stream.onData?.(data);
+    if (stream.remoteEnded) stream.onEnd?.();
+  }
+
+  private onHeaders(flags: number, id: number, p: Buffer): void {
+    if (id === 0 || id % 2 === 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, `HEADERS on stream ${id}`);
+    let fragment = unpad(flags, p);
+    if (flags & Flag.PRIORITY) {
+      if (fragment.length < 5) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, 'HEADERS priority fields');
+      fragment = fragment.subarray(5);
+    }
+    this.headerBlock = { streamId: id, endStream: (flags & Flag.END_STREAM) !== 0, parts: [], size: 0 };
+    this.addFragment(fragment, flags);
+  }
+
+  private onContinuation(flags: number, id: number, p: Buffer): void {
+    if (!this.headerBlock || this.headerBlock.streamId !== id) throw new ConnectionError(H2Error.PROTOCOL_ERROR, 'CONTINUATION without a header block');
+    this.addFragment(p, flags);
+  }
+
+  private addFragment(fragment: Buffer, flags: number): void {
+    const hb = this.headerBlock!;
+    hb.size += fragment.length;
+    if (hb.size > MAX_HEADER_BLOCK) throw new ConnectionError(H2Error.ENHANCE_YOUR_CALM, `header block over ${MAX_HEADER_BLOCK} bytes`);
+    hb.parts.push(Buffer.from(fragment)); // the input buffer is reused
+    if (!(flags & Flag.END_HEADERS)) return;
+    this.headerBlock = undefined;
+    let fields: [string, string][];
+    try {
+      fields = this.decoder.decode(hb.parts.length === 1 ? hb.parts[0]! : Buffer.concat(hb.parts), MAX_HEADER_LIST);
+    } catch (e) {
+      if (!(e instanceof HpackError)) throw e;
+      // the decoder's table may be out of step with the client's now: nothing more can be read
+      const tooBig = e.message.includes('header list larger');
+      throw new ConnectionError(tooBig ? H2Error.ENHANCE_YOUR_CALM : H2Error.COMPRESSION_ERROR, e.message);
+    }
+    this.onHeaderBlock(hb.streamId, hb.endStream, fields);
+  }
+
+  private onHeaderBlock(id: number, endStream: boolean, fields: [string, string][]): void {
+    if (id <= this.lastStreamId) {
+      const stream = this.streams.get(id);
+      // RFC 9113 5.1.1: a new stream's id must be above every earlier one
+      if (!stream) throw new ConnectionError(H2Error.PROTOCOL_ERROR, `HEADERS on stream ${id}, not above ${this.lastStreamId}`);
+      // trailers of a request end it (gRPC sends none, but HTTP/2 allows them)
+      if (stream.remoteEnded) return this.resetStream(id, H2Error.STREAM_CLOSED);
+      if (!endStream) return this.resetStream(id, H2Error.PROTOCOL_ERROR);
+      stream.remoteEnded = true;
+      stream.onEnd?.();
+      return;
+    }
+    this.lastStreamId = id;
+    if (this.goawaySent || this.busy >= MAX_STREAMS) return void this.emit(rstStream(id, H2Error.REFUSED_STREAM));
+    const headers: Headers = {};
+    for (const [name, value] of fields) {
+      const had = headers[name];
+      headers[name] = had === undefined ? value : `${had}, ${value}`;
+    }
+    const stream = new H2ServerStream(id, this, this.peerInitialWindow, STREAM_WINDOW);
+    this.streams.set(id, stream);
+    this.busy++;
+    if (endStream) stream.remoteEnded = true;
+    this.onStream(stream, headers);
+    if (endStream) stream.onEnd?.();
+  }
+
+  private onSettings(flags: number, id: number, p: Buffer): void {
+    if (id !== 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, 'SETTINGS on a stream');
+    if (flags & Flag.ACK) {
+      if (p.length) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, 'SETTINGS ACK with a payload');
+      return;
+    }
+    if (p.length % 6) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, 'SETTINGS length');
+    for (let at = 0; at < p.length; at += 6) {
+      const key = p.readUInt16BE(at);
+      const value = p.readUInt32BE(at + 2);
+      if (key === Setting.ENABLE_PUSH && value > 1) throw new ConnectionError(H2Error.PROTOCOL_ERROR, 'SETTINGS_ENABLE_PUSH');
+      if (key === Setting.INITIAL_WINDOW_SIZE) {
+        if (value > MAX_WINDOW) throw new ConnectionError(H2Error.FLOW_CONTROL_ERROR, 'SETTINGS_INITIAL_WINDOW_SIZE');
+        const delta = value - this.peerInitialWindow;
+        this.peerInitialWindow = value;
+        for (const s of this.streams.values()) {
+          s.sendWindow += delta;
+          if (s.sendWindow > MAX_WINDOW) throw new ConnectionError(H2Error.FLOW_CONTROL_ERROR, 'a stream window overflowed');
+        }
+      }
+      if (key === Setting.MAX_FRAME_SIZE) {
+        if (value < DEFAULT_MAX_FRAME || value > 16_777_215) throw new ConnectionError(H2Error.PROTOCOL_ERROR, 'SETTINGS_MAX_FRAME_SIZE');
+        this.maxFrame = value;
+      }
+    }
+    this.emit(SETTINGS_ACK);
+    for (const s of [...this.streams.values()]) s.flush();
+  }
+
+  private onWindowUpdate(id: number, p: Buffer): void {
+    if (p.length !== 4) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, 'WINDOW_UPDATE length');
+    const increment = p.readUInt32BE(0) & 0x7fffffff;
+    if (id === 0) {
+      if (increment === 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, 'WINDOW_UPDATE of 0');
+      this.connectionWindow += increment;
+      if (this.connectionWindow > MAX_WINDOW) throw new ConnectionError(H2Error.FLOW_CONTROL_ERROR, 'connection window over 2^31-1');
+      const waiting = [...this.waiting];
+      this.waiting.clear();
+      for (const s of waiting) s.flush();
+      return;
+    }
+    const stream = this.existing(id, 'WINDOW_UPDATE');
+    if (!stream) return;
+    if (increment === 0) return this.resetStream(id, H2Error.PROTOCOL_ERROR);
+    stream.sendWindow += increment;
+    if (stream.sendWindow > MAX_WINDOW) return this.resetStream(id, H2Error.FLOW_CONTROL_ERROR);
+    stream.flush();
+  }
+
+  /** A stream error: RST_STREAM, and its call ends as cancelled. */
+  private resetStream(id: number, code: H2Error): void {
+    const stream = this.streams.get(id);
+    if (stream) stream.abort(code);
+    else this.emit(rstStream(id, code));
+  }
+
+  // --- writing ---
+
+  private readonly flushOut = (): void => {
+    this.flushQueued = false;
+    if (!this.out.length || this.dead) return;
+    const bytes = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out);
+    this.out = [];
+    // a client that keeps sending (PINGs, SETTINGS) but reads nothing is not read either
+    if (!this.socket.write(bytes) && this.socket.writableLength > WRITE_HIGH_WATER) this.socket.pause();
+  };
+
+  private fail(code: H2Error, why: string): void {
+    if (this.dead) return;
+    this.emit(goaway(this.lastStreamId, code, why));
+    this.flushOut();
+    this.dead = true;
+    this.input = undefined;
+    for (const s of [...this.streams.values()]) s.abort(undefined);
+    this.streams.clear();
+    this.socket.end();
+    // a client that does not read its GOAWAY does not hold the socket open
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+    this.onIdle?.();
+  }
+
+  private checkIdle(): void {
+    if (this.onIdle && this.streams.size === 0) {
+      const done = this.onIdle;
+      this.onIdle = undefined;
+      this.flushOut();
+      this.socket.end();
+      // a client that never reads the GOAWAY does not keep the socket
+      setTimeout(() => this.socket.destroy(), 1000).unref();
+      done();
+    }
+  }
+}
+
+/** RFC 9113 6.1/6.2: a PADDED frame's content without its pad length byte and padding. */
+function unpad(flags: number, p: Buffer): Buffer {
+  if (!(flags & Flag.PADDED)) return p;
+  if (p.length < 1 || p[0]! >= p.length) throw new ConnectionError(H2Error.PROTOCOL_ERROR, 'padding as long as the frame');
+  return p.subarray(1, p.length - p[0]!);
+}
+
+/** Header blocks the server sends on every call, encoded once. */
+const encodedBlocks = new Map<Headers, Buffer>();
+
+function encodeBlock(headers: Headers): Buffer {
+  const kept = encodedBlocks.get(headers);
+  if (kept) return kept;
+  return encodeHeaderBlock(headers);
+}
+
+/** Keeps `headers`' encoding: for the constant objects (the answer's HEADERS, OK trailers). */
+export function keepEncoded(headers: Headers): Headers {
+  encodedBlocks.set(headers, encodeHeaderBlock(headers));
+  return headers;
+}
