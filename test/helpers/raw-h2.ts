@@ -123,3 +123,193 @@ export class RawH2 {
     this.socket.destroy();
   }
 }
+
+// For the hostile-peer tests (test/unit/core/h2_peer*.test.ts): every frame type, error code and
+// flag of RFC 9113 sections 6 and 7, SETTINGS payloads, HPACK (RFC 7541) blocks of any size, and a
+// decoder for what the server answers (static and dynamic table, Huffman).
+
+export const FT = { DATA: 0x0, HEADERS: 0x1, PRIORITY: 0x2, RST_STREAM: 0x3, SETTINGS: 0x4, PUSH_PROMISE: 0x5, PING: 0x6, GOAWAY: 0x7, WINDOW_UPDATE: 0x8, CONTINUATION: 0x9 } as const;
+export const FLAG = { END_STREAM: 0x1, ACK: 0x1, END_HEADERS: 0x4, PADDED: 0x8, PRIORITY: 0x20 } as const;
+export const H2_ERROR = {
+  NO_ERROR: 0x0, PROTOCOL_ERROR: 0x1, INTERNAL_ERROR: 0x2, FLOW_CONTROL_ERROR: 0x3, SETTINGS_TIMEOUT: 0x4, STREAM_CLOSED: 0x5, FRAME_SIZE_ERROR: 0x6,
+  REFUSED_STREAM: 0x7, CANCEL: 0x8, COMPRESSION_ERROR: 0x9, CONNECT_ERROR: 0xa, ENHANCE_YOUR_CALM: 0xb, INADEQUATE_SECURITY: 0xc, HTTP_1_1_REQUIRED: 0xd,
+} as const;
+export const errorName = (code: number | undefined): string =>
+  code === undefined ? 'none' : (Object.entries(H2_ERROR).find(([, v]) => v === code)?.[0] ?? `0x${code.toString(16)}`);
+
+/** A SETTINGS payload (RFC 9113 6.5.1) of [identifier, value] pairs. */
+export function settingsPayload(...pairs: [number, number][]): Buffer {
+  const b = Buffer.alloc(6 * pairs.length);
+  pairs.forEach(([id, v], i) => (b.writeUInt16BE(id, 6 * i), b.writeUInt32BE(v, 6 * i + 2)));
+  return b;
+}
+
+export function parseSettings(payload: Buffer): Map<number, number> {
+  const m = new Map<number, number>();
+  for (let i = 0; i + 6 <= payload.length; i += 6) m.set(payload.readUInt16BE(i), payload.readUInt32BE(i + 2));
+  return m;
+}
+
+/** An HPACK integer (RFC 7541 5.1) with a `bits`-bit prefix; `high` holds the bits above the prefix. */
+export function hpackInt(n: number, bits: number, high = 0): Buffer {
+  const max = (1 << bits) - 1;
+  if (n < max) return Buffer.from([high | n]);
+  const out = [high | max];
+  for (n -= max; n >= 128; n = Math.floor(n / 128)) out.push((n % 128) | 0x80);
+  out.push(n);
+  return Buffer.from(out);
+}
+
+/** A string literal without Huffman coding (RFC 7541 5.2). */
+export const hpackString = (s: string | Buffer): Buffer => {
+  const b = typeof s === 'string' ? Buffer.from(s, 'latin1') : s;
+  return Buffer.concat([hpackInt(b.length, 7), b]);
+};
+
+/** A literal field without indexing, with a literal name (RFC 7541 6.2.2). */
+export const hpackLiteral = (name: string, value: string | Buffer): Buffer => Buffer.concat([Buffer.from([0]), hpackString(name), hpackString(value)]);
+
+/** The header block of a gRPC request (grpc doc/PROTOCOL-HTTP2.md), then `extra` fields. */
+export function grpcRequestBlock(path: string, authority = 'localhost', ...extra: Buffer[]): Buffer {
+  return Buffer.concat([
+    Buffer.from([0x83, 0x86]), // :method POST, :scheme http (static 3 and 6)
+    hpackInt(4, 4), hpackString(path), // :path (name: static 4)
+    hpackInt(1, 4), hpackString(authority), // :authority (name: static 1)
+    hpackInt(31, 4), hpackString('application/grpc'), // content-type (name: static 31)
+    hpackLiteral('te', 'trailers'),
+    ...extra,
+  ]);
+}
+
+/** A length-prefixed, uncompressed gRPC message. */
+export function grpcMessage(msg: Buffer): Buffer {
+  const head = Buffer.alloc(5);
+  head.writeUInt32BE(msg.length, 1);
+  return Buffer.concat([head, msg]);
+}
+
+const STATIC_NAMES = (
+  ':authority :method :method :path :path :scheme :scheme :status :status :status :status :status :status :status accept-charset accept-encoding ' +
+  'accept-language accept-ranges accept access-control-allow-origin age allow authorization cache-control content-disposition content-encoding ' +
+  'content-language content-length content-location content-range content-type cookie date etag expect expires from host if-match ' +
+  'if-modified-since if-none-match if-range if-unmodified-since last-modified link location max-forwards proxy-authenticate ' +
+  'proxy-authorization range referer refresh retry-after server set-cookie strict-transport-security transfer-encoding user-agent vary via www-authenticate'
+).split(' ');
+const STATIC_VALUES = ['', 'GET', 'POST', '/', '/index.html', 'http', 'https', '200', '204', '206', '304', '400', '404', '500', '', 'gzip, deflate'];
+// RFC 7541 Appendix B is a canonical Huffman code: each symbol's code length (5 + the letter's
+// offset from 'a', EOS last) gives every code.
+const HUFFMAN_LENGTHS =
+  'isxxxxxxxtzxxzxxxxxxxxzxxxxxxxxxbffhibdgffdgdbbbaaabbbbbbbcdkbhfibccccccccccccccccccccccdcdioijbkabababbbaccbbbabcbaabccccckgji' +
+  'xprpprrrsrssssststtrstssssqrsrsstrqprrssqsrrtqrssqqrqsrssprrrsrrsvvporsruvvvwwvtuoqvwwvwtqqvvxwwwptpqrqqsrruuttvsvwvvwwwwwxwwwwwvz';
+let huffman: Map<number, number> | undefined; // (length << 32) + code -> symbol
+
+function huffmanDecode(b: Buffer): string {
+  if (!huffman) {
+    huffman = new Map();
+    const bySize = [...HUFFMAN_LENGTHS].map((ch, sym) => [ch.charCodeAt(0) - 92, sym] as const).sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+    let code = 0;
+    let len = bySize[0]![0];
+    for (const [l, sym] of bySize) {
+      code *= 2 ** (l - len);
+      len = l;
+      huffman.set(l * 2 ** 32 + code++, sym);
+    }
+  }
+  const out: number[] = [];
+  let code = 0;
+  let len = 0;
+  for (const byte of b) {
+    for (let bit = 7; bit >= 0; bit--) {
+      code = code * 2 + ((byte >> bit) & 1);
+      const sym = huffman.get(++len * 2 ** 32 + code);
+      if (sym === 256) throw new Error('hpack: EOS in a string');
+      if (sym !== undefined) {
+        out.push(sym);
+        code = len = 0;
+      }
+    }
+  }
+  if (len > 7 || code !== 2 ** len - 1) throw new Error('hpack: bad Huffman padding');
+  return Buffer.from(out).toString('latin1');
+}
+
+/** Decodes the header blocks of one direction of a connection, in order (RFC 7541). */
+export class HpackDecoder {
+  private table: [string, string][] = [];
+  private size = 0;
+  private max = 4096;
+
+  decode(b: Buffer): [string, string][] {
+    let p = 0;
+    const int = (bits: number): number => {
+      const max = (1 << bits) - 1;
+      let v = b[p++]! & max;
+      if (v < max) return v;
+      for (let m = 1; ; m *= 128) {
+        if (p >= b.length) throw new Error('hpack: integer cut short');
+        const c = b[p++]!;
+        v += (c & 0x7f) * m;
+        if (!(c & 0x80)) return v;
+      }
+    };
+    const str = (): string => {
+      const huff = b[p]! & 0x80;
+      const n = int(7);
+      const s = b.subarray(p, (p += n));
+      return huff ? huffmanDecode(s) : s.toString('latin1');
+    };
+    const entry = (i: number): [string, string] => {
+      const e: [string, string] | undefined = i >= 1 && i <= 61 ? [STATIC_NAMES[i - 1]!, STATIC_VALUES[i - 1] ?? ''] : this.table[i - 62];
+      if (!e) throw new Error(`hpack: no entry ${i}`);
+      return e;
+    };
+    const out: [string, string][] = [];
+    while (p < b.length) {
+      const c = b[p]!;
+      if (c & 0x80) out.push(entry(int(7)));
+      else if ((c & 0xe0) === 0x20) {
+        this.max = int(5);
+        this.evict();
+      } else {
+        const indexed = c & 0x40;
+        const i = int(indexed ? 6 : 4);
+        const field: [string, string] = [i ? entry(i)[0] : str(), str()];
+        out.push(field);
+        if (indexed) {
+          this.table.unshift(field);
+          this.size += field[0].length + field[1].length + 32;
+          this.evict();
+        }
+      }
+    }
+    return out;
+  }
+
+  private evict(): void {
+    while (this.size > this.max && this.table.length) {
+      const [n, v] = this.table.pop()!;
+      this.size -= n.length + v.length + 32;
+    }
+  }
+}
+
+/** The fields of every header block in `frames` (one direction, in order), keyed by the index of its HEADERS frame. */
+export function headerBlocks(frames: Frame[]): Map<number, [string, string][]> {
+  const dec = new HpackDecoder();
+  const out = new Map<number, [string, string][]>();
+  for (let i = 0; i < frames.length; i++) {
+    const f = frames[i]!;
+    if (f.type !== FT.HEADERS) continue;
+    let p = f.payload;
+    const pad = f.flags & FLAG.PADDED ? p[0]! : 0;
+    if (f.flags & FLAG.PADDED) p = p.subarray(1, p.length - pad);
+    if (f.flags & FLAG.PRIORITY) p = p.subarray(5);
+    const parts = [p];
+    for (let k = i + 1, done = (f.flags & FLAG.END_HEADERS) !== 0; !done && k < frames.length && frames[k]!.type === FT.CONTINUATION; k++) {
+      parts.push(frames[k]!.payload);
+      done = (frames[k]!.flags & FLAG.END_HEADERS) !== 0;
+    }
+    out.set(i, dec.decode(Buffer.concat(parts)));
+  }
+  return out;
+}
