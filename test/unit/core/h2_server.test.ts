@@ -45,7 +45,7 @@ function request(session: http2.ClientHttp2Session, path: string, body: Buffer |
 const statusOf = (a: Answer) => Number((a.trailers ?? a.headers)['grpc-status']);
 const messageOf = (a: Answer) => decodeURIComponent(String((a.trailers ?? a.headers)['grpc-message'] ?? ''));
 
-describe('the gRPC server on node:http2', () => {
+describe('the gRPC server on nori\'s HTTP/2', () => {
   let dir: string;
   let listener: NetServer;
   let server: GrpcServer;
