@@ -71,7 +71,7 @@ async function answer(m: ContainerManager, req: ContainerStatusRequest): Promise
   const info: Record<string, string> = {};
   if (req.verbose) {
     const running = stateOf(row) === ContainerState.CONTAINER_RUNNING;
-    const kernel = containerKernelInfo(row, running, m.deps.sandboxes.get(row.sandboxId), m.deps.config);
+    const kernel = containerKernelInfo(row, running, () => m.deps.sandboxes.get(row.sandboxId), m.deps.config);
     info.info = verboseInfo(row, kernel);
   }
   // shared with the list and event views: never modified here

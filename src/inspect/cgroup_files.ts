@@ -1,4 +1,4 @@
-// A known cgroup's limit and usage files, kept open between verbose calls and read again from
+// A known cgroup's limit and usage files and its cgroup.procs, kept open between verbose calls and read again from
 // offset 0 on each (cgroupfs answers a pread at 0 with fresh contents): one syscall per file
 // instead of a path walk, open, read and close. Against the lab bench's verbose status right
 // after start, readCgroup was most of the handler (12 files for a container, 12 for a pod here).
@@ -7,9 +7,9 @@
 // ENODEV and the file is left out, as a missing one is). The owners close them when they forget
 // the object; at most KEPT_OPEN cgroups hold files at once, the least recently read closing first.
 
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CgroupShape, CgroupView } from './cgroup';
+import { pidsUnder, procsDirOf, type CgroupShape, type CgroupView } from './cgroup';
 
 const KEPT_OPEN = 64;
 /** Limit and usage files are a line; a file filling the buffer is read by path instead. */
@@ -18,14 +18,26 @@ const BUF = Buffer.allocUnsafe(4096);
 /** Open sets in the order they were last read (a Set keeps insertion order). */
 const open = new Set<KeptCgroupFiles>();
 
+type Hierarchy = CgroupShape['hierarchies'][number];
+
 export class KeptCgroupFiles {
   private fds?: Array<number | null>;
+  /** Each hierarchy as the view shows it, less its files (made once: the shape does not change). */
+  private readonly bases: Array<Omit<Hierarchy, 'fileNames'>>;
+  /** The directory the pids are listed from, and its cgroup.procs, kept open too. */
+  private procs?: { dir: string; dirFd: number | null; procsFd: number | null };
 
-  constructor(readonly shape: CgroupShape) {}
+  constructor(readonly shape: CgroupShape) {
+    this.bases = shape.hierarchies.map(({ fileNames: _names, ...h }) => h);
+  }
 
   /** Opens the files now (a warm-up), so the first read costs what a later one does. */
   prepare(): void {
-    if (!this.fds) this.openAll();
+    if (!this.fds) {
+      this.openAll();
+      const dir = procsDirOf(this.shape);
+      if (dir) this.openProcs(dir);
+    }
     open.delete(this);
     open.add(this);
   }
@@ -34,25 +46,61 @@ export class KeptCgroupFiles {
   read(): CgroupView {
     this.prepare();
     let i = 0;
+    const fds = this.fds!;
     return {
       configured: this.shape.configured,
-      hierarchies: this.shape.hierarchies.map(({ fileNames, ...h }) => {
+      hierarchies: this.shape.hierarchies.map((h, k) => {
         const files: Record<string, string> = {};
         if (h.dir) {
-          for (const n of fileNames) {
-            const t = readAt0(this.fds![i++]!, join(h.dir, n));
+          for (const n of h.fileNames) {
+            const t = readAt0(fds[i++]!, h.dir, n);
             if (t !== undefined) files[n] = t.trim();
           }
         }
-        return { ...h, files };
+        return { ...this.bases[k]!, files };
       }),
     };
+  }
+
+  /**
+   * The pids in the cgroup at `dir` and below it, as cgroup.pidsUnder lists them. While the
+   * directory has no child cgroups (kernfs counts a directory's links as 2 plus its
+   * subdirectories), its kept cgroup.procs is all there is to read.
+   */
+  pidsUnder(dir: string): number[] {
+    if (this.procs?.dir !== dir) this.openProcs(dir);
+    const { dirFd, procsFd } = this.procs!;
+    if (dirFd === null || procsFd === null) return pidsUnder(dir);
+    let leaf: boolean;
+    try {
+      leaf = fstatSync(dirFd).nlink <= 2;
+    } catch {
+      return pidsUnder(dir);
+    }
+    if (!leaf) return pidsUnder(dir);
+    const text = readAt0(procsFd, dir, 'cgroup.procs');
+    if (text === undefined) return []; // removed meanwhile, as pidsUnder has it
+    const out: number[] = [];
+    for (const p of text.split('\n')) if (p) out.push(Number(p));
+    return out.sort((a, b) => a - b);
   }
 
   close(): void {
     open.delete(this);
     for (const fd of this.fds ?? []) if (fd !== null) closeQuiet(fd);
     this.fds = undefined;
+    this.closeProcs();
+  }
+
+  private openProcs(dir: string): void {
+    this.closeProcs();
+    this.procs = { dir, dirFd: openQuiet(dir), procsFd: openQuiet(join(dir, 'cgroup.procs')) };
+  }
+
+  private closeProcs(): void {
+    if (this.procs?.dirFd != null) closeQuiet(this.procs.dirFd);
+    if (this.procs?.procsFd != null) closeQuiet(this.procs.procsFd);
+    this.procs = undefined;
   }
 
   private openAll(): void {
@@ -61,7 +109,7 @@ export class KeptCgroupFiles {
   }
 }
 
-function readAt0(fd: number | null, path: string): string | undefined {
+function readAt0(fd: number | null, dir: string, name: string): string | undefined {
   if (fd === null) return undefined;
   try {
     const n = readSync(fd, BUF, 0, BUF.length, 0);
@@ -69,7 +117,7 @@ function readAt0(fd: number | null, path: string): string | undefined {
   } catch {
     return undefined; // removed meanwhile (ENODEV), as a missing file
   }
-  return readCgroupFileByPath(path);
+  return readCgroupFileByPath(join(dir, name));
 }
 
 function readCgroupFileByPath(path: string): string | undefined {

@@ -98,7 +98,7 @@ export class PodKernelFacts {
       cgroup,
       network: await network,
       netfilter: await netfilter,
-      pids: { init: this.initPid > 0 ? this.initPid : null, inCgroup: procsDir ? pidsUnder(procsDir) : [] },
+      pids: { init: this.initPid > 0 ? this.initPid : null, inCgroup: procsDir ? (this.cgroup?.pidsUnder(procsDir) ?? pidsUnder(procsDir)) : [] },
     };
     if (view.network?.error) this.network = undefined; // not read: try again on the next ask
     return view;
@@ -189,7 +189,7 @@ export class ContainerKernelFacts {
       namespaces: pid ? this.namespaces ?? [] : [],
       cgroup,
       rootfs: this.rootfs ?? null,
-      pids: { init: pid || null, inCgroup: procsDir ? pidsUnder(procsDir) : [] },
+      pids: { init: pid || null, inCgroup: procsDir ? (this.cgroup?.pidsUnder(procsDir) ?? pidsUnder(procsDir)) : [] },
     };
   }
 }

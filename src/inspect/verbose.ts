@@ -74,14 +74,15 @@ const containerFacts = new Map<string, ContainerKernelFacts>();
 export function containerKernelInfo(
   row: { id: string; pid: number; cgroupPath: string; bundle: string },
   running: boolean,
-  pod: SandboxRecord | undefined,
+  /** Asked only when the facts are made anew: a pod record is copied on every lookup. */
+  pod: () => SandboxRecord | undefined,
   config: Pick<Config, 'root'>,
 ): ContainerKernelView {
   let facts = containerFacts.get(row.id);
   const pid = running && row.pid > 0 ? row.pid : 0;
   if (!facts || facts.pid !== pid) {
     facts?.close();
-    facts = new ContainerKernelFacts({ ...row, running }, pod, join(config.root, 'overlay2'));
+    facts = new ContainerKernelFacts({ ...row, running }, pod(), join(config.root, 'overlay2'));
     containerFacts.set(row.id, facts);
   }
   return facts.view();

@@ -4,6 +4,7 @@
 
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { discoverPathCgroup } from '../../../src/inspect/cgroup';
@@ -40,6 +41,28 @@ describe('verbose status: cgroup files kept open between calls', function () {
     assert.equal(pidsMax(kept.read()), '23', 'a second read through the same open file sees the new limit');
     writeFileSync(join(pidsDir, 'pids.max'), 'max');
     assert.equal(pidsMax(kept.read()), 'max');
+  });
+
+  it('lists the pids of the cgroup and of a child cgroup made after the files were opened', async () => {
+    const { shape } = discoverPathCgroup(name);
+    const files = new KeptCgroupFiles(shape);
+    const child = join(pidsDir, 'child');
+    const sleepers = [spawn('sleep', ['30']), spawn('sleep', ['30'])];
+    try {
+      await Promise.all(sleepers.map((p) => new Promise((r) => p.once('spawn', r))));
+      writeFileSync(join(pidsDir, 'cgroup.procs'), String(sleepers[0]!.pid));
+      const inKernel = () => readFileSync(join(pidsDir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+      assert.deepEqual(files.pidsUnder(pidsDir), inKernel());
+      assert.deepEqual(files.pidsUnder(pidsDir), [sleepers[0]!.pid]);
+      mkdirSync(child);
+      writeFileSync(join(child, 'cgroup.procs'), String(sleepers[1]!.pid));
+      assert.deepEqual(files.pidsUnder(pidsDir), [sleepers[0]!.pid!, sleepers[1]!.pid!].sort((a, b) => a - b), 'the child cgroup is walked');
+    } finally {
+      for (const p of sleepers) p.kill('SIGKILL');
+      await Promise.all(sleepers.map((p) => new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r(null) : p.once('exit', r)))));
+      files.close();
+      if (existsSync(child)) rmdirSync(child);
+    }
   });
 
   it('the cgroup can be removed while they are open; a read then leaves its files out', () => {
