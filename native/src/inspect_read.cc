@@ -2,6 +2,9 @@
 // short on the calling thread:
 //  - readSmallFiles: many small files (cgroup limits and usage, /proc/PID/cgroup) in one call,
 //    open/read/close each, a missing one as null (no exception per absent file);
+//  - readFdsAt0: files kept open (a cgroup's limit, usage and cgroup.procs), each read again from
+//    offset 0 in one call, as cgroupfs gives fresh contents on every read at 0;
+//  - linkCount: a directory's st_nlink (kernfs: 2 plus its subdirectories), with no Stats object;
 //  - mountAt: the mount on a path through statx(STATX_MNT_ID_UNIQUE) and statmount(2) (Linux
 //    6.11+: MNT_OPTS), instead of reading and scanning the whole /proc/self/mountinfo, which grows
 //    with every pod on the node; null where the kernel lacks them (the caller reads mountinfo);
@@ -79,6 +82,48 @@ Napi::Value ReadSmallFiles(const Napi::CallbackInfo& info) {
     else out.Set(i, env.Null());
   }
   return out;
+}
+
+// readFdsAt0(fds: Array<number | null>): Array<string | null | undefined>
+// null: no fd, or the read failed (a removed cgroup answers ENODEV); undefined: the file holds
+// more than the buffer (the caller reads it by path).
+Napi::Value ReadFdsAt0(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArray()) {
+    Napi::TypeError::New(env, "fds must be an array").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Array fds = info[0].As<Napi::Array>();
+  uint32_t n = fds.Length();
+  Napi::Array out = Napi::Array::New(env, n);
+  char buf[16384];
+  for (uint32_t i = 0; i < n; i++) {
+    Napi::Value v = fds.Get(i);
+    if (!v.IsNumber()) {
+      out.Set(i, env.Null());
+      continue;
+    }
+    int fd = v.As<Napi::Number>().Int32Value();
+    ssize_t got;
+    do got = pread(fd, buf, sizeof buf, 0);
+    while (got < 0 && errno == EINTR);
+    if (got < 0) out.Set(i, env.Null());
+    else if (static_cast<size_t>(got) == sizeof buf) out.Set(i, env.Undefined());
+    else out.Set(i, Napi::String::New(env, buf, static_cast<size_t>(got)));
+  }
+  return out;
+}
+
+// linkCount(fd: number): number, -1 when fstat fails
+Napi::Value LinkCount(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "fd must be a number").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  struct stat st;
+  if (fstat(info[0].As<Napi::Number>().Int32Value(), &st) != 0) return Napi::Number::New(env, -1);
+  return Napi::Number::New(env, static_cast<double>(st.st_nlink));
 }
 
 // The uapi layout (include/uapi/linux/mount.h): a fixed 512-byte head, strings after it at the
@@ -205,6 +250,8 @@ Napi::Value NftGeneration(const Napi::CallbackInfo& info) {
 
 void RegisterInspectReadFunctions(Napi::Env env, Napi::Object exports) {
   exports.Set("readSmallFiles", Napi::Function::New(env, ReadSmallFiles, "readSmallFiles"));
+  exports.Set("readFdsAt0", Napi::Function::New(env, ReadFdsAt0, "readFdsAt0"));
+  exports.Set("linkCount", Napi::Function::New(env, LinkCount, "linkCount"));
   exports.Set("mountAt", Napi::Function::New(env, MountAt, "mountAt"));
   exports.Set("nftGeneration", Napi::Function::New(env, NftGeneration, "nftGeneration"));
 }

@@ -7,12 +7,13 @@
 // ENODEV and the file is left out, as a missing one is). The owners close them when they forget
 // the object; at most KEPT_OPEN cgroups hold files at once, the least recently read closing first.
 
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
+import { linkCount, readFdsAt0 } from '../sys/inspect_reads';
 import { pidsUnder, procsDirOf, type CgroupShape, type CgroupView } from './cgroup';
 
 const KEPT_OPEN = 64;
-/** Limit and usage files are a line; a file filling the buffer is read by path instead. */
+/** For a file too big for one read at offset 0 (limit and usage files are a line), read by path. */
 const BUF = Buffer.allocUnsafe(4096);
 
 /** Open sets in the order they were last read (a Set keeps insertion order). */
@@ -45,15 +46,15 @@ export class KeptCgroupFiles {
   /** The files' contents now, as the cgroup's discovery gives them. */
   read(): CgroupView {
     this.prepare();
+    const texts = readFdsAt0(this.fds!);
     let i = 0;
-    const fds = this.fds!;
     return {
       configured: this.shape.configured,
       hierarchies: this.shape.hierarchies.map((h, k) => {
         const files: Record<string, string> = {};
         if (h.dir) {
           for (const n of h.fileNames) {
-            const t = readAt0(fds[i++]!, h.dir, n);
+            const t = textOf(texts[i++], h.dir, n);
             if (t !== undefined) files[n] = t.trim();
           }
         }
@@ -71,14 +72,9 @@ export class KeptCgroupFiles {
     if (this.procs?.dir !== dir) this.openProcs(dir);
     const { dirFd, procsFd } = this.procs!;
     if (dirFd === null || procsFd === null) return pidsUnder(dir);
-    let leaf: boolean;
-    try {
-      leaf = fstatSync(dirFd).nlink <= 2;
-    } catch {
-      return pidsUnder(dir);
-    }
-    if (!leaf) return pidsUnder(dir);
-    const text = readAt0(procsFd, dir, 'cgroup.procs');
+    const links = linkCount(dirFd);
+    if (links < 0 || links > 2) return pidsUnder(dir);
+    const text = textOf(readFdsAt0([procsFd])[0], dir, 'cgroup.procs');
     if (text === undefined) return []; // removed meanwhile, as pidsUnder has it
     const out: number[] = [];
     for (const p of text.split('\n')) if (p) out.push(Number(p));
@@ -109,15 +105,10 @@ export class KeptCgroupFiles {
   }
 }
 
-function readAt0(fd: number | null, dir: string, name: string): string | undefined {
-  if (fd === null) return undefined;
-  try {
-    const n = readSync(fd, BUF, 0, BUF.length, 0);
-    if (n < BUF.length) return BUF.toString('utf8', 0, n);
-  } catch {
-    return undefined; // removed meanwhile (ENODEV), as a missing file
-  }
-  return readCgroupFileByPath(join(dir, name));
+/** A kept file's text: null when the read failed (removed meanwhile, ENODEV: as a missing file), undefined when too big to read at once. */
+function textOf(t: string | null | undefined, dir: string, name: string): string | undefined {
+  if (t === null) return undefined;
+  return t ?? readCgroupFileByPath(join(dir, name));
 }
 
 function readCgroupFileByPath(path: string): string | undefined {

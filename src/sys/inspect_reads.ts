@@ -1,10 +1,11 @@
 // Cheap kernel reads for the verbose status view (native/src/inspect_read.cc), each with the
 // plain way as its fallback when the addon is older or the kernel lacks the call:
 //  - many small files in one native call (cgroup limits and usage), null for a missing one;
+//  - files kept open, each read again from offset 0, in one native call; a directory's link count;
 //  - the mount on a path through statmount(2) instead of scanning /proc/self/mountinfo;
 //  - nftables' ruleset generation, to tell whether a listing of nori's table still holds.
 
-import { readFileSync } from 'node:fs';
+import { fstatSync, readFileSync, readSync } from 'node:fs';
 import { loadAddon } from './native';
 
 export interface MountAt {
@@ -18,6 +19,8 @@ export interface MountAt {
 
 interface InspectAddon {
   readSmallFiles?(paths: string[]): Array<string | null>;
+  readFdsAt0?(fds: Array<number | null>): Array<string | null | undefined>;
+  linkCount?(fd: number): number;
   mountAt?(path: string): MountAt | null;
   nftGeneration?(): number | null;
 }
@@ -41,6 +44,37 @@ export function readSmallFiles(paths: string[]): Array<string | null> {
       return null;
     }
   });
+}
+
+const BUF = Buffer.allocUnsafe(16384);
+
+/**
+ * Each open file's contents read from offset 0, in order: null for no fd or a failed read,
+ * undefined for a file larger than the buffer (16 KiB; read it by path).
+ */
+export function readFdsAt0(fds: Array<number | null>): Array<string | null | undefined> {
+  const f = addon().readFdsAt0;
+  if (f) return f(fds);
+  return fds.map((fd) => {
+    if (fd === null) return null;
+    try {
+      const n = readSync(fd, BUF, 0, BUF.length, 0);
+      return n < BUF.length ? BUF.toString('utf8', 0, n) : undefined;
+    } catch {
+      return null;
+    }
+  });
+}
+
+/** The st_nlink of an open file; -1 when it cannot be asked. */
+export function linkCount(fd: number): number {
+  const f = addon().linkCount;
+  if (f) return f(fd);
+  try {
+    return fstatSync(fd).nlink;
+  } catch {
+    return -1;
+  }
 }
 
 /**
