@@ -5,7 +5,8 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ContainerState, type ContainerStatusRequest, type ContainerStatusResponse, type ContainerUser } from '../gen/api';
+import { ContainerState, ContainerStatus, type ContainerStatusRequest, type ContainerUser } from '../gen/api';
+import { encodeStatusAnswer, type PreEncoded } from './pre_encoded';
 import type { ContainerManager } from '../container/manager';
 import { readProcUser } from '../container/proc_user';
 import { imageRefOf, toStatus } from '../container/views';
@@ -19,6 +20,9 @@ import { stateOf, type ContainerRow } from '../store/container_store';
  */
 const runningUsers = new WeakMap<ContainerRow, ContainerUser>();
 
+/** The status view with that identity, per row object: one object, so its encoding is kept too. */
+const withUsers = new WeakMap<ContainerRow, { base: ContainerStatus; view: ContainerStatus }>();
+
 export const containerStatus = (m: ContainerManager) => {
   // The kernel facts kept for verbose calls hold while the container's init lives.
   m.listeners.push((t, row) => {
@@ -27,7 +31,7 @@ export const containerStatus = (m: ContainerManager) => {
   });
   // Found before StartContainer returns (it has the time; critest asks the verbose status right after it).
   m.listeners.push((t, row) => t === 'STARTED' && warmStarted(m, row));
-  return (req: ContainerStatusRequest) => answer(m, req);
+  return (req: ContainerStatusRequest) => Promise.resolve(answer(m, req));
 };
 
 function warmStarted(m: ContainerManager, row: ContainerRow): void {
@@ -66,7 +70,8 @@ async function runningUser(m: ContainerManager, row: ContainerRow): Promise<Cont
   return user;
 }
 
-async function answer(m: ContainerManager, req: ContainerStatusRequest): Promise<ContainerStatusResponse> {
+/** Synchronous when the running init's identity is known (every ask but a first one): no await to wait out. */
+function answer(m: ContainerManager, req: ContainerStatusRequest): PreEncoded | Promise<PreEncoded> {
   const row = m.get(req.containerId);
   const info: Record<string, string> = {};
   if (req.verbose) {
@@ -76,9 +81,18 @@ async function answer(m: ContainerManager, req: ContainerStatusRequest): Promise
   }
   // shared with the list and event views: never modified here
   const status = toStatus(row, imageRefOf(m.deps.images, row));
-  if (status.state !== ContainerState.CONTAINER_RUNNING) return { status, info };
-  const user = await runningUser(m, row);
-  return { status: user ? { ...status, user } : status, info };
+  if (status.state !== ContainerState.CONTAINER_RUNNING) return encodeStatusAnswer(status, ContainerStatus, info);
+  const known = runningUsers.get(row);
+  if (known) return encodeStatusAnswer(statusWithUser(row, status, known), ContainerStatus, info);
+  return runningUser(m, row).then((user) => encodeStatusAnswer(user ? statusWithUser(row, status, user) : status, ContainerStatus, info));
+}
+
+function statusWithUser(row: ContainerRow, status: ContainerStatus, user: ContainerUser): ContainerStatus {
+  const kept = withUsers.get(row);
+  if (kept?.base === status && kept.view.user === user) return kept.view;
+  const view = { ...status, user };
+  withUsers.set(row, { base: status, view });
+  return view;
 }
 
 /**

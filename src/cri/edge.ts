@@ -84,8 +84,13 @@ function statusError(err: unknown): StatusError {
   return new StatusError(s.code, s.details);
 }
 
+type Meters = { total: { inc(): void }; seconds: { observe(value: number): void } };
+type InFlight = { inc(): void; dec(): void };
+
 export class Edge {
   private seq = 0;
+  private readonly meters = new Map<string, Meters>();
+  private readonly inFlight = new Map<string, InFlight>();
 
   /** Calls started so far (idle detection). */
   get calls(): number {
@@ -154,13 +159,37 @@ export class Edge {
     };
   }
 
+  /**
+   * The metric series of an RPC and outcome, looked up once: prom-client hashes the label object
+   * on every inc or observe, which cost a cold call more than the polled read itself.
+   */
+  private metersOf(rpc: string, code: string): Meters {
+    const key = `${rpc} ${code}`;
+    let m = this.meters.get(key);
+    if (!m) {
+      m = { total: this.metrics.rpcTotal.labels(rpc, code), seconds: this.metrics.rpcSeconds.labels(rpc, code) };
+      this.meters.set(key, m);
+    }
+    return m;
+  }
+
+  private inFlightOf(rpc: string): InFlight {
+    let g = this.inFlight.get(rpc);
+    if (!g) {
+      g = this.metrics.rpcInFlight.labels(rpc);
+      this.inFlight.set(rpc, g);
+    }
+    return g;
+  }
+
   private finish(rpc: string, ctx: CallContext, started: bigint, err: unknown): Status {
     const code = err === undefined ? Status.OK : toStatus(err).code;
     const label = Status[code];
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    this.metrics.rpcTotal.inc({ rpc, code: label });
-    this.metrics.rpcSeconds.observe({ rpc, code: label }, seconds);
-    this.metrics.rpcInFlight.dec({ rpc });
+    const m = this.metersOf(rpc, label);
+    m.total.inc();
+    m.seconds.observe(seconds);
+    this.inFlightOf(rpc).dec();
     if (err !== undefined) {
       const level = code === Status.INTERNAL || code === Status.UNKNOWN ? 'error' : 'warn';
       ctx.log[level]({ code: label, err: toStatus(err).details, ms: Math.round(seconds * 1000) }, 'call failed');
@@ -176,7 +205,7 @@ export class Edge {
    */
   private serve<T>(rpc: string, def: MethodDefinition, bytes: Buffer, call: ServerCall, start: (req: unknown, ctx: CallContext) => Promise<T>): Promise<T> {
     const started = process.hrtime.bigint();
-    this.metrics.rpcInFlight.inc({ rpc });
+    this.inFlightOf(rpc).inc();
     const { ctx, done } = this.context(rpc, call);
     return this.begin(rpc, def, bytes, (req) => start(req, ctx)).then(
       (res) => {

@@ -30,16 +30,22 @@ export function preEncodedList<Req, Res, T extends object>(
   return async (req, ctx) => encodeRepeated(field, items(await handler(req, ctx)), type);
 }
 
+/** `item`'s encoding, kept for as long as the item object lives. */
+function bytesOf<T extends object>(item: T, type: Encoder<T>): Uint8Array {
+  let bytes = encodedOf.get(item);
+  if (!bytes) {
+    bytes = type.encode(item).finish();
+    encodedOf.set(item, bytes);
+  }
+  return bytes;
+}
+
 export function encodeRepeated<T extends object>(field: number, items: readonly T[], type: Encoder<T>): PreEncoded {
   const parts: Uint8Array[] = [];
   let total = 0;
   const tag = (field << 3) | 2;
   for (const item of items) {
-    let bytes = encodedOf.get(item);
-    if (!bytes) {
-      bytes = type.encode(item).finish();
-      encodedOf.set(item, bytes);
-    }
+    const bytes = bytesOf(item, type);
     parts.push(bytes);
     total += varintSize(tag) + varintSize(bytes.length) + bytes.length;
   }
@@ -70,4 +76,38 @@ function writeVarint(buf: Buffer, at: number, n: number): number {
   }
   buf[at++] = n;
   return at;
+}
+
+/**
+ * A status answer, `message status = 1; map<string, string> info = 2;` (ContainerStatusResponse):
+ * the status object's bytes are kept per object like list items, so a verbose ask encodes only
+ * its info text.
+ */
+export function encodeStatusAnswer<T extends object>(status: T, type: Encoder<T>, info: Record<string, string>): PreEncoded {
+  const statusBytes = bytesOf(status, type);
+  const entries: Buffer[] = [];
+  let total = 1 + varintSize(statusBytes.length) + statusBytes.length;
+  for (const [key, value] of Object.entries(info)) {
+    const k = Buffer.from(key, 'utf8');
+    const v = Buffer.from(value, 'utf8');
+    const body = 1 + varintSize(k.length) + k.length + 1 + varintSize(v.length) + v.length;
+    const entry = Buffer.allocUnsafe(1 + varintSize(body) + body);
+    let at = writeVarint(entry, 0, (2 << 3) | 2);
+    at = writeVarint(entry, at, body);
+    at = writeVarint(entry, at, (1 << 3) | 2);
+    at = writeVarint(entry, at, k.length);
+    at += k.copy(entry, at);
+    at = writeVarint(entry, at, (2 << 3) | 2);
+    at = writeVarint(entry, at, v.length);
+    v.copy(entry, at);
+    entries.push(entry);
+    total += entry.length;
+  }
+  const out = Buffer.allocUnsafe(total);
+  let at = writeVarint(out, 0, (1 << 3) | 2);
+  at = writeVarint(out, at, statusBytes.length);
+  out.set(statusBytes, at);
+  at += statusBytes.length;
+  for (const e of entries) at += e.copy(out, at);
+  return new PreEncoded(out);
 }

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { Container, ContainerState, ListContainersResponse, ListPodSandboxResponse, PodSandbox } from '../../../src/gen/api';
-import { encodeRepeated, PreEncoded, preEncodedList } from '../../../src/cri/pre_encoded';
+import { Container, ContainerState, ContainerStatus, ContainerStatusResponse, ListContainersResponse, ListPodSandboxResponse, PodSandbox } from '../../../src/gen/api';
+import { encodeRepeated, encodeStatusAnswer, PreEncoded, preEncodedList } from '../../../src/cri/pre_encoded';
 
 function container(id: string, labelBytes: number): Container {
   return Container.fromPartial({
@@ -33,5 +33,33 @@ describe('pre-encoded list answers', () => {
     const want = Buffer.from(ListPodSandboxResponse.encode({ items }).finish());
     assert.ok(first.bytes.equals(want));
     assert.ok(second.bytes.equals(want));
+  });
+});
+
+describe('pre-encoded status answers', () => {
+  const status = ContainerStatus.fromPartial({
+    id: 'c1',
+    metadata: { name: 'c', attempt: 2 },
+    state: ContainerState.CONTAINER_RUNNING,
+    startedAt: 1700000000000000000n,
+    labels: { a: 'b', long: 'é'.repeat(300) },
+    user: { linux: { uid: 1000n, gid: 1000n, supplementalGroups: [1n, 2n] } },
+  });
+  // The reference is the generated encoder of the whole response; a map's entries may come in
+  // any order on the wire, so a many-entry map is checked by decoding it.
+  for (const info of [{} as Record<string, string>, { info: '{"pid":1}' }, { info: `{"spec":"${'x'.repeat(20000)}","ü":"ß"}` }]) {
+    it(`ContainerStatusResponse with ${Object.keys(info).length} info entries (${JSON.stringify(info).length} bytes) is byte-for-byte the generated encoding`, () => {
+      const got = encodeStatusAnswer(status, ContainerStatus, info).bytes;
+      assert.ok(got.equals(Buffer.from(ContainerStatusResponse.encode({ status, info }).finish())));
+    });
+  }
+
+  it('decodes to the same status and info with several entries; a second answer reuses the status bytes', () => {
+    const info = { info: 'x'.repeat(200), other: 'y', '': '' };
+    const first = encodeStatusAnswer(status, ContainerStatus, info).bytes;
+    const back = ContainerStatusResponse.decode(first);
+    assert.deepEqual(back.status, status);
+    assert.deepEqual(back.info, info);
+    assert.ok(encodeStatusAnswer(status, ContainerStatus, info).bytes.equals(first));
   });
 });
