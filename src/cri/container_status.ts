@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ContainerState, ContainerStatus, type ContainerStatusRequest, type ContainerUser } from '../gen/api';
-import { encodeStatusAnswer, type PreEncoded } from './pre_encoded';
+import { encodeStatusAnswer, keepEncoding, type PreEncoded } from './pre_encoded';
 import type { ContainerManager } from '../container/manager';
 import { readProcUser } from '../container/proc_user';
 import { imageRefOf, toStatus } from '../container/views';
@@ -31,14 +31,17 @@ export const containerStatus = (m: ContainerManager) => {
   });
   // Found before StartContainer returns (it has the time; critest asks the verbose status right after it).
   m.listeners.push((t, row) => t === 'STARTED' && warmStarted(m, row));
-  return (req: ContainerStatusRequest) => Promise.resolve(answer(m, req));
+  return (req: ContainerStatusRequest) => answer(m, req);
 };
 
 function warmStarted(m: ContainerManager, row: ContainerRow): void {
   warmContainerFacts(row, m.deps.sandboxes.get(row.sandboxId), m.deps.config);
-  toStatus(row, imageRefOf(m.deps.images, row));
+  const status = toStatus(row, imageRefOf(m.deps.images, row));
   keepSpecText(row.id, readSpecText(row.bundle));
-  runningUser(m, row).catch(() => undefined);
+  runningUser(m, row).then(
+    (user) => keepEncoding(user ? statusWithUser(row, status, user) : status, ContainerStatus),
+    () => undefined,
+  );
 }
 
 /**

@@ -14,7 +14,11 @@ export interface CallContext {
   deadline?: number;
 }
 
-export type UnaryHandler<Req = any, Res = any> = (req: Req, ctx: CallContext) => Promise<Res>;
+/**
+ * A unary handler; one that can answer without waiting may return its answer itself, and the
+ * call is then answered in the same turn as its request was read (no microtask hops).
+ */
+export type UnaryHandler<Req = any, Res = any> = (req: Req, ctx: CallContext) => Promise<Res> | Res;
 export type StreamHandler<Req = any, Res = any> = (
   req: Req,
   ctx: CallContext,

@@ -203,11 +203,17 @@ export class Edge {
    * One call around `start` (the handler, run once the request decoded and the gate is open):
    * metrics, context, and the outcome logged and turned into a status on failure.
    */
-  private serve<T>(rpc: string, def: MethodDefinition, bytes: Buffer, call: ServerCall, start: (req: unknown, ctx: CallContext) => Promise<T>): Promise<T> {
+  private serve<T>(rpc: string, def: MethodDefinition, bytes: Buffer, call: ServerCall, start: (req: unknown, ctx: CallContext) => Promise<T> | T): Promise<T> | T {
     const started = process.hrtime.bigint();
     this.inFlightOf(rpc).inc();
     const { ctx, done } = this.context(rpc, call);
-    return this.begin(rpc, def, bytes, (req) => start(req, ctx)).then(
+    const result = this.begin(rpc, def, bytes, (req) => start(req, ctx));
+    if (!isPromise(result)) {
+      done();
+      this.finish(rpc, ctx, started, undefined);
+      return result;
+    }
+    return result.then(
       (res) => {
         done();
         this.finish(rpc, ctx, started, undefined);
@@ -221,8 +227,8 @@ export class Edge {
     );
   }
 
-  /** Runs `start` once the request decoded and the gate is open, as a promise. */
-  private begin<T>(rpc: string, def: MethodDefinition, bytes: Buffer, start: (req: unknown) => Promise<T>): Promise<T> {
+  /** Runs `start` once the request decoded and the gate is open; a failure is a rejected promise. */
+  private begin<T>(rpc: string, def: MethodDefinition, bytes: Buffer, start: (req: unknown) => Promise<T> | T): Promise<T> | T {
     const d = decode(rpc, def, bytes);
     if (d.err) return Promise.reject(d.err);
     if (!this.gate.ready) return Promise.reject(notReady());
@@ -236,7 +242,10 @@ export class Edge {
   private wrapUnary(rpc: string, def: MethodDefinition, handler: UnaryHandler): UnaryMethod {
     return {
       responseStream: false,
-      run: (bytes, call) => this.serve(rpc, def, bytes, call, (req, ctx) => handler(req, ctx)).then((res) => encode(def, res)),
+      run: (bytes, call) => {
+        const res = this.serve(rpc, def, bytes, call, (req, ctx) => handler(req, ctx));
+        return isPromise(res) ? res.then((r) => encode(def, r)) : encode(def, res);
+      },
     };
   }
 
@@ -244,7 +253,7 @@ export class Edge {
     return {
       responseStream: true,
       run: (bytes, call, sendBytes) =>
-        this.serve(rpc, def, bytes, call, (req, ctx) => {
+        Promise.resolve(this.serve(rpc, def, bytes, call, (req, ctx) => {
           const send = (msg: unknown): Promise<void> => {
             if (ctx.signal.aborted) return Promise.reject(ctx.signal.reason);
             return sendBytes(encode(def, msg)).catch((e: unknown) => {
@@ -252,9 +261,13 @@ export class Edge {
             });
           };
           return handler(req, ctx, send);
-        }),
+        })),
     };
   }
+}
+
+function isPromise<T>(value: Promise<T> | T): value is Promise<T> {
+  return value instanceof Promise;
 }
 
 function notReady(): Error {

@@ -30,6 +30,11 @@ export function preEncodedList<Req, Res, T extends object>(
   return async (req, ctx) => encodeRepeated(field, items(await handler(req, ctx)), type);
 }
 
+/** Encodes `item` now (a warm-up with time to spare), so answers that carry it only copy its bytes. */
+export function keepEncoding<T extends object>(item: T, type: Encoder<T>): void {
+  bytesOf(item, type);
+}
+
 /** `item`'s encoding, kept for as long as the item object lives. */
 function bytesOf<T extends object>(item: T, type: Encoder<T>): Uint8Array {
   let bytes = encodedOf.get(item);

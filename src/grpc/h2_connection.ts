@@ -74,6 +74,8 @@ export class H2Connection implements StreamOwner {
   private readonly waiting = new Set<H2ServerStream>();
   private out: Buffer[] = [];
   private flushQueued = false;
+  /** Set while the client's bytes are read: frames emitted meanwhile leave at the end of that read. */
+  private reading = false;
   /** Connection window the client used since the last WINDOW_UPDATE for it. */
   private unacked = 0;
   private goawaySent = false;
@@ -132,7 +134,7 @@ export class H2Connection implements StreamOwner {
     if (this.dead) return;
     for (const b of bytes) this.out.push(b);
     // one socket write per turn: a unary answer's HEADERS, DATA and trailers leave together
-    if (!this.flushQueued) {
+    if (!this.flushQueued && !this.reading) {
       this.flushQueued = true;
       queueMicrotask(this.flushOut);
     }
@@ -164,6 +166,7 @@ export class H2Connection implements StreamOwner {
   private onInput(chunk: Buffer): void {
     if (this.dead) return;
     this.input = this.input?.length ? Buffer.concat([this.input, chunk]) : chunk;
+    this.reading = true;
     try {
       this.readFrames();
       if (this.unacked > 0 && !this.dead) {
@@ -173,7 +176,11 @@ export class H2Connection implements StreamOwner {
     } catch (e) {
       if (!(e instanceof ConnectionError)) throw e;
       this.fail(e.code, e.message);
+    } finally {
+      this.reading = false;
     }
+    // what the read produced (ACKs, window updates, answers given at once) in one write
+    this.flushOut();
   }
 
   private readFrames(): void {

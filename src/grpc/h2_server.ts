@@ -32,8 +32,11 @@ export interface ServerCall {
 
 export interface UnaryMethod {
   responseStream: false;
-  /** Resolves with the encoded answer; rejects with a StatusError (anything else answers INTERNAL). */
-  run(request: Buffer, call: ServerCall): Promise<Uint8Array>;
+  /**
+   * The encoded answer, or a promise of it that rejects with a StatusError (anything else
+   * answers INTERNAL). An answer given at once goes out in the turn that read the request.
+   */
+  run(request: Buffer, call: ServerCall): Promise<Uint8Array> | Uint8Array;
 }
 
 export interface StreamMethod {
@@ -243,9 +246,17 @@ class Call implements ServerCall {
   private run(message: Buffer): void {
     let done: Promise<unknown>;
     try {
-      done = this.method.responseStream
-        ? this.method.run(message, this, (m) => this.send(m)).then(() => this.answer(Status.OK, ''))
-        : this.method.run(message, this).then((answer) => this.reply(answer));
+      if (this.method.responseStream) {
+        done = this.method.run(message, this, (m) => this.send(m)).then(() => this.answer(Status.OK, ''));
+      } else {
+        const answer = this.method.run(message, this);
+        if (!(answer instanceof Promise)) {
+          this.reply(answer);
+          this.stream.release();
+          return;
+        }
+        done = answer.then((a) => this.reply(a));
+      }
     } catch (e) {
       done = Promise.reject(e);
     }
