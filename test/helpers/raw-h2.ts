@@ -3,7 +3,10 @@
 // request (Go gRPC), one that ACKs the server's SETTINGS late, pings first, or sends garbage.
 // Frames and HPACK literals are built by hand from RFC 9113 and RFC 7541.
 
-import { connect, type Socket } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { GrpcServer, type Method } from '../../src/grpc/h2_server';
 import { frame } from './h2_frame';
 import { protoRoot } from './raw-grpc';
 
@@ -312,4 +315,53 @@ export function headerBlocks(frames: Frame[]): Map<number, [string, string][]> {
     out.set(i, dec.decode(Buffer.concat(parts)));
   }
   return out;
+}
+
+/**
+ * A GrpcServer serving `methods` on a unix socket in a fresh directory, for raw-frame tests;
+ * `open` gives a connection past its preface (the client's SETTINGS `settings` sent, the server's
+ * ACKed), closed again by `closeConnections` or `stop`.
+ */
+export class PeerFixture {
+  sock = '';
+  server!: GrpcServer;
+  private dir = '';
+  private listener!: NetServer;
+  private readonly conns: RawH2[] = [];
+
+  constructor(private readonly methods: Record<string, Method>) {}
+
+  async start(): Promise<void> {
+    this.dir = mkdtempSync('/tmp/nori-h2peer-');
+    this.sock = join(this.dir, 's.sock');
+    this.server = new GrpcServer({ maxReceiveMessageBytes: 1 << 20, maxSendMessageBytes: 1 << 20 });
+    this.server.addMethods(this.methods);
+    this.listener = createNetServer((s) => this.server.handleConnection(s));
+    await new Promise<void>((r) => this.listener.listen(this.sock, r));
+  }
+
+  /** A connection that has sent nothing yet. */
+  async raw(): Promise<RawH2> {
+    const c = await RawH2.open(this.sock);
+    this.conns.push(c);
+    return c;
+  }
+
+  async open(settings: Buffer = Buffer.alloc(0)): Promise<RawH2> {
+    const c = await this.raw();
+    c.autoAck = true;
+    c.write(PREFACE, frame(FT.SETTINGS, 0, 0, settings));
+    return c;
+  }
+
+  closeConnections(): void {
+    this.conns.splice(0).forEach((c) => c.close());
+  }
+
+  stop(): void {
+    this.closeConnections();
+    this.server.forceShutdown();
+    this.listener.close();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
 }

@@ -4,22 +4,13 @@
 // its code, then the close of the connection (RFC 9113 5.4.1).
 
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
-import { join } from 'node:path';
-import { GrpcServer, type Method } from '../../../src/grpc/h2_server';
-import { FLAG, FT, H2_ERROR, PREFACE, RawH2, errorName, frame, grpcMessage, grpcRequestBlock, headerBlocks, hpackLiteral, parseSettings, settingsPayload } from '../../helpers/raw-h2';
+import type { Method } from '../../../src/grpc/h2_server';
+import { FLAG, FT, H2_ERROR, PeerFixture, RawH2, errorName, frame, grpcMessage, grpcRequestBlock, headerBlocks, hpackLiteral, parseSettings, settingsPayload } from '../../helpers/raw-h2';
 
 const E = H2_ERROR;
 
 describe('the gRPC server against a hostile HTTP/2 peer: framing and stream states', function () {
   this.timeout(3000);
-  let dir: string;
-  let sock: string;
-  let listener: Server;
-  let server: GrpcServer;
-  const conns: RawH2[] = [];
-
   const methods: Record<string, Method> = {
     '/t.S/Echo': { responseStream: false, run: async (req) => req },
     '/t.S/Stream': {
@@ -30,29 +21,11 @@ describe('the gRPC server against a hostile HTTP/2 peer: framing and stream stat
     },
   };
 
-  before(async () => {
-    dir = mkdtempSync('/tmp/nori-h2peer-');
-    sock = join(dir, 's.sock');
-    server = new GrpcServer({ maxReceiveMessageBytes: 1 << 20, maxSendMessageBytes: 1 << 20 });
-    server.addMethods(methods);
-    listener = createServer((s) => server.handleConnection(s));
-    await new Promise<void>((r) => listener.listen(sock, r));
-  });
-  afterEach(() => conns.splice(0).forEach((c) => c.close()));
-  after(() => {
-    server.forceShutdown();
-    listener.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  /** A connection past its preface: the client preface and a SETTINGS of `settings`; the server's SETTINGS are ACKed. */
-  async function open(settings: Buffer = Buffer.alloc(0)): Promise<RawH2> {
-    const c = await RawH2.open(sock);
-    conns.push(c);
-    c.autoAck = true;
-    c.write(PREFACE, frame(FT.SETTINGS, 0, 0, settings));
-    return c;
-  }
+  const peer = new PeerFixture(methods);
+  before(() => peer.start());
+  afterEach(() => peer.closeConnections());
+  after(() => peer.stop());
+  const open = (settings?: Buffer) => peer.open(settings);
 
   /** The server ends the connection with GOAWAY `code`, then closes it. */
   async function expectGoaway(c: RawH2, code: number, what: string): Promise<void> {
@@ -96,8 +69,7 @@ describe('the gRPC server against a hostile HTTP/2 peer: framing and stream stat
   });
 
   it('closes a connection whose preface is not HTTP/2 within 1 s, a GOAWAY (PROTOCOL_ERROR) allowed first (RFC 9113 3.4)', async () => {
-    const c = await RawH2.open(sock);
-    conns.push(c);
+    const c = await peer.raw();
     c.write(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
     assert.ok(await c.waitClosed(1000), `still open; frames: ${c.describe()}`);
     for (const f of c.frames.filter((g) => g.type === FT.GOAWAY)) assert.equal(errorName(f.payload.readUInt32BE(4)), 'PROTOCOL_ERROR');

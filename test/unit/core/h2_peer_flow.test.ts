@@ -3,11 +3,8 @@
 // RFC 9113 (sections cited per test), not from whichever HTTP/2 implementation GrpcServer sits on.
 
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
-import { join } from 'node:path';
-import { GrpcServer, type AbortReason, type Method } from '../../../src/grpc/h2_server';
-import { FLAG, FT, H2_ERROR, PREFACE, RawH2, errorName, frame, grpcMessage, grpcRequestBlock, headerBlocks, hpackLiteral, parseSettings, settingsPayload } from '../../helpers/raw-h2';
+import type { AbortReason, Method } from '../../../src/grpc/h2_server';
+import { FLAG, FT, H2_ERROR, PeerFixture, RawH2, errorName, frame, grpcMessage, grpcRequestBlock, headerBlocks, hpackLiteral, parseSettings, settingsPayload } from '../../helpers/raw-h2';
 import { until } from '../../helpers/until';
 
 const E = H2_ERROR;
@@ -18,11 +15,6 @@ for (let i = 0; i < BIG.length; i++) BIG[i] = (i * 7 + (i >> 10)) & 0xff;
 
 describe('the gRPC server against a hostile HTTP/2 peer: flow control, limits, floods', function () {
   this.timeout(3000);
-  let dir: string;
-  let sock: string;
-  let listener: Server;
-  let server: GrpcServer;
-  const conns: RawH2[] = [];
   // '/t.S/Slow' records its aborts but returns only when released, like a method that finishes its
   // work before it looks at the cancel: the rapid-reset test needs methods still running.
   const slow = { started: 0, returned: 0, aborts: [] as AbortReason[], pending: [] as (() => void)[] };
@@ -45,30 +37,17 @@ describe('the gRPC server against a hostile HTTP/2 peer: flow control, limits, f
     },
   };
 
-  before(async () => {
-    dir = mkdtempSync('/tmp/nori-h2peer-');
-    sock = join(dir, 's.sock');
-    server = new GrpcServer({ maxReceiveMessageBytes: 1 << 20, maxSendMessageBytes: 1 << 20 });
-    server.addMethods(methods);
-    listener = createServer((s) => server.handleConnection(s));
-    await new Promise<void>((r) => listener.listen(sock, r));
-  });
+  const peer = new PeerFixture(methods);
+  before(() => peer.start());
   beforeEach(() => Object.assign(slow, { started: 0, returned: 0, aborts: [] }));
   afterEach(() => {
     release();
-    conns.splice(0).forEach((c) => c.close());
+    peer.closeConnections();
   });
-  after(() => {
-    server.forceShutdown();
-    listener.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => peer.stop());
 
-  async function open(settings: Buffer = Buffer.alloc(0)): Promise<RawH2> {
-    const c = await RawH2.open(sock);
-    conns.push(c);
-    c.autoAck = true;
-    c.write(PREFACE, frame(FT.SETTINGS, 0, 0, settings));
+  async function open(settings?: Buffer): Promise<RawH2> {
+    const c = await peer.open(settings);
     await c.waitFor((f) => f.type === FT.SETTINGS && !(f.flags & FLAG.ACK), 0, 1000);
     return c;
   }
