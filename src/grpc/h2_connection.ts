@@ -9,8 +9,9 @@
 // Everything a client sends is bounded: frames by SETTINGS_MAX_FRAME_SIZE, a header block by
 // MAX_HEADER_BLOCK, decoded headers by MAX_HEADER_LIST, calls by MAX_STREAMS (a stream counts
 // until its method settles, so resetting streams does not free a slot early), request bytes by
-// the receive window the call grants, and the answers queued for a client that does not read by
-// pausing the socket.
+// the stream windows, which are granted again only while the connection's unfinished requests
+// hold less than MAX_HELD_REQUEST_BYTES, and the answers queued for a client that does not read
+// by pausing the socket.
 
 import type { Duplex } from 'node:stream';
 import {
@@ -26,8 +27,14 @@ export const MAX_STREAMS = 1000;
 export const MAX_HEADER_LIST = 64 * 1024;
 /** A compressed header block, HEADERS and CONTINUATION together. */
 const MAX_HEADER_BLOCK = 2 * MAX_HEADER_LIST;
-/** Each stream's receive window: what a client may send before the call has read it. */
-const STREAM_WINDOW = 1024 * 1024;
+/** Each stream's receive window: what a client may send before the server grants more. */
+const STREAM_WINDOW = DEFAULT_WINDOW;
+/**
+ * Request bytes a connection's unfinished calls may hold together; past it the server grants no
+ * more stream window until some call has its whole request (or ends), so a client that opens
+ * many streams and never ends them holds at most this plus a window per stream.
+ */
+export const MAX_HELD_REQUEST_BYTES = 64 * 1024 * 1024;
 /** The connection's receive window, raised once at the start. */
 const CONNECTION_WINDOW = 16 * 1024 * 1024;
 /** Unwritten bytes past which the connection stops reading (a client that sends but does not read). */
@@ -72,6 +79,9 @@ export class H2Connection implements StreamOwner {
   private prefaceSeen = false;
   private headerBlock: { streamId: number; endStream: boolean; parts: Buffer[]; size: number } | undefined;
   private readonly waiting = new Set<H2ServerStream>();
+  /** Request bytes held by calls whose request has not ended, and the streams owed window meanwhile. */
+  private held = 0;
+  private readonly owing = new Set<H2ServerStream>();
   private out: Buffer[] = [];
   private flushQueued = false;
   /** Set while the client's bytes are read: frames emitted meanwhile leave at the end of that read. */
@@ -85,6 +95,7 @@ export class H2Connection implements StreamOwner {
   constructor(
     private readonly socket: Duplex,
     private readonly onStream: StreamListener,
+    private readonly maxHeld = MAX_HELD_REQUEST_BYTES,
   ) {
     socket.on('data', (chunk: Buffer) => this.onInput(chunk));
     socket.on('error', () => this.destroy());
@@ -151,6 +162,7 @@ export class H2Connection implements StreamOwner {
   closed(stream: H2ServerStream, reset: H2Error | undefined): void {
     this.streams.delete(stream.id);
     this.waiting.delete(stream);
+    this.release(stream);
     if (reset !== undefined) this.emit(rstStream(stream.id, reset));
     // gRPC: an answer that ends before the request did tells the client to stop sending
     else if (!stream.remoteEnded && stream.headersAreSent && !this.dead) this.emit(rstStream(stream.id, H2Error.NO_ERROR));
@@ -259,14 +271,41 @@ export class H2Connection implements StreamOwner {
     if (stream.remoteEnded) return this.resetStream(id, H2Error.STREAM_CLOSED);
     if (p.length > stream.recvWindow) return this.resetStream(id, H2Error.FLOW_CONTROL_ERROR);
     stream.recvWindow -= p.length;
-    if (flags & Flag.END_STREAM) stream.remoteEnded = true;
-    else if (p.length > 0) {
-      // the call holds what it reads (bounded by its message limit): the client may send as much again
-      stream.recvWindow += p.length;
-      this.emit(windowUpdate(id, p.length));
+    if (flags & Flag.END_STREAM) {
+      stream.remoteEnded = true;
+      this.release(stream);
+    } else if (p.length > 0) {
+      // the call holds what it reads (bounded by its message limit): the client may send as much
+      // again, while the connection's calls hold less than their limit together
+      stream.held += p.length;
+      this.held += p.length;
+      if (this.held <= this.maxHeld) this.grant(stream, p.length);
+      else {
+        stream.owed += p.length;
+        this.owing.add(stream);
+      }
     }
     if (data.length) stream.onData?.(data);
     if (stream.remoteEnded) stream.onEnd?.();
+  }
+
+  private grant(stream: H2ServerStream, n: number): void {
+    stream.recvWindow += n;
+    this.emit(windowUpdate(stream.id, n));
+  }
+
+  /** The stream's request is whole (or the stream is gone): what it held no longer counts. */
+  private release(stream: H2ServerStream): void {
+    this.held -= stream.held;
+    stream.held = 0;
+    this.owing.delete(stream); // it takes no more data: what it was owed lapses
+    for (const s of this.owing) {
+      if (this.held > this.maxHeld) break;
+      this.owing.delete(s);
+      const n = s.owed;
+      s.owed = 0;
+      if (!s.isClosed && !s.remoteEnded) this.grant(s, n);
+    }
   }
 
   private onHeaders(flags: number, id: number, p: Buffer): void {

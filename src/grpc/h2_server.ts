@@ -52,6 +52,8 @@ export interface GrpcServerOptions {
   maxReceiveMessageBytes: number;
   /** Largest answer message sent, in bytes; a bigger one answers RESOURCE_EXHAUSTED. */
   maxSendMessageBytes: number;
+  /** Request bytes a connection's unfinished calls may hold together (h2_connection.ts's default when unset). */
+  maxHeldRequestBytes?: number;
 }
 
 const RESPONSE_HEADERS = keepEncoded({ ':status': '200', 'content-type': 'application/grpc' });
@@ -103,7 +105,7 @@ export class GrpcServer {
       connection.destroy();
       return;
     }
-    const c = new H2Connection(connection, (stream, headers) => this.onStream(stream, headers));
+    const c = new H2Connection(connection, (stream, headers) => this.onStream(stream, headers), this.options.maxHeldRequestBytes);
     this.connections.add(c);
     connection.once('close', () => this.connections.delete(c));
   }

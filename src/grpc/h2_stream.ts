@@ -38,6 +38,9 @@ export class H2ServerStream {
   remoteEnded = false;
   /** Receive window of the stream: what the client may still send. */
   recvWindow: number;
+  /** Request bytes the call holds while its request has not ended, and window withheld meanwhile. */
+  held = 0;
+  owed = 0;
   sendWindow: number;
   isClosed = false;
   private headersSent = false;

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { GrpcServer, type Method } from '../../src/grpc/h2_server';
+import { GrpcServer, type GrpcServerOptions, type Method } from '../../src/grpc/h2_server';
 import { frame } from './h2_frame';
 import { protoRoot } from './raw-grpc';
 
@@ -329,12 +329,15 @@ export class PeerFixture {
   private listener!: NetServer;
   private readonly conns: RawH2[] = [];
 
-  constructor(private readonly methods: Record<string, Method>) {}
+  constructor(
+    private readonly methods: Record<string, Method>,
+    private readonly options: Partial<GrpcServerOptions> = {},
+  ) {}
 
   async start(): Promise<void> {
     this.dir = mkdtempSync('/tmp/nori-h2peer-');
     this.sock = join(this.dir, 's.sock');
-    this.server = new GrpcServer({ maxReceiveMessageBytes: 1 << 20, maxSendMessageBytes: 1 << 20 });
+    this.server = new GrpcServer({ maxReceiveMessageBytes: 1 << 20, maxSendMessageBytes: 1 << 20, ...this.options });
     this.server.addMethods(this.methods);
     this.listener = createNetServer((s) => this.server.handleConnection(s));
     await new Promise<void>((r) => this.listener.listen(this.sock, r));

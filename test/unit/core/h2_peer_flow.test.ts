@@ -226,3 +226,47 @@ describe('the gRPC server against a hostile HTTP/2 peer: flow control, limits, f
     assert.deepEqual(a.data, grpcMessage(Buffer.from('slow')));
   });
 });
+
+describe('the gRPC server against a client that holds many requests open', function () {
+  this.timeout(5000);
+  const LIMIT = 256 * 1024;
+  // answers the request's length: small answers, so this client's own windows never run out
+  const peer = new PeerFixture({ '/t.S/Size': { responseStream: false, run: async (req) => Buffer.from(String(req.length)) } }, { maxHeldRequestBytes: LIMIT });
+  before(() => peer.start());
+  after(() => peer.stop());
+
+  /** WINDOW_UPDATE increments the server granted on each stream. */
+  const grants = (c: RawH2) => {
+    const out = new Map<number, number>();
+    for (const f of c.frames) if (f.type === FT.WINDOW_UPDATE && f.stream) out.set(f.stream, (out.get(f.stream) ?? 0) + f.payload.readUInt32BE(0));
+    return out;
+  };
+  const total = (m: Map<number, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+
+  it('grants no more stream window once unfinished requests hold the limit, and again once requests end', async () => {
+    const c = await peer.open();
+    await c.waitFor((f) => f.type === FT.SETTINGS && !(f.flags & FLAG.ACK), 0, 1000);
+    // 8 requests of 60 KiB each (480 KiB, within each stream's first 64 KiB window), none ended
+    const body = 60 * 1024;
+    const streams = [1, 3, 5, 7, 9, 11, 13, 15];
+    for (const id of streams) {
+      const msg = Buffer.alloc(body);
+      msg.writeUInt32BE(body - 5, 1); // one gRPC message filling the body
+      c.write(frame(FT.HEADERS, FLAG.END_HEADERS, id, grpcRequestBlock('/t.S/Size')));
+      for (let at = 0; at < body; at += 15 * 1024) c.write(frame(FT.DATA, 0, id, msg.subarray(at, at + 15 * 1024)));
+    }
+    await until('the server to read every DATA frame', async () => total(grants(c)) > 0);
+    await sleep(200);
+    const before = grants(c);
+    // granted while the held bytes were within the limit, then nothing (RFC 9113 6.9: a receiver may withhold WINDOW_UPDATE)
+    assert.ok(total(before) <= LIMIT + 15 * 1024, `granted ${total(before)} of ${streams.length * body} held bytes`);
+    assert.ok(streams.some((id) => (before.get(id) ?? 0) < body), 'some stream is owed window');
+    // four requests end (480 - 240 KiB held, under the limit): they are answered, and the others get their window
+    for (const id of streams.slice(0, 4)) c.write(frame(FT.DATA, FLAG.END_STREAM, id));
+    for (const id of streams.slice(0, 4)) await c.waitFor((f) => f.stream === id && f.type === FT.HEADERS && (f.flags & FLAG.END_STREAM) !== 0, 0, 2000);
+    await until('owed window to be granted', async () => total(grants(c)) > total(before));
+    for (const id of streams.slice(4)) c.write(frame(FT.DATA, FLAG.END_STREAM, id));
+    for (const id of streams.slice(4)) await c.waitFor((f) => f.stream === id && f.type === FT.HEADERS && (f.flags & FLAG.END_STREAM) !== 0, 0, 2000);
+    assert.ok(!c.frames.some((f) => f.type === FT.GOAWAY || f.type === FT.RST_STREAM), c.describe());
+  });
+});
