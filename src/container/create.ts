@@ -129,6 +129,8 @@ export async function createContainer(c: CreateContext, r: CreateRequest): Promi
     const cgroupPath = containerCgroupDir(cgroupsPathOf);
     undo.push(() => void removeContainerCgroups(cgroupsPathOf));
     undo.push(() => runtime.delete(id));
+    // conmon makes its attach-socket link there before the runtime runs; a failed create leaves it
+    undo.push(() => rmSync(join(c.socketDir, id), { recursive: true, force: true }));
     const created = await conmonCreate({
       conmonPath: c.deps.config.conmon,
       runtime,

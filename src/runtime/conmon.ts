@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync, openSync, closeSync, constants 
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
-import { InternalError } from '../errors';
+import { FailedPreconditionError, InternalError } from '../errors';
 import type { OciRuntime } from './oci_runtime';
 import { identify, signalIfSame, type ProcIdentity } from '../proc/identity';
 import { spawnMonitor, type SpawnedMonitor } from '../sys/monitor_spawn';
@@ -115,7 +115,7 @@ export async function conmonCreate(o: ConmonCreateOptions): Promise<ConmonCreate
   }
   if (parsed.pid <= 0) {
     killConmon(conmon);
-    throw new InternalError(`container create failed: ${(parsed.message ?? 'unknown error').trim()}`);
+    throw createFailure((parsed.message ?? 'unknown error').trim());
   }
   const init = identify(parsed.pid);
   o.step?.('runtime.reaped');
@@ -203,4 +203,20 @@ export function reopenLog(bundle: string): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * The runtime's refusal of a process the image cannot run: Go's exec.LookPath as runc 1.1 reports
+ * it, in its logrus line (quotes escaped) or bare (`exec: "x": executable file not found in $PATH`, `exec: "/x": stat /x: no such file or
+ * directory`, `exec: "/x": permission denied`) and crun's `executable file \`x\` not found in $PATH`.
+ */
+const PROCESS_NOT_RUNNABLE = /exec: \\?"[^"\\]*\\?": (executable file not found in \$PATH|stat [^\n]*: no such file or directory|permission denied)|executable file `[^`]*` not found in \$PATH/;
+
+/**
+ * A failed create as the error it is: a command the image does not have is the request's doing
+ * (FAILED_PRECONDITION, as for any state the request does not fit), anything else nori's (INTERNAL).
+ */
+export function createFailure(message: string): Error {
+  if (PROCESS_NOT_RUNNABLE.test(message)) return new FailedPreconditionError(`container create failed: the command cannot be run in this image: ${message}`);
+  return new InternalError(`container create failed: ${message}`);
 }

@@ -2,7 +2,7 @@
 // codes and the store. Root only.
 
 import { strict as assert } from 'node:assert';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readCgroupFile } from '../../helpers/cgroup';
 import { ContainerConfig, ContainerState, LinuxContainerResources } from '../../../src/gen/api';
@@ -90,6 +90,15 @@ describe('containers: lifecycle with runc + conmon', function () {
       rig.sandbox.state = 'READY';
     }
     assert.equal(m.store.list().filter((r) => r.nameKey.startsWith('x_')).length, 0);
+  });
+
+  it('refuses a command the image does not have as FAILED_PRECONDITION, leaving no runtime state or conmon socket', async () => {
+    const state = rig.config.state;
+    const before = { sockets: readdirSync(join(state, 'conmon-sockets')).length, runc: readdirSync(join(state, 'runc')).length };
+    // runc's words (Go's exec.LookPath): the kernel never runs it
+    await assert.rejects(m.create(rig.sandbox.id, cfg('nocmd', [], { command: ['no-such-command'] })), (e: Error) => e instanceof FailedPreconditionError && /executable file not found in \$PATH/.test(e.message));
+    assert.equal(m.store.list().filter((r) => r.nameKey.startsWith('nocmd_')).length, 0);
+    assert.deepEqual({ sockets: readdirSync(join(state, 'conmon-sockets')).length, runc: readdirSync(join(state, 'runc')).length }, before);
   });
 
   it('stops with the stop signal within the grace period', async () => {
