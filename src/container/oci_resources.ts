@@ -1,4 +1,5 @@
 import type { LinuxContainerResources } from '../gen/api';
+import { cpusetList } from './spec/resources';
 
 /** CRI LinuxContainerResources → OCI linux.resources (the `runc update --resources` JSON). */
 export function ociResources(r: LinuxContainerResources): Record<string, unknown> {
@@ -7,8 +8,8 @@ export function ociResources(r: LinuxContainerResources): Record<string, unknown
   if (r.cpuShares > 0n) cpu.shares = Number(r.cpuShares);
   if (r.cpuQuota !== 0n) cpu.quota = Number(r.cpuQuota);
   if (r.cpuPeriod > 0n) cpu.period = Number(r.cpuPeriod);
-  if (r.cpusetCpus) cpu.cpus = r.cpusetCpus;
-  if (r.cpusetMems) cpu.mems = r.cpusetMems;
+  if (r.cpusetCpus) cpu.cpus = cpusetList(r.cpusetCpus, 'cpuset_cpus');
+  if (r.cpusetMems) cpu.mems = cpusetList(r.cpusetMems, 'cpuset_mems');
   if (Object.keys(cpu).length) out.cpu = cpu;
   const mem: Record<string, unknown> = {};
   if (r.memoryLimitInBytes > 0n) mem.limit = Number(r.memoryLimitInBytes);

@@ -23,6 +23,22 @@ const num = (v: bigint, what: string): number => {
   return Number(v);
 };
 
+/**
+ * A cpuset list as the kernel parses it (lib/bitmap-str.c, bitmap_parselist): comma-separated
+ * N, N-M with N <= M, or N-M:used/group. Checked here so a bad one is the request's error, not
+ * the runtime's failed write of cpuset.cpus (EINVAL), which answered INTERNAL.
+ */
+export function cpusetList(value: string, field: string): string {
+  const ok = value.length <= 4096 && value.split(',').every((region) => {
+    const m = /^(\d{1,7})(?:-(\d{1,7})(?::(\d{1,7})\/(\d{1,7}))?)?$/.exec(region);
+    if (!m) return false;
+    if (m[2] !== undefined && Number(m[2]) < Number(m[1])) return false;
+    return m[3] === undefined || (Number(m[4]) > 0 && Number(m[3]) <= Number(m[4]));
+  });
+  if (!ok) throw new InvalidArgumentError(`${field} ${JSON.stringify(value.slice(0, 64))} is not a cpu/node list such as 0-3,6`);
+  return value;
+}
+
 /** Only fields the request sets (non-zero), as containerd's WithResources. */
 export function buildResources(r: LinuxContainerResources | undefined, env: ResourceEnv, warnings: string[]): OciResources {
   const out: OciResources = {};
@@ -31,8 +47,8 @@ export function buildResources(r: LinuxContainerResources | undefined, env: Reso
   if (r.cpuShares !== 0n) cpu.shares = num(r.cpuShares, 'cpu_shares');
   if (r.cpuQuota !== 0n) cpu.quota = num(r.cpuQuota, 'cpu_quota');
   if (r.cpuPeriod !== 0n) cpu.period = num(r.cpuPeriod, 'cpu_period');
-  if (r.cpusetCpus) cpu.cpus = r.cpusetCpus;
-  if (r.cpusetMems) cpu.mems = r.cpusetMems;
+  if (r.cpusetCpus) cpu.cpus = cpusetList(r.cpusetCpus, 'cpuset_cpus');
+  if (r.cpusetMems) cpu.mems = cpusetList(r.cpusetMems, 'cpuset_mems');
   if (Object.keys(cpu).length > 0) out.cpu = cpu;
 
   const memory: NonNullable<OciResources['memory']> = {};
