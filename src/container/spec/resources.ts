@@ -39,14 +39,29 @@ export function cpusetList(value: string, field: string): string {
   return value;
 }
 
+/**
+ * CFS bandwidth as the kernel takes it (kernel/sched/core.c, tg_set_cfs_bandwidth): a period of
+ * 1 ms to 1 s, and a quota of at least 1 ms or negative (no limit). kubelet never asks for less
+ * (its MinQuotaPeriod is 1000); anything else was the runtime's failed write, answered INTERNAL.
+ */
+export function cfsQuota(v: bigint): number {
+  if (v > 0n && v < 1000n) throw new InvalidArgumentError(`cpu_quota ${v} is below the kernel's 1000 µs minimum (or negative for no limit)`);
+  return num(v, 'cpu_quota');
+}
+
+export function cfsPeriod(v: bigint): number {
+  if (v < 1000n || v > 1_000_000n) throw new InvalidArgumentError(`cpu_period ${v} is outside the kernel's 1000-1000000 µs`);
+  return Number(v);
+}
+
 /** Only fields the request sets (non-zero), as containerd's WithResources. */
 export function buildResources(r: LinuxContainerResources | undefined, env: ResourceEnv, warnings: string[]): OciResources {
   const out: OciResources = {};
   if (!r) return out;
   const cpu: NonNullable<OciResources['cpu']> = {};
   if (r.cpuShares !== 0n) cpu.shares = num(r.cpuShares, 'cpu_shares');
-  if (r.cpuQuota !== 0n) cpu.quota = num(r.cpuQuota, 'cpu_quota');
-  if (r.cpuPeriod !== 0n) cpu.period = num(r.cpuPeriod, 'cpu_period');
+  if (r.cpuQuota !== 0n) cpu.quota = cfsQuota(r.cpuQuota);
+  if (r.cpuPeriod !== 0n) cpu.period = cfsPeriod(r.cpuPeriod);
   if (r.cpusetCpus) cpu.cpus = cpusetList(r.cpusetCpus, 'cpuset_cpus');
   if (r.cpusetMems) cpu.mems = cpusetList(r.cpusetMems, 'cpuset_mems');
   if (Object.keys(cpu).length > 0) out.cpu = cpu;

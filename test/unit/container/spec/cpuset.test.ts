@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { InvalidArgumentError } from '../../../../src/errors';
 import { LinuxContainerResources } from '../../../../src/gen/api';
 import { ociResources } from '../../../../src/container/oci_resources';
-import { buildResources, cpusetList } from '../../../../src/container/spec/resources';
+import { buildResources, cfsPeriod, cfsQuota, cpusetList } from '../../../../src/container/spec/resources';
 
 // What the kernel's bitmap_parselist (lib/bitmap-str.c, Documentation/admin-guide/cgroup-v1/cpusets.rst)
 // takes for cpuset.cpus and cpuset.mems, and what it answers EINVAL to.
@@ -21,5 +21,19 @@ describe('cpuset lists (CreateContainer and UpdateContainerResources)', () => {
     assert.throws(() => ociResources(r), (e: Error) => e instanceof InvalidArgumentError && e.message.includes('cpuset_mems'));
     assert.throws(() => buildResources(r, { hugetlbAvailable: false, swapAvailable: false, cgroupV2: false }, []), InvalidArgumentError);
     assert.deepEqual(ociResources(LinuxContainerResources.fromPartial({ cpusetCpus: '0-1' })), { cpu: { cpus: '0-1' } });
+  });
+});
+
+// kernel/sched/core.c: tg_set_cfs_bandwidth refuses a period outside 1 ms..1 s and a quota under 1 ms (negative: no limit).
+describe('CFS quota and period (CreateContainer and UpdateContainerResources)', () => {
+  it('takes what the kernel takes', () => {
+    for (const q of [-1n, -5n, 1000n, 50_000n, 10n ** 12n]) assert.equal(cfsQuota(q), Number(q));
+    for (const p of [1000n, 100_000n, 1_000_000n]) assert.equal(cfsPeriod(p), Number(p));
+  });
+  it('refuses what it answers EINVAL to, before the runtime writes it', () => {
+    for (const q of [1n, 8n, 999n]) assert.throws(() => cfsQuota(q), InvalidArgumentError);
+    for (const p of [-1n, 1n, 999n, 1_000_001n]) assert.throws(() => cfsPeriod(p), InvalidArgumentError);
+    assert.throws(() => ociResources(LinuxContainerResources.fromPartial({ cpuQuota: 8n })), InvalidArgumentError);
+    assert.throws(() => buildResources(LinuxContainerResources.fromPartial({ cpuPeriod: 5n }), { hugetlbAvailable: false, swapAvailable: false, cgroupV2: false }, []), InvalidArgumentError);
   });
 });
