@@ -106,11 +106,6 @@ export class H2Connection implements StreamOwner {
     this.flushOut();
   }
 
-  /** Calls that have not ended. */
-  get activeStreams(): number {
-    return this.streams.size;
-  }
-
   /** GOAWAY: no new calls; `onIdle` once the open ones have ended. */
   close(onIdle: () => void): void {
     if (this.dead) return onIdle();

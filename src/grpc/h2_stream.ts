@@ -128,10 +128,6 @@ export class H2ServerStream {
     this.owner.released(this);
   }
 
-  get releasedYet(): boolean {
-    return this.isReleased;
-  }
-
   /** The answer's END_STREAM is out. */
   private complete(): void {
     this.isClosed = true;
