@@ -59,9 +59,10 @@ export function createServer(): GrpcServer {
 /** Serves `server` on a unix socket through our own listener (mode 0660). */
 export function bindUnix(server: GrpcServer, path: string, metrics?: Metrics): Promise<NetServer> {
   const connections = metrics?.counter('nori_cri_connections_total', 'CRI connections accepted');
+  const refused = metrics?.counter('nori_cri_connections_refused_total', 'CRI connections closed at once: too many open, or the daemon is stopping');
   const listener = createNetServer((socket) => {
-    connections?.inc();
-    server.handleConnection(socket);
+    if (server.handleConnection(socket)) connections?.inc();
+    else refused?.inc();
   });
   return new Promise((resolve, reject) => {
     listener.once('error', reject);

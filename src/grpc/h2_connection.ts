@@ -11,13 +11,15 @@
 // until its method settles, so resetting streams does not free a slot early), request bytes by
 // the stream windows, which are granted again only while the connection's unfinished requests
 // hold less than MAX_HELD_REQUEST_BYTES, and the answers queued for a client that does not read
-// by pausing the socket.
+// by pausing the socket. Calls and held bytes are also counted in the server's SharedBudget, so
+// many connections together hold no more than one server's worth (h2_budget.ts).
 
 import type { Duplex } from 'node:stream';
 import {
   CLIENT_PREFACE, DEFAULT_MAX_FRAME, DEFAULT_WINDOW, FRAME_HEADER_LEN, Flag, FrameType, H2Error, MAX_WINDOW,
   SETTINGS_ACK, Setting, encodeHeaderBlock, frame, goaway, headerFrames, rstStream, settingsFrame, windowUpdate,
 } from './h2_frames';
+import { SharedBudget, type BudgetDebtor } from './h2_budget';
 import { HpackDecoder, HpackError } from './hpack_decoder';
 import { H2ServerStream, type StreamOwner } from './h2_stream';
 
@@ -66,7 +68,7 @@ const SERVER_PREFACE = Buffer.concat([
   windowUpdate(0, CONNECTION_WINDOW - DEFAULT_WINDOW),
 ]);
 
-export class H2Connection implements StreamOwner {
+export class H2Connection implements StreamOwner, BudgetDebtor {
   maxFrame = DEFAULT_MAX_FRAME;
   connectionWindow = DEFAULT_WINDOW;
   private readonly streams = new Map<number, H2ServerStream>();
@@ -96,6 +98,7 @@ export class H2Connection implements StreamOwner {
     private readonly socket: Duplex,
     private readonly onStream: StreamListener,
     private readonly maxHeld = MAX_HELD_REQUEST_BYTES,
+    private readonly budget = new SharedBudget(),
   ) {
     socket.on('data', (chunk: Buffer) => this.onInput(chunk));
     socket.on('error', () => this.destroy());
@@ -127,6 +130,7 @@ export class H2Connection implements StreamOwner {
     for (const s of [...this.streams.values()]) s.abort(undefined);
     this.streams.clear();
     this.waiting.clear();
+    this.budget.forget(this);
     this.onIdle?.();
   }
 
@@ -166,6 +170,7 @@ export class H2Connection implements StreamOwner {
 
   released(_stream: H2ServerStream): void {
     this.busy--;
+    this.budget.endCall();
   }
 
   // --- reading ---
@@ -274,10 +279,12 @@ export class H2Connection implements StreamOwner {
       // again, while the connection's calls hold less than their limit together
       stream.held += p.length;
       this.held += p.length;
-      if (this.held <= this.maxHeld) this.grant(stream, p.length);
+      const serverHasRoom = this.budget.hold(p.length);
+      if (this.held <= this.maxHeld && serverHasRoom) this.grant(stream, p.length);
       else {
         stream.owed += p.length;
         this.owing.add(stream);
+        if (!serverHasRoom) this.budget.owe(this);
       }
     }
     if (data.length) stream.onData?.(data);
@@ -291,16 +298,25 @@ export class H2Connection implements StreamOwner {
 
   /** The stream's request is whole (or the stream is gone): what it held no longer counts. */
   private release(stream: H2ServerStream): void {
-    this.held -= stream.held;
+    const n = stream.held;
+    this.held -= n;
     stream.held = 0;
+    stream.owed = 0;
     this.owing.delete(stream); // it takes no more data: what it was owed lapses
+    this.payOwed();
+    // other connections may have waited on the server's budget
+    if (n > 0) this.budget.letGo(n);
+  }
+
+  payOwed(): boolean {
     for (const s of this.owing) {
-      if (this.held > this.maxHeld) break;
+      if (this.held > this.maxHeld || !this.budget.hasRoom) break;
       this.owing.delete(s);
       const n = s.owed;
       s.owed = 0;
       if (!s.isClosed && !s.remoteEnded) this.grant(s, n);
     }
+    return this.owing.size === 0 || this.dead;
   }
 
   private onHeaders(flags: number, id: number, p: Buffer): void {
@@ -351,7 +367,7 @@ export class H2Connection implements StreamOwner {
       return;
     }
     this.lastStreamId = id;
-    if (this.goawaySent || this.busy >= MAX_STREAMS) return void this.emit(rstStream(id, H2Error.REFUSED_STREAM));
+    if (this.goawaySent || this.busy >= MAX_STREAMS || !this.budget.startCall()) return void this.emit(rstStream(id, H2Error.REFUSED_STREAM));
     const headers: Headers = {};
     for (const [name, value] of fields) {
       const had = headers[name];
@@ -440,6 +456,7 @@ export class H2Connection implements StreamOwner {
     this.input = undefined;
     for (const s of [...this.streams.values()]) s.abort(undefined);
     this.streams.clear();
+    this.budget.forget(this);
     this.socket.end();
     // a client that does not read its GOAWAY does not hold the socket open
     setTimeout(() => this.socket.destroy(), 1000).unref();

@@ -14,7 +14,9 @@
 
 import type { Duplex } from 'node:stream';
 import { gunzip, inflate, type InputType } from 'node:zlib';
+import { SharedBudget } from './h2_budget';
 import { H2Connection, keepEncoded, type Headers } from './h2_connection';
+import { H2Error, goaway, settingsFrame } from './h2_frames';
 import type { H2ServerStream } from './h2_stream';
 import { Status, StatusError, encodeGrpcMessage } from './status';
 
@@ -54,7 +56,18 @@ export interface GrpcServerOptions {
   maxSendMessageBytes: number;
   /** Request bytes a connection's unfinished calls may hold together (h2_connection.ts's default when unset). */
   maxHeldRequestBytes?: number;
+  /** Calls in progress and held request bytes on all connections together (h2_budget.ts's defaults when unset). */
+  maxServerCalls?: number;
+  maxServerHeldBytes?: number;
+  /** Open connections; one past it is told GOAWAY (ENHANCE_YOUR_CALM) and closed. */
+  maxConnections?: number;
 }
+
+/** kubelet holds one or two connections and each crictl run one; a thousand is far past any real node. */
+export const MAX_CONNECTIONS = 1024;
+
+/** What a client past maxConnections reads before the socket closes. */
+const TOO_MANY_CONNECTIONS = Buffer.concat([settingsFrame([]), goaway(0, H2Error.ENHANCE_YOUR_CALM, 'too many connections')]);
 
 const RESPONSE_HEADERS = keepEncoded({ ':status': '200', 'content-type': 'application/grpc' });
 const OK_TRAILERS = keepEncoded({ 'grpc-status': '0' });
@@ -87,9 +100,12 @@ function refuse(stream: H2ServerStream, code: Status, details: string, extra?: H
 export class GrpcServer {
   private readonly methods = new Map<string, Method>();
   private readonly connections = new Set<H2Connection>();
+  private readonly budget: SharedBudget;
   private closing = false;
 
-  constructor(private readonly options: GrpcServerOptions) {}
+  constructor(private readonly options: GrpcServerOptions) {
+    this.budget = new SharedBudget(options.maxServerCalls, options.maxServerHeldBytes);
+  }
 
   /** Serves `methods`, keyed by path (`/runtime.v1.RuntimeService/Version`). */
   addMethods(methods: Record<string, Method>): void {
@@ -99,15 +115,23 @@ export class GrpcServer {
     }
   }
 
-  /** Serves HTTP/2 on `connection` (an accepted socket). */
-  handleConnection(connection: Duplex): void {
+  /** Serves HTTP/2 on `connection` (an accepted socket); false when it was refused (shutting down, too many open). */
+  handleConnection(connection: Duplex): boolean {
     if (this.closing) {
       connection.destroy();
-      return;
+      return false;
     }
-    const c = new H2Connection(connection, (stream, headers) => this.onStream(stream, headers), this.options.maxHeldRequestBytes);
+    if (this.connections.size >= (this.options.maxConnections ?? MAX_CONNECTIONS)) {
+      connection.on('error', () => connection.destroy());
+      connection.end(TOO_MANY_CONNECTIONS);
+      // a client that does not read does not keep the socket
+      setTimeout(() => connection.destroy(), 1000).unref();
+      return false;
+    }
+    const c = new H2Connection(connection, (stream, headers) => this.onStream(stream, headers), this.options.maxHeldRequestBytes, this.budget);
     this.connections.add(c);
     connection.once('close', () => this.connections.delete(c));
+    return true;
   }
 
   /**
