@@ -6,11 +6,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ContainerState, ContainerStatus, type ContainerStatusRequest, type ContainerUser } from '../gen/api';
-import { encodeStatusAnswer, keepEncoding, type PreEncoded } from './pre_encoded';
+import { encodeStatusAnswer, keepEncoding, type InfoText, type PreEncoded } from './pre_encoded';
 import type { ContainerManager } from '../container/manager';
 import { readProcUser } from '../container/proc_user';
 import { imageRefOf, toStatus } from '../container/views';
-import { containerKernelInfo, forgetContainer, warmContainerFacts } from '../inspect/verbose';
+import { containerKernelJson, forgetContainer, warmContainerFacts } from '../inspect/verbose';
 import { stateOf, type ContainerRow } from '../store/container_store';
 
 /**
@@ -45,18 +45,26 @@ function warmStarted(m: ContainerManager, row: ContainerRow): void {
 }
 
 /**
- * The spec texts of the containers started last, so a verbose ask right after StartContainer
- * does not read the file again. Bounded: kubelet polls without `verbose`, and a node's hundreds
- * of containers need not keep their specs in memory.
+ * The spec bytes of the containers started or asked about last, so a verbose ask does not read
+ * the file again and its bytes go into the answer as they are. Bounded: kubelet polls without
+ * `verbose`, and a node's hundreds of containers need not keep their specs in memory.
  */
-const specTexts = new Map<string, string>();
+const specTexts = new Map<string, Buffer>();
 const SPEC_TEXTS_KEPT = 32;
 
-function keepSpecText(id: string, text: string): void {
-  if (text === 'null') return;
+function keepSpecText(id: string, text: Buffer | undefined): void {
+  if (!text) return;
   specTexts.delete(id);
   specTexts.set(id, text);
   if (specTexts.size > SPEC_TEXTS_KEPT) specTexts.delete(specTexts.keys().next().value!);
+}
+
+function specTextOf(row: ContainerRow): Buffer | undefined {
+  const kept = specTexts.get(row.id);
+  if (kept) return kept;
+  const text = readSpecText(row.bundle);
+  keepSpecText(row.id, text);
+  return text;
 }
 
 /** The running init's identity, read once per row object (undefined: it is gone). */
@@ -76,10 +84,10 @@ async function runningUser(m: ContainerManager, row: ContainerRow): Promise<Cont
 /** Synchronous when the running init's identity is known (every ask but a first one): no await to wait out. */
 function answer(m: ContainerManager, req: ContainerStatusRequest): PreEncoded | Promise<PreEncoded> {
   const row = m.get(req.containerId);
-  const info: Record<string, string> = {};
+  const info: Record<string, InfoText> = {};
   if (req.verbose) {
     const running = stateOf(row) === ContainerState.CONTAINER_RUNNING;
-    const kernel = containerKernelInfo(row, running, () => m.deps.sandboxes.get(row.sandboxId), m.deps.config);
+    const kernel = containerKernelJson(row, running, () => m.deps.sandboxes.get(row.sandboxId), m.deps.config);
     info.info = verboseInfo(row, kernel);
   }
   // shared with the list and event views: never modified here
@@ -99,24 +107,31 @@ function statusWithUser(row: ContainerRow, status: ContainerStatus, user: Contai
 }
 
 /**
- * The spec is the bundle's config.json as nori wrote it at create (never rewritten), spliced in
- * as text: parsing and re-serialising tens of kilobytes of seccomp rules was most of the call.
+ * The info document's text in parts. The spec is the bundle's config.json as nori wrote it at
+ * create (never rewritten), spliced in as bytes: parsing and re-serialising tens of kilobytes of
+ * seccomp rules was most of the call, and encoding its text again on every ask a good part of the rest.
  */
-export function verboseInfo(row: ContainerRow, kernel: unknown): string {
-  const spec = specTexts.get(row.id) ?? readSpecText(row.bundle);
+export function verboseInfo(row: ContainerRow, kernelJson: string | undefined): Array<string | Buffer> {
   const head = JSON.stringify({ sandboxID: row.sandboxId, pid: row.pid, runtimeType: row.handler });
-  const tail = kernel === undefined ? '' : `,"kernel":${JSON.stringify(kernel)}`;
-  return `${head.slice(0, -1)},"runtimeSpec":${spec},"bundle":${JSON.stringify(row.bundle)}${tail}}`;
+  const tail = kernelJson === undefined ? '' : `,"kernel":${kernelJson}`;
+  return [`${head.slice(0, -1)},"runtimeSpec":`, specTextOf(row) ?? 'null', `,"bundle":${JSON.stringify(row.bundle)}${tail}}`];
 }
 
-/** The bundle's config.json as text (never rewritten after create), or 'null'. */
-function readSpecText(bundle: string): string {
+/** The bundle's config.json, its surrounding whitespace left out; undefined when it is missing or not one JSON object. */
+function readSpecText(bundle: string): Buffer | undefined {
+  let bytes: Buffer;
   try {
-    const text = readFileSync(join(bundle, 'config.json'), 'utf8').trim();
-    // a torn or foreign file must not make the answer invalid JSON
-    if (text.startsWith('{') && text.endsWith('}')) return text;
+    bytes = readFileSync(join(bundle, 'config.json'));
   } catch {
-    // no bundle (being removed): no spec
+    return undefined; // no bundle (being removed): no spec
   }
-  return 'null';
+  let start = 0;
+  let end = bytes.length;
+  while (start < end && isSpace(bytes[start]!)) start++;
+  while (end > start && isSpace(bytes[end - 1]!)) end--;
+  // a torn or foreign file must not make the answer invalid JSON
+  return bytes[start] === 0x7b && bytes[end - 1] === 0x7d ? bytes.subarray(start, end) : undefined;
 }
+
+/** JSON's whitespace (RFC 8259 section 2). */
+const isSpace = (b: number) => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;

@@ -83,36 +83,51 @@ function writeVarint(buf: Buffer, at: number, n: number): number {
   return at;
 }
 
+/** An info value: text, or text in parts (bytes kept from a file need no re-encoding on each call). */
+export type InfoText = string | ReadonlyArray<string | Buffer>;
+
+function byteLengthOf(text: InfoText): number {
+  if (typeof text === 'string') return Buffer.byteLength(text, 'utf8');
+  let n = 0;
+  for (const part of text) n += typeof part === 'string' ? Buffer.byteLength(part, 'utf8') : part.length;
+  return n;
+}
+
+function writeText(out: Buffer, at: number, text: InfoText): number {
+  if (typeof text === 'string') return at + out.write(text, at, 'utf8');
+  for (const part of text) at += typeof part === 'string' ? out.write(part, at, 'utf8') : part.copy(out, at);
+  return at;
+}
+
 /**
  * A status answer, `message status = 1; map<string, string> info = 2;` (ContainerStatusResponse):
  * the status object's bytes are kept per object like list items, so a verbose ask encodes only
- * its info text.
+ * its info text, straight into the answer's one buffer.
  */
-export function encodeStatusAnswer<T extends object>(status: T, type: Encoder<T>, info: Record<string, string>): PreEncoded {
+export function encodeStatusAnswer<T extends object>(status: T, type: Encoder<T>, info: Record<string, InfoText>): PreEncoded {
   const statusBytes = bytesOf(status, type);
-  const entries: Buffer[] = [];
+  const entries = Object.entries(info).map(([key, value]) => {
+    const k = Buffer.byteLength(key, 'utf8');
+    const v = byteLengthOf(value);
+    const body = 1 + varintSize(k) + k + 1 + varintSize(v) + v;
+    return { key, k, value, v, body };
+  });
   let total = 1 + varintSize(statusBytes.length) + statusBytes.length;
-  for (const [key, value] of Object.entries(info)) {
-    const k = Buffer.from(key, 'utf8');
-    const v = Buffer.from(value, 'utf8');
-    const body = 1 + varintSize(k.length) + k.length + 1 + varintSize(v.length) + v.length;
-    const entry = Buffer.allocUnsafe(1 + varintSize(body) + body);
-    let at = writeVarint(entry, 0, (2 << 3) | 2);
-    at = writeVarint(entry, at, body);
-    at = writeVarint(entry, at, (1 << 3) | 2);
-    at = writeVarint(entry, at, k.length);
-    at += k.copy(entry, at);
-    at = writeVarint(entry, at, (2 << 3) | 2);
-    at = writeVarint(entry, at, v.length);
-    v.copy(entry, at);
-    entries.push(entry);
-    total += entry.length;
-  }
+  for (const e of entries) total += 1 + varintSize(e.body) + e.body;
   const out = Buffer.allocUnsafe(total);
   let at = writeVarint(out, 0, (1 << 3) | 2);
   at = writeVarint(out, at, statusBytes.length);
   out.set(statusBytes, at);
   at += statusBytes.length;
-  for (const e of entries) at += e.copy(out, at);
+  for (const e of entries) {
+    at = writeVarint(out, at, (2 << 3) | 2);
+    at = writeVarint(out, at, e.body);
+    at = writeVarint(out, at, (1 << 3) | 2);
+    at = writeVarint(out, at, e.k);
+    at += out.write(e.key, at, 'utf8');
+    at = writeVarint(out, at, (2 << 3) | 2);
+    at = writeVarint(out, at, e.v);
+    at = writeText(out, at, e.value);
+  }
   return new PreEncoded(out);
 }

@@ -25,11 +25,25 @@ export class KeptCgroupFiles {
   private fds?: Array<number | null>;
   /** Each hierarchy as the view shows it, less its files (made once: the shape does not change). */
   private readonly bases: Array<Omit<Hierarchy, 'fileNames'>>;
+  /**
+   * The same as JSON text: each hierarchy's text up to its files object, and each file's key.
+   * The verbose answer is text, and stringifying the whole view again on every call (paths of two
+   * 64-character ids, ten times over) cost as much as reading the files.
+   */
+  private readonly json: { head: string; hierarchies: Array<{ head: string; keys: string[] }> };
   /** The directory the pids are listed from, and its cgroup.procs, kept open too. */
   private procs?: { dir: string; dirFd: number | null; procsFd: number | null };
 
+  /** Made where the facts are found (StartContainer's warm-up), not on the first ask. */
   constructor(readonly shape: CgroupShape) {
     this.bases = shape.hierarchies.map(({ fileNames: _names, ...h }) => h);
+    this.json = {
+      head: `{"configured":${JSON.stringify(shape.configured)},"hierarchies":[`,
+      hierarchies: shape.hierarchies.map((h, k) => ({
+        head: JSON.stringify({ ...this.bases[k]!, files: {} }).slice(0, -2),
+        keys: h.fileNames.map((n) => `${JSON.stringify(n)}:`),
+      })),
+    };
   }
 
   /** Opens the files now (a warm-up), so the first read costs what a later one does. */
@@ -45,22 +59,45 @@ export class KeptCgroupFiles {
 
   /** The files' contents now, as the cgroup's discovery gives them. */
   read(): CgroupView {
-    this.prepare();
-    const texts = readFdsAt0(this.fds!);
-    let i = 0;
+    const contents = this.readContents();
     return {
       configured: this.shape.configured,
       hierarchies: this.shape.hierarchies.map((h, k) => {
         const files: Record<string, string> = {};
-        if (h.dir) {
-          for (const n of h.fileNames) {
-            const t = textOf(texts[i++], h.dir, n);
-            if (t !== undefined) files[n] = t.trim();
-          }
-        }
+        h.fileNames.forEach((n, f) => {
+          const t = contents[k]![f];
+          if (t !== undefined) files[n] = t;
+        });
         return { ...this.bases[k]!, files };
       }),
     };
+  }
+
+  /** `JSON.stringify(this.read())`, made from kept text around the files' contents. */
+  readJson(): string {
+    const contents = this.readContents();
+    const json = this.json;
+    let out = json.head;
+    json.hierarchies.forEach((h, k) => {
+      if (k > 0) out += ',';
+      out += h.head;
+      let first = true;
+      contents[k]!.forEach((t, f) => {
+        if (t === undefined) return;
+        out += `${first ? '' : ','}${h.keys[f]}${JSON.stringify(t)}`;
+        first = false;
+      });
+      out += '}}';
+    });
+    return `${out}]}`;
+  }
+
+  /** Per hierarchy, per file name: the trimmed contents now, undefined where the file could not be read. */
+  private readContents(): Array<Array<string | undefined>> {
+    this.prepare();
+    const texts = readFdsAt0(this.fds!);
+    let i = 0;
+    return this.shape.hierarchies.map((h) => (h.dir ? h.fileNames.map((n) => textOf(texts[i++], h.dir!, n)?.trim()) : []));
   }
 
   /**

@@ -141,6 +141,8 @@ export class ContainerKernelFacts {
   private namespaces?: NamespaceEntry[];
   private cgroup?: KeptCgroupFiles | null;
   private rootfs?: OverlayView | null;
+  /** The parts of the view that stay, as JSON text (viewJson). */
+  private fixedJson?: { namespaces: string; rootfs: string | undefined };
 
   constructor(
     private readonly c: ContainerFactsInput,
@@ -155,6 +157,7 @@ export class ContainerKernelFacts {
     if (this.pid && this.cgroup === undefined) this.discoverCgroup();
     this.cgroup?.prepare();
     this.warmFixed();
+    this.fixedJsonNow();
   }
 
   private discoverCgroup(): CgroupView | null {
@@ -184,13 +187,41 @@ export class ContainerKernelFacts {
     if (pid && this.cgroup) cgroup = this.cgroup.read();
     else if (pid && this.cgroup === undefined) cgroup = this.discoverCgroup();
     this.warmFixed();
-    const procsDir = cgroup ? procsDirOf(cgroup) : undefined;
     return {
-      namespaces: pid ? this.namespaces ?? [] : [],
+      namespaces: this.namespacesShown(),
       cgroup,
       rootfs: this.rootfs ?? null,
-      pids: { init: pid || null, inCgroup: procsDir ? (this.cgroup?.pidsUnder(procsDir) ?? pidsUnder(procsDir)) : [] },
+      pids: { init: pid || null, inCgroup: this.pidsIn(cgroup ? procsDirOf(cgroup) : undefined) },
     };
+  }
+
+  /**
+   * `JSON.stringify(this.view())` without making the view: what stays is kept as text, and the
+   * cgroup files are read into kept text (KeptCgroupFiles.readJson).
+   */
+  viewJson(): string {
+    const pid = this.pid;
+    if (!pid || this.cgroup === undefined) return JSON.stringify(this.view());
+    this.warmFixed();
+    const fixed = this.fixedJsonNow();
+    const procsDir = this.cgroup ? procsDirOf(this.cgroup.shape) : undefined;
+    const cgroup = this.cgroup ? this.cgroup.readJson() : 'null';
+    return `{"namespaces":${fixed.namespaces},"cgroup":${cgroup},"rootfs":${fixed.rootfs ?? 'null'},"pids":{"init":${pid},"inCgroup":${JSON.stringify(this.pidsIn(procsDir))}}}`;
+  }
+
+  private fixedJsonNow(): { namespaces: string; rootfs: string | undefined } {
+    const fixed = (this.fixedJson ??= { namespaces: JSON.stringify(this.namespacesShown()), rootfs: undefined });
+    // found late when the container was being made at the first ask
+    if (this.rootfs) fixed.rootfs ??= JSON.stringify(this.rootfs);
+    return fixed;
+  }
+
+  private namespacesShown(): NamespaceEntry[] {
+    return this.pid ? this.namespaces ?? [] : [];
+  }
+
+  private pidsIn(procsDir: string | undefined): number[] {
+    return procsDir ? (this.cgroup?.pidsUnder(procsDir) ?? pidsUnder(procsDir)) : [];
   }
 }
 

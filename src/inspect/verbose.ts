@@ -9,7 +9,7 @@ import type { SandboxRecord } from '../sandbox/api';
 import type { StoredRecord } from '../sandbox/record';
 import type { PodCreationStage, SandboxEntry } from '../sandbox/service';
 import { verboseInfo } from '../sandbox/status';
-import { ContainerKernelFacts, PodKernelFacts, type ContainerKernelView } from './model';
+import { ContainerKernelFacts, PodKernelFacts } from './model';
 
 /** Kept by record object: a pod's entry keeps its record while it exists, and RunPodSandbox's warm-up has only the record. */
 const podFacts = new WeakMap<object, { key: string; facts: PodKernelFacts }>();
@@ -71,13 +71,14 @@ export async function podVerboseInfo(e: SandboxEntry): Promise<Record<string, st
 
 const containerFacts = new Map<string, ContainerKernelFacts>();
 
-export function containerKernelInfo(
+/** The container's kernel view as JSON text (ContainerKernelFacts.viewJson). */
+export function containerKernelJson(
   row: { id: string; pid: number; cgroupPath: string; bundle: string },
   running: boolean,
   /** Asked only when the facts are made anew: a pod record is copied on every lookup. */
   pod: () => SandboxRecord | undefined,
   config: Pick<Config, 'root'>,
-): ContainerKernelView {
+): string {
   let facts = containerFacts.get(row.id);
   const pid = running && row.pid > 0 ? row.pid : 0;
   if (!facts || facts.pid !== pid) {
@@ -85,7 +86,7 @@ export function containerKernelInfo(
     facts = new ContainerKernelFacts({ ...row, running }, pod(), join(config.root, 'overlay2'));
     containerFacts.set(row.id, facts);
   }
-  return facts.view();
+  return facts.viewJson();
 }
 
 /** StartContainer's warm-up: what stays while the new init lives is found before the call returns. */

@@ -43,6 +43,15 @@ describe('verbose status: cgroup files kept open between calls', function () {
     assert.equal(pidsMax(kept.read()), 'max');
   });
 
+  it('the JSON text form shows the same view, with the file as the kernel has it now', () => {
+    assert.ok(kept, 'the previous test opened them');
+    writeFileSync(join(pidsDir, 'pids.max'), '31');
+    const fromText = JSON.parse(kept.readJson()) as ReturnType<KeptCgroupFiles['read']>;
+    assert.equal(pidsMax(fromText), '31');
+    assert.deepEqual(fromText, kept.read());
+    writeFileSync(join(pidsDir, 'pids.max'), 'max');
+  });
+
   it('lists the pids of the cgroup and of a child cgroup made after the files were opened', async () => {
     const { shape } = discoverPathCgroup(name);
     const files = new KeptCgroupFiles(shape);
@@ -70,6 +79,9 @@ describe('verbose status: cgroup files kept open between calls', function () {
     rmdirSync(pidsDir);
     assert.equal(existsSync(pidsDir), false);
     assert.equal(pidsMax(kept.read()), undefined);
+    const fromText = JSON.parse(kept.readJson()) as ReturnType<KeptCgroupFiles['read']>;
+    assert.equal(pidsMax(fromText), undefined, 'the JSON text leaves it out too, and stays valid JSON');
+    assert.deepEqual(fromText, kept.read());
     kept.close();
     kept = undefined;
   });

@@ -54,6 +54,15 @@ describe('pre-encoded status answers', () => {
     });
   }
 
+  it('an info value given in parts (text and bytes, multi-byte characters among them) is byte-for-byte the generated encoding of the joined text', () => {
+    const parts = ['{"head":"é",', Buffer.from('"spec":{"ü":"ß","n":' + '1'.repeat(300) + '}', 'utf8'), ',"tail":"✓"}'];
+    const joined = parts.map((p) => p.toString()).join('');
+    const got = encodeStatusAnswer(status, ContainerStatus, { info: parts, k: 'v' }).bytes;
+    const back = ContainerStatusResponse.decode(got);
+    assert.deepEqual(back.info, { info: joined, k: 'v' });
+    assert.ok(encodeStatusAnswer(status, ContainerStatus, { info: parts }).bytes.equals(Buffer.from(ContainerStatusResponse.encode({ status, info: { info: joined } }).finish())));
+  });
+
   it('decodes to the same status and info with several entries; a second answer reuses the status bytes', () => {
     const info = { info: 'x'.repeat(200), other: 'y', '': '' };
     const first = encodeStatusAnswer(status, ContainerStatus, info).bytes;
