@@ -84,24 +84,34 @@ export class PodKernelFacts {
     this.cgroup?.close();
   }
 
-  async view(): Promise<PodKernelView> {
+  /**
+   * The PodKernelView as JSON text: the cgroup files' contents are spliced into kept text
+   * (KeptCgroupFiles.readJson), and what stays (namespaces, a kept network or rule view) is
+   * stringified once.
+   */
+  async viewJson(): Promise<string> {
     const pod = this.pod;
     const hostNet = this.hostNet();
     // Started first: netlink and nft answer on threads of their own while the files are read here.
     const network = hostNet ? Promise.resolve(null) : (this.network ??= podNetwork(pod.nsPaths.net!));
     const netfilter = hostNet ? Promise.resolve(null) : this.netfilter(network, this.ips());
-    const cgroup = this.cgroup ? this.cgroup.read() : this.discoverCgroup();
+    let cgroup: string;
+    let procsDir: string | undefined;
+    if (this.cgroup) {
+      cgroup = this.cgroup.readJson();
+      procsDir = procsDirOf(this.cgroup.shape);
+    } else {
+      const found = this.discoverCgroup();
+      cgroup = JSON.stringify(found);
+      procsDir = procsDirOf(found);
+    }
     this.namespaces ??= podNamespaces(pod.nsPaths);
-    const procsDir = procsDirOf(cgroup);
-    const view: PodKernelView = {
-      namespaces: this.namespaces,
-      cgroup,
-      network: await network,
-      netfilter: await netfilter,
-      pids: { init: this.initPid > 0 ? this.initPid : null, inCgroup: procsDir ? (this.cgroup?.pidsUnder(procsDir) ?? pidsUnder(procsDir)) : [] },
-    };
-    if (view.network?.error) this.network = undefined; // not read: try again on the next ask
-    return view;
+    const pids = procsDir ? (this.cgroup?.pidsUnder(procsDir) ?? pidsUnder(procsDir)) : [];
+    const net = await network;
+    const rules = await netfilter;
+    if (net?.error) this.network = undefined; // not read: try again on the next ask
+    const init = this.initPid > 0 ? this.initPid : null;
+    return `{"namespaces":${jsonOf(this.namespaces)},"cgroup":${cgroup},"network":${jsonOf(net)},"netfilter":${jsonOf(rules)},"pids":{"init":${init},"inCgroup":${JSON.stringify(pids)}}}`;
   }
 
   private async netfilter(network: Promise<NetworkView | null>, ips: string[]): Promise<NetfilterView | null> {
@@ -124,8 +134,17 @@ function bridgeOf(net: NetworkView | null): string | undefined {
   return net?.error ? undefined : net?.interfaces.find((i) => i.peer)?.peer?.bridge;
 }
 
-export async function podKernelView(pod: PodFacts, initPid: number): Promise<PodKernelView> {
-  return new PodKernelFacts(pod, initPid).view();
+/** Kept views (namespaces, a pod's network, the built-in network's rules) are stringified once. */
+const jsonTexts = new WeakMap<object, string>();
+
+function jsonOf(value: object | null): string {
+  if (value === null) return 'null';
+  let text = jsonTexts.get(value);
+  if (text === undefined) {
+    text = JSON.stringify(value);
+    jsonTexts.set(value, text);
+  }
+  return text;
 }
 
 interface ContainerFactsInput {
@@ -223,8 +242,4 @@ export class ContainerKernelFacts {
   private pidsIn(procsDir: string | undefined): number[] {
     return procsDir ? (this.cgroup?.pidsUnder(procsDir) ?? pidsUnder(procsDir)) : [];
   }
-}
-
-export function containerKernelView(c: ContainerFactsInput, pod: Pick<SandboxRecord, 'nsPaths'> | undefined, layerStoreDir: string): ContainerKernelView {
-  return new ContainerKernelFacts(c, pod, layerStoreDir).view();
 }

@@ -58,15 +58,14 @@ export function warmPodFacts(stage: PodCreationStage, rec: StoredRecord): void {
   else have.facts.warmNetwork();
 }
 
-/** Appends `"kernel": view` to a JSON object's text (the base document is kept as text, never parsed again). */
-export function withKernel(baseJson: string, kernel: unknown): string {
+/** Appends `"kernel": view` (JSON text) to a JSON object's text (the base document is kept as text, never parsed again). */
+export function withKernel(baseJson: string, kernelJson: string): string {
   const body = baseJson.trimEnd().slice(0, -1);
-  return `${body}${body.trimEnd().endsWith('{') ? '' : ','}"kernel":${JSON.stringify(kernel)}}`;
+  return `${body}${body.trimEnd().endsWith('{') ? '' : ','}"kernel":${kernelJson}}`;
 }
 
 export async function podVerboseInfo(e: SandboxEntry): Promise<Record<string, string>> {
-  const kernel = await podFactsOf(e).view();
-  return { info: withKernel(verboseInfo(e).info!, kernel) };
+  return { info: withKernel(verboseInfo(e).info!, await podFactsOf(e).viewJson()) };
 }
 
 const containerFacts = new Map<string, ContainerKernelFacts>();

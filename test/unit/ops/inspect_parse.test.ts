@@ -135,7 +135,7 @@ describe('inspect: which network served a pod (iptables-save only for CNI)', () 
 describe('inspect: the kernel view joins the verbose document', () => {
   it('as one more key of the same JSON object, the other keys untouched', () => {
     const base = JSON.stringify({ pid: 7, netnsPath: '/run/x', cniResult: null });
-    assert.deepEqual(JSON.parse(withKernel(base, { pids: { init: 7 } })), { pid: 7, netnsPath: '/run/x', cniResult: null, kernel: { pids: { init: 7 } } });
-    assert.deepEqual(JSON.parse(withKernel('{}', [1])), { kernel: [1] });
+    assert.deepEqual(JSON.parse(withKernel(base, JSON.stringify({ pids: { init: 7 } }))), { pid: 7, netnsPath: '/run/x', cniResult: null, kernel: { pids: { init: 7 } } });
+    assert.deepEqual(JSON.parse(withKernel('{}', '[1]')), { kernel: [1] });
   });
 });
