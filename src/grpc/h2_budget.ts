@@ -1,11 +1,11 @@
 // What all connections of one server share. Each connection bounds its own calls and held
 // request bytes (h2_connection.ts), but a client can open many connections; without a shared
 // bound, N connections hold N times the per-connection limit. The budget caps calls in progress
-// and request bytes held by unfinished requests across the whole server.
+// and the request bytes held by calls in progress across the whole server.
 
 /** Calls in progress on all connections together; a stream past it is refused (REFUSED_STREAM, safe to retry). */
 export const MAX_SERVER_CALLS = 4000;
-/** Request bytes all connections' unfinished calls may hold together. */
+/** Request bytes all connections' calls in progress may hold together (a request counts until its method settles). */
 export const MAX_SERVER_HELD_BYTES = 256 * 1024 * 1024;
 
 /** A connection that withheld window because the budget was spent. */

@@ -9,7 +9,7 @@
 // Everything a client sends is bounded: frames by SETTINGS_MAX_FRAME_SIZE, a header block by
 // MAX_HEADER_BLOCK, decoded headers by MAX_HEADER_LIST, calls by MAX_STREAMS (a stream counts
 // until its method settles, so resetting streams does not free a slot early), request bytes by
-// the stream windows, which are granted again only while the connection's unfinished requests
+// the stream windows, which are granted again only while the connection's calls in progress
 // hold less than MAX_HELD_REQUEST_BYTES, and the answers queued for a client that does not read
 // by pausing the socket. Calls and held bytes are also counted in the server's SharedBudget, so
 // many connections together hold no more than one server's worth (h2_budget.ts).
@@ -32,9 +32,10 @@ const MAX_HEADER_BLOCK = 2 * MAX_HEADER_LIST;
 /** Each stream's receive window: what a client may send before the server grants more. */
 const STREAM_WINDOW = DEFAULT_WINDOW;
 /**
- * Request bytes a connection's unfinished calls may hold together; past it the server grants no
- * more stream window until some call has its whole request (or ends), so a client that opens
- * many streams and never ends them holds at most this plus a window per stream.
+ * Request bytes a connection's calls in progress may hold together (a request counts until its
+ * method settles: the method holds the message meanwhile). Past it the server grants no more
+ * stream window until some call ends, so a client that opens many streams, never ends them, or
+ * sends big requests to slow methods holds at most this plus a window per stream.
  */
 export const MAX_HELD_REQUEST_BYTES = 64 * 1024 * 1024;
 /** The connection's receive window, raised once at the start. */
@@ -81,7 +82,7 @@ export class H2Connection implements StreamOwner, BudgetDebtor {
   private prefaceSeen = false;
   private headerBlock: { streamId: number; endStream: boolean; parts: Buffer[]; size: number } | undefined;
   private readonly waiting = new Set<H2ServerStream>();
-  /** Request bytes held by calls whose request has not ended, and the streams owed window meanwhile. */
+  /** Request bytes held by calls whose method has not settled, and the streams owed window meanwhile. */
   private held = 0;
   private readonly owing = new Set<H2ServerStream>();
   private out: Buffer[] = [];
@@ -161,16 +162,19 @@ export class H2Connection implements StreamOwner, BudgetDebtor {
   closed(stream: H2ServerStream, reset: H2Error | undefined): void {
     this.streams.delete(stream.id);
     this.waiting.delete(stream);
-    this.release(stream);
+    this.stopOwing(stream);
+    // a reset call's method may still hold its request: its bytes count until it settles
+    if (stream.settled) this.letGoOf(stream);
     if (reset !== undefined) this.emit(rstStream(stream.id, reset));
     // gRPC: an answer that ends before the request did tells the client to stop sending
     else if (!stream.remoteEnded && stream.headersAreSent && !this.dead) this.emit(rstStream(stream.id, H2Error.NO_ERROR));
     this.checkIdle();
   }
 
-  released(_stream: H2ServerStream): void {
+  released(stream: H2ServerStream): void {
     this.busy--;
     this.budget.endCall();
+    this.letGoOf(stream);
   }
 
   // --- reading ---
@@ -271,15 +275,19 @@ export class H2Connection implements StreamOwner, BudgetDebtor {
     if (stream.remoteEnded) return this.resetStream(id, H2Error.STREAM_CLOSED);
     if (p.length > stream.recvWindow) return this.resetStream(id, H2Error.FLOW_CONTROL_ERROR);
     stream.recvWindow -= p.length;
-    if (flags & Flag.END_STREAM) {
-      stream.remoteEnded = true;
-      this.release(stream);
-    } else if (p.length > 0) {
-      // the call holds what it reads (bounded by its message limit): the client may send as much
-      // again, while the connection's calls hold less than their limit together
+    // the call holds what it reads (bounded by its message limit) until its method settles
+    const counted = p.length > 0 && !stream.settled;
+    let serverHasRoom = true;
+    if (counted) {
       stream.held += p.length;
       this.held += p.length;
-      const serverHasRoom = this.budget.hold(p.length);
+      serverHasRoom = this.budget.hold(p.length);
+    }
+    if (flags & Flag.END_STREAM) {
+      stream.remoteEnded = true;
+      this.stopOwing(stream);
+    } else if (counted) {
+      // the client may send as much again while the calls hold less than their limits together
       if (this.held <= this.maxHeld && serverHasRoom) this.grant(stream, p.length);
       else {
         stream.owed += p.length;
@@ -296,16 +304,22 @@ export class H2Connection implements StreamOwner, BudgetDebtor {
     this.emit(windowUpdate(stream.id, n));
   }
 
-  /** The stream's request is whole (or the stream is gone): what it held no longer counts. */
-  private release(stream: H2ServerStream): void {
+  /** The stream takes no more data (its request ended, or it closed): what it was owed lapses. */
+  private stopOwing(stream: H2ServerStream): void {
+    stream.owed = 0;
+    this.owing.delete(stream);
+  }
+
+  /** The stream's method settled: what its request held no longer counts. */
+  private letGoOf(stream: H2ServerStream): void {
     const n = stream.held;
+    if (n === 0) return;
     this.held -= n;
     stream.held = 0;
-    stream.owed = 0;
-    this.owing.delete(stream); // it takes no more data: what it was owed lapses
+    this.stopOwing(stream);
     this.payOwed();
     // other connections may have waited on the server's budget
-    if (n > 0) this.budget.letGo(n);
+    this.budget.letGo(n);
   }
 
   payOwed(): boolean {

@@ -54,7 +54,7 @@ export interface GrpcServerOptions {
   maxReceiveMessageBytes: number;
   /** Largest answer message sent, in bytes; a bigger one answers RESOURCE_EXHAUSTED. */
   maxSendMessageBytes: number;
-  /** Request bytes a connection's unfinished calls may hold together (h2_connection.ts's default when unset). */
+  /** Request bytes a connection's calls in progress may hold together (h2_connection.ts's default when unset). */
   maxHeldRequestBytes?: number;
   /** Calls in progress and held request bytes on all connections together (h2_budget.ts's defaults when unset). */
   maxServerCalls?: number;

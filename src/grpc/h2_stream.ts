@@ -38,7 +38,7 @@ export class H2ServerStream {
   remoteEnded = false;
   /** Receive window of the stream: what the client may still send. */
   recvWindow: number;
-  /** Request bytes the call holds while its request has not ended, and window withheld meanwhile. */
+  /** Request bytes the call holds until its method settles, and window withheld meanwhile. */
   held = 0;
   owed = 0;
   sendWindow: number;
@@ -47,7 +47,8 @@ export class H2ServerStream {
   private queue: Buffer[] = [];
   private queued = 0;
   private trailers: Record<string, string> | undefined;
-  private isReleased = false;
+  /** The call's method has settled (or never ran): see release(). */
+  settled = false;
 
   constructor(
     readonly id: number,
@@ -123,8 +124,8 @@ export class H2ServerStream {
 
   /** The call's method has settled (or never ran). */
   release(): void {
-    if (this.isReleased) return;
-    this.isReleased = true;
+    if (this.settled) return;
+    this.settled = true;
     this.owner.released(this);
   }
 

@@ -120,6 +120,51 @@ describe('the gRPC server shares one budget across connections', function () {
     });
   });
 
+  describe('requests held by methods still running', () => {
+    const LIMIT = 256 * 1024;
+    const held: (() => void)[] = [];
+    const methods: Record<string, Method> = {
+      // holds its request until released, like a slow pull or exec holding what it was sent
+      '/t.S/Hold': { responseStream: false, run: (req) => new Promise((resolve) => held.push(() => resolve(Buffer.from(String(req.length))))) },
+    };
+    const peer = new PeerFixture(methods, { maxServerHeldBytes: LIMIT, maxHeldRequestBytes: 64 << 20 });
+    before(() => peer.start());
+    after(() => {
+      held.splice(0).forEach((r) => r());
+      peer.stop();
+    });
+
+    it('counts a whole request until its method settles: no window for new requests while running methods hold the limit', async () => {
+      const body = 60 * 1024;
+      const msg = Buffer.alloc(body);
+      msg.writeUInt32BE(body - 5, 1);
+      const send = (c: RawH2, id: number, end: boolean) => {
+        c.write(frame(FT.HEADERS, FLAG.END_HEADERS, id, grpcRequestBlock('/t.S/Hold')));
+        for (let at = 0; at < body; at += 15 * 1024) {
+          const last = at + 15 * 1024 >= body;
+          c.write(frame(FT.DATA, end && last ? FLAG.END_STREAM : 0, id, msg.subarray(at, at + 15 * 1024)));
+        }
+      };
+      const a = await peer.open();
+      // five whole requests (300 KiB) to a method that keeps them: all five run
+      for (const id of [1, 3, 5, 7, 9]) send(a, id, true);
+      await until('five methods to run', async () => held.length === 5);
+      // a sixth request, not ended: what it sends is not granted back while the five hold 300 KiB
+      const b = await peer.open();
+      send(b, 1, false);
+      await sleep(300);
+      assert.equal(streamGrants(b), 0, `granted ${streamGrants(b)} while running methods hold more than ${LIMIT} bytes`);
+      // the five settle: their requests no longer count, and the sixth gets its window
+      held.splice(0).forEach((r) => r());
+      for (const id of [1, 3, 5, 7, 9]) await answered(a, id);
+      await until('the sixth request to be granted window', async () => streamGrants(b) >= body - 15 * 1024);
+      b.write(frame(FT.DATA, FLAG.END_STREAM, 1));
+      await until('the sixth method to run', async () => held.length === 1);
+      held.splice(0).forEach((r) => r());
+      await answered(b, 1);
+    });
+  });
+
   describe('open connections', () => {
     const peer = new PeerFixture({ '/t.S/Echo': { responseStream: false, run: async (req) => req } }, { maxConnections: 2 });
     before(() => peer.start());
