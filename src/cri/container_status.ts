@@ -3,6 +3,7 @@
 // `user`: while the container runs, the identity its init process has (read from the kernel);
 // otherwise the one its spec gave, as containerd reports in every state.
 
+import { isUtf8 } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ContainerState, ContainerStatus, type ContainerStatusRequest, type ContainerUser } from '../gen/api';
@@ -129,8 +130,9 @@ function readSpecText(bundle: string): Buffer | undefined {
   let end = bytes.length;
   while (start < end && isSpace(bytes[start]!)) start++;
   while (end > start && isSpace(bytes[end - 1]!)) end--;
-  // a torn or foreign file must not make the answer invalid JSON
-  return bytes[start] === 0x7b && bytes[end - 1] === 0x7d ? bytes.subarray(start, end) : undefined;
+  // a torn or foreign file must not make the answer invalid JSON, nor the proto string invalid UTF-8
+  const spec = bytes.subarray(start, end);
+  return spec[0] === 0x7b && spec[spec.length - 1] === 0x7d && isUtf8(spec) ? spec : undefined;
 }
 
 /** JSON's whitespace (RFC 8259 section 2). */
