@@ -1,13 +1,32 @@
+// ImageStatus. kubelet asks it for every container it starts and on image GC; the answer for an
+// image that has not changed is the same object each time, so its encoding is kept too
+// (pre_encoded.ts), and a found image is answered without an await.
+
 import { InvalidArgumentError } from '../errors';
-import type { ImageStatusRequest, ImageStatusResponse } from '../gen/api';
+import { Image, type ImageStatusRequest, type ImageStatusResponse } from '../gen/api';
+import type { ImageRow } from '../store/image_store';
 import type { ImageService } from '../image/service';
 import type { UnaryHandler } from './context';
+import { encodeStatusAnswer, type PreEncoded } from './pre_encoded';
 import { isCleanText } from './validate_ids';
 import { toCriImage } from '../image/cri_image';
 
+/** The CRI view of a stored row (rows are replaced when an image changes), per pinned state. */
+const views = new WeakMap<ImageRow, { pinned: boolean; image: Image }>();
+
+function viewOf(images: ImageService, r: ImageRow): Image {
+  const pinned = images.isPinned(r);
+  let kept = views.get(r);
+  if (kept?.pinned !== pinned) {
+    kept = { pinned, image: toCriImage(r, pinned) };
+    views.set(r, kept);
+  }
+  return kept.image;
+}
+
 /** Not found is an empty response, not an error (CRI). */
-export function imageStatus(images: ImageService): UnaryHandler<ImageStatusRequest, ImageStatusResponse> {
-  return async (req) => {
+export function imageStatus(images: ImageService): UnaryHandler<ImageStatusRequest, ImageStatusResponse | PreEncoded> {
+  return (req) => {
     const ref = req.image?.image ?? '';
     if (!ref) throw new InvalidArgumentError('image.image is required');
     if (!isCleanText(ref)) throw new InvalidArgumentError('image.image is not valid UTF-8 text');
@@ -28,6 +47,7 @@ export function imageStatus(images: ImageService): UnaryHandler<ImageStatusReque
         layerDirs: r.layers.map((c) => images.dirs.diff(c)),
       });
     }
-    return { image: toCriImage(r, images.isPinned(r)), info };
+    // ImageStatusResponse is `Image image = 1; map<string, string> info = 2;`: a status answer's shape
+    return encodeStatusAnswer(viewOf(images, r), Image, info);
   };
 }
