@@ -4,25 +4,11 @@
 
 import { InvalidArgumentError } from '../errors';
 import { Image, type ImageStatusRequest, type ImageStatusResponse } from '../gen/api';
-import type { ImageRow } from '../store/image_store';
 import type { ImageService } from '../image/service';
 import type { UnaryHandler } from './context';
 import { encodeStatusAnswer, type PreEncoded } from './pre_encoded';
 import { isCleanText } from './validate_ids';
-import { toCriImage } from '../image/cri_image';
-
-/** The CRI view of a stored row (rows are replaced when an image changes), per pinned state. */
-const views = new WeakMap<ImageRow, { pinned: boolean; image: Image }>();
-
-function viewOf(images: ImageService, r: ImageRow): Image {
-  const pinned = images.isPinned(r);
-  let kept = views.get(r);
-  if (kept?.pinned !== pinned) {
-    kept = { pinned, image: toCriImage(r, pinned) };
-    views.set(r, kept);
-  }
-  return kept.image;
-}
+import { criImageOf } from '../image/cri_image';
 
 /** Not found is an empty response, not an error (CRI). */
 export function imageStatus(images: ImageService): UnaryHandler<ImageStatusRequest, ImageStatusResponse | PreEncoded> {
@@ -48,6 +34,6 @@ export function imageStatus(images: ImageService): UnaryHandler<ImageStatusReque
       });
     }
     // ImageStatusResponse is `Image image = 1; map<string, string> info = 2;`: a status answer's shape
-    return encodeStatusAnswer(viewOf(images, r), Image, info);
+    return encodeStatusAnswer(criImageOf(r, images.isPinned(r)), Image, info);
   };
 }

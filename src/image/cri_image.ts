@@ -11,8 +11,24 @@ export function userOf(user: string | undefined): { uid?: number; username: stri
   return { username: u };
 }
 
+/**
+ * The CRI view of a stored row, kept per row object and pinned state: rows are replaced, never
+ * changed, when an image changes, so ImageStatus and ListImages answer with the same object for
+ * an unchanged image (no config parse per call, and its encoding can be kept with it).
+ */
+const views = new WeakMap<ImageRow, { pinned: boolean; image: Image }>();
+
+export function criImageOf(row: ImageRow, pinned: boolean): Image {
+  let kept = views.get(row);
+  if (kept?.pinned !== pinned) {
+    kept = { pinned, image: toCriImage(row, pinned) };
+    views.set(row, kept);
+  }
+  return kept.image;
+}
+
 /** `pinned`: whether config pins it (pinned-images); the stored flag counts too. */
-export function toCriImage(row: ImageRow, pinned = false): Image {
+function toCriImage(row: ImageRow, pinned: boolean): Image {
   const rec = toRecord(row);
   const { uid, username } = userOf(rec.config.User);
   return {
