@@ -10,7 +10,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { linkCount, readFdsAt0 } from '../sys/inspect_reads';
-import { pidsUnder, procsDirOf, type CgroupShape, type CgroupView } from './cgroup';
+import { pidsUnder, procsDirOf, type CgroupShape } from './cgroup';
 
 const KEPT_OPEN = 64;
 /** For a file too big for one read at offset 0 (limit and usage files are a line), read by path. */
@@ -19,16 +19,13 @@ const BUF = Buffer.allocUnsafe(4096);
 /** Open sets in the order they were last read (a Set keeps insertion order). */
 const open = new Set<KeptCgroupFiles>();
 
-type Hierarchy = CgroupShape['hierarchies'][number];
-
 export class KeptCgroupFiles {
   private fds?: Array<number | null>;
-  /** Each hierarchy as the view shows it, less its files (made once: the shape does not change). */
-  private readonly bases: Array<Omit<Hierarchy, 'fileNames'>>;
   /**
-   * The same as JSON text: each hierarchy's text up to its files object, and each file's key.
-   * The verbose answer is text, and stringifying the whole view again on every call (paths of two
-   * 64-character ids, ten times over) cost as much as reading the files.
+   * The view as JSON text, less the files' contents (made once: the shape does not change): each
+   * hierarchy's text up to its files object, and each file's key. The verbose answer is text, and
+   * stringifying the whole view again on every call (paths of two 64-character ids, ten times
+   * over) cost as much as reading the files.
    */
   private readonly json: { head: string; hierarchies: Array<{ head: string; keys: string[] }> };
   /** The directory the pids are listed from, and its cgroup.procs, kept open too. */
@@ -36,12 +33,11 @@ export class KeptCgroupFiles {
 
   /** Made where the facts are found (StartContainer's warm-up), not on the first ask. */
   constructor(readonly shape: CgroupShape) {
-    this.bases = shape.hierarchies.map(({ fileNames: _names, ...h }) => h);
     this.json = {
       head: `{"configured":${JSON.stringify(shape.configured)},"hierarchies":[`,
-      hierarchies: shape.hierarchies.map((h, k) => ({
-        head: JSON.stringify({ ...this.bases[k]!, files: {} }).slice(0, -2),
-        keys: h.fileNames.map((n) => `${JSON.stringify(n)}:`),
+      hierarchies: shape.hierarchies.map(({ fileNames, ...base }) => ({
+        head: JSON.stringify({ ...base, files: {} }).slice(0, -2),
+        keys: fileNames.map((n) => `${JSON.stringify(n)}:`),
       })),
     };
   }
@@ -57,23 +53,7 @@ export class KeptCgroupFiles {
     open.add(this);
   }
 
-  /** The files' contents now, as the cgroup's discovery gives them. */
-  read(): CgroupView {
-    const contents = this.readContents();
-    return {
-      configured: this.shape.configured,
-      hierarchies: this.shape.hierarchies.map((h, k) => {
-        const files: Record<string, string> = {};
-        h.fileNames.forEach((n, f) => {
-          const t = contents[k]![f];
-          if (t !== undefined) files[n] = t;
-        });
-        return { ...this.bases[k]!, files };
-      }),
-    };
-  }
-
-  /** `JSON.stringify(this.read())`, made from kept text around the files' contents. */
+  /** The CgroupView with the files' contents now, as the cgroup's discovery gives them, as JSON text. */
   readJson(): string {
     const contents = this.readContents();
     const json = this.json;

@@ -158,10 +158,8 @@ interface ContainerFactsInput {
 export class ContainerKernelFacts {
   readonly pid: number;
   private namespaces?: NamespaceEntry[];
-  private cgroup?: KeptCgroupFiles | null;
+  private cgroup?: KeptCgroupFiles;
   private rootfs?: OverlayView | null;
-  /** The parts of the view that stay, as JSON text (viewJson). */
-  private fixedJson?: { namespaces: string; rootfs: string | undefined };
 
   constructor(
     private readonly c: ContainerFactsInput,
@@ -176,13 +174,14 @@ export class ContainerKernelFacts {
     if (this.pid && this.cgroup === undefined) this.discoverCgroup();
     this.cgroup?.prepare();
     this.warmFixed();
-    this.fixedJsonNow();
+    // stringified now, so the first ask only splices them in
+    jsonOf(this.namespacesShown());
+    if (this.rootfs) jsonOf(this.rootfs);
   }
 
-  private discoverCgroup(): CgroupView | null {
+  private discoverCgroup(): void {
     const d = discoverProcessCgroup(this.pid, this.c.cgroupPath);
     if (d) this.cgroup = new KeptCgroupFiles(d.shape);
-    return d?.view ?? null;
   }
 
   private warmFixed(): void {
@@ -200,39 +199,17 @@ export class ContainerKernelFacts {
     this.cgroup?.close();
   }
 
-  view(): ContainerKernelView {
-    const pid = this.pid;
-    let cgroup: CgroupView | null = null;
-    if (pid && this.cgroup) cgroup = this.cgroup.read();
-    else if (pid && this.cgroup === undefined) cgroup = this.discoverCgroup();
-    this.warmFixed();
-    return {
-      namespaces: this.namespacesShown(),
-      cgroup,
-      rootfs: this.rootfs ?? null,
-      pids: { init: pid || null, inCgroup: this.pidsIn(cgroup ? procsDirOf(cgroup) : undefined) },
-    };
-  }
-
   /**
-   * `JSON.stringify(this.view())` without making the view: what stays is kept as text, and the
-   * cgroup files are read into kept text (KeptCgroupFiles.readJson).
+   * The ContainerKernelView as JSON text: the cgroup files are read into kept text
+   * (KeptCgroupFiles.readJson), and what stays (namespaces, the overlay) is stringified once.
    */
   viewJson(): string {
     const pid = this.pid;
-    if (!pid || this.cgroup === undefined) return JSON.stringify(this.view());
+    if (pid && this.cgroup === undefined) this.discoverCgroup();
+    const cgroup = pid ? this.cgroup : undefined;
     this.warmFixed();
-    const fixed = this.fixedJsonNow();
-    const procsDir = this.cgroup ? procsDirOf(this.cgroup.shape) : undefined;
-    const cgroup = this.cgroup ? this.cgroup.readJson() : 'null';
-    return `{"namespaces":${fixed.namespaces},"cgroup":${cgroup},"rootfs":${fixed.rootfs ?? 'null'},"pids":{"init":${pid},"inCgroup":${JSON.stringify(this.pidsIn(procsDir))}}}`;
-  }
-
-  private fixedJsonNow(): { namespaces: string; rootfs: string | undefined } {
-    const fixed = (this.fixedJson ??= { namespaces: JSON.stringify(this.namespacesShown()), rootfs: undefined });
-    // found late when the container was being made at the first ask
-    if (this.rootfs) fixed.rootfs ??= JSON.stringify(this.rootfs);
-    return fixed;
+    const procsDir = cgroup ? procsDirOf(cgroup.shape) : undefined;
+    return `{"namespaces":${jsonOf(this.namespacesShown())},"cgroup":${cgroup ? cgroup.readJson() : 'null'},"rootfs":${jsonOf(this.rootfs ?? null)},"pids":{"init":${pid || null},"inCgroup":${JSON.stringify(this.pidsIn(procsDir))}}}`;
   }
 
   private namespacesShown(): NamespaceEntry[] {

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { discoverPathCgroup } from '../../../src/inspect/cgroup';
+import { discoverPathCgroup, type CgroupView } from '../../../src/inspect/cgroup';
 import { KeptCgroupFiles } from '../../../src/inspect/cgroup_files';
 import { CGROUP_MOUNT, CGROUP_V2 } from '../../helpers/cgroup';
 
@@ -28,27 +28,29 @@ describe('verbose status: cgroup files kept open between calls', function () {
     if (existsSync(pidsDir)) rmdirSync(pidsDir);
   });
 
-  const pidsMax = (view: ReturnType<KeptCgroupFiles['read']>) =>
-    view.hierarchies.find((h) => h.dir === pidsDir)?.files['pids.max'];
+  /** What a verbose ask shows: the kept files' JSON text, parsed. */
+  const viewOf = (files: KeptCgroupFiles) => JSON.parse(files.readJson()) as CgroupView;
+  const pidsFiles = (view: CgroupView) => view.hierarchies.find((h) => h.dir === pidsDir)?.files;
+  const pidsMax = (view: CgroupView) => pidsFiles(view)?.['pids.max'];
 
   it('each read shows the file as the kernel has it now', () => {
     const { shape } = discoverPathCgroup(name);
     kept = new KeptCgroupFiles(shape);
     writeFileSync(join(pidsDir, 'pids.max'), '17');
-    assert.equal(pidsMax(kept.read()), readFileSync(join(pidsDir, 'pids.max'), 'utf8').trim());
-    assert.equal(pidsMax(kept.read()), '17');
+    assert.equal(pidsMax(viewOf(kept)), readFileSync(join(pidsDir, 'pids.max'), 'utf8').trim());
+    assert.equal(pidsMax(viewOf(kept)), '17');
     writeFileSync(join(pidsDir, 'pids.max'), '23');
-    assert.equal(pidsMax(kept.read()), '23', 'a second read through the same open file sees the new limit');
+    assert.equal(pidsMax(viewOf(kept)), '23', 'a second read through the same open file sees the new limit');
     writeFileSync(join(pidsDir, 'pids.max'), 'max');
-    assert.equal(pidsMax(kept.read()), 'max');
+    assert.equal(pidsMax(viewOf(kept)), 'max');
   });
 
-  it('the JSON text form shows the same view, with the file as the kernel has it now', () => {
+  it('the JSON text is the view the cgroup\'s discovery reads by path, with the file as the kernel has it now', () => {
     assert.ok(kept, 'the previous test opened them');
     writeFileSync(join(pidsDir, 'pids.max'), '31');
-    const fromText = JSON.parse(kept.readJson()) as ReturnType<KeptCgroupFiles['read']>;
+    const fromText = viewOf(kept);
     assert.equal(pidsMax(fromText), '31');
-    assert.deepEqual(fromText, kept.read());
+    assert.deepEqual(fromText, discoverPathCgroup(name).view);
     writeFileSync(join(pidsDir, 'pids.max'), 'max');
   });
 
@@ -78,10 +80,9 @@ describe('verbose status: cgroup files kept open between calls', function () {
     assert.ok(kept, 'the previous test opened them');
     rmdirSync(pidsDir);
     assert.equal(existsSync(pidsDir), false);
-    assert.equal(pidsMax(kept.read()), undefined);
-    const fromText = JSON.parse(kept.readJson()) as ReturnType<KeptCgroupFiles['read']>;
-    assert.equal(pidsMax(fromText), undefined, 'the JSON text leaves it out too, and stays valid JSON');
-    assert.deepEqual(fromText, kept.read());
+    const fromText = viewOf(kept);
+    assert.equal(pidsMax(fromText), undefined);
+    assert.deepEqual(pidsFiles(fromText), {}, 'every file of the removed cgroup is left out, and the text stays valid JSON');
     kept.close();
     kept = undefined;
   });
