@@ -63,9 +63,4 @@ export class SharedBudget {
       if (d.payOwed()) this.debtors.delete(d);
     }
   }
-
-  /** For tests and metrics. */
-  get usage(): { calls: number; held: number } {
-    return { calls: this.calls, held: this.held };
-  }
 }
