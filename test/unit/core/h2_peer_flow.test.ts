@@ -5,6 +5,7 @@
 import { strict as assert } from 'node:assert';
 import type { AbortReason, Method } from '../../../src/grpc/h2_server';
 import { FLAG, FT, H2_ERROR, PeerFixture, RawH2, errorName, frame, grpcMessage, grpcRequestBlock, headerBlocks, hpackLiteral, parseSettings, settingsPayload } from '../../helpers/raw-h2';
+import { DATA_CHUNK, rstCode, streamGrants, totalOf, waitAnswered, writeRequest } from '../../helpers/raw-h2-calls';
 import { until } from '../../helpers/until';
 
 const E = H2_ERROR;
@@ -55,7 +56,6 @@ describe('the gRPC server against a hostile HTTP/2 peer: flow control, limits, f
   const callFrames = (stream: number, path: string, msg: Buffer = Buffer.alloc(0)) =>
     Buffer.concat([frame(FT.HEADERS, FLAG.END_HEADERS, stream, grpcRequestBlock(path)), frame(FT.DATA, FLAG.END_STREAM, stream, grpcMessage(msg))]);
   const dataOn = (c: RawH2, stream: number) => c.frames.filter((f) => f.type === FT.DATA && f.stream === stream);
-  const rstOf = (c: RawH2, stream: number) => c.frames.find((f) => f.type === FT.RST_STREAM && f.stream === stream)?.payload.readUInt32BE(0);
   const goawayOf = (c: RawH2) => c.frames.find((f) => f.type === FT.GOAWAY)?.payload.readUInt32BE(4);
 
   /** The ended answer on `stream`: its last header block (trailers) and its data. */
@@ -64,7 +64,7 @@ describe('the gRPC server against a hostile HTTP/2 peer: flow control, limits, f
     const blocks = headerBlocks(c.frames);
     const last = c.frames.reduce((k, f, i) => (f.type === FT.HEADERS && f.stream === stream ? i : k), -1);
     const fields = new Map(blocks.get(last) ?? []);
-    return { fields, status: fields.get('grpc-status'), rst: rstOf(c, stream), data: Buffer.concat(dataOn(c, stream).map((f) => f.payload)) };
+    return { fields, status: fields.get('grpc-status'), rst: rstCode(c, stream), data: Buffer.concat(dataOn(c, stream).map((f) => f.payload)) };
   }
 
   async function served(c: RawH2, stream: number): Promise<void> {
@@ -111,7 +111,7 @@ describe('the gRPC server against a hostile HTTP/2 peer: flow control, limits, f
       await c.waitFor((f) => f.type === FT.GOAWAY || (f.stream === 1 && (f.type === FT.RST_STREAM || (f.type === FT.HEADERS && (f.flags & FLAG.END_STREAM) !== 0))), 0, 1000).catch(() => undefined);
       const ended = c.frames.some((f) => f.stream === 1 && f.type === FT.HEADERS && (f.flags & FLAG.END_STREAM) !== 0);
       const a = ended ? await answer(c, 1) : undefined;
-      const refused = c.closed || goawayOf(c) !== undefined || rstOf(c, 1) !== undefined || (a !== undefined && (a.status !== '0' || a.fields.get(':status') !== '200'));
+      const refused = c.closed || goawayOf(c) !== undefined || rstCode(c, 1) !== undefined || (a !== undefined && (a.status !== '0' || a.fields.get(':status') !== '200'));
       assert.ok(refused, `${what}: neither refused nor reset; frames: ${c.describe()}`);
       c.close();
       await served(await open(), 1);
@@ -162,16 +162,16 @@ describe('the gRPC server against a hostile HTTP/2 peer: flow control, limits, f
     c.write(callFrames(extra, '/t.S/Slow'));
     await c.waitFor((f) => f.type === FT.RST_STREAM && f.stream === extra, 0, 1000);
     // 5.1.2 lets the server choose PROTOCOL_ERROR or REFUSED_STREAM for a stream over its limit.
-    const over = rstOf(c, extra)!;
+    const over = rstCode(c, extra)!;
     assert.ok(over === E.REFUSED_STREAM || over === E.PROTOCOL_ERROR, errorName(over));
     // Rapid reset: the client cancels them all and opens as many again at once. The cancelled
     // methods have not returned, so a server that counts them (our mitigation; 8.7 allows refusing
     // any stream it has not processed) refuses some of the new streams.
     const second = ids(extra + 2, n);
     c.write(...first.map((s) => frame(FT.RST_STREAM, 0, s, u32(E.CANCEL))), ...second.map((s) => callFrames(s, '/t.S/Slow')));
-    await until('an answer to the new streams', () => second.some((s) => rstOf(c, s) !== undefined) || slow.started > n, 1000).catch(() => undefined);
+    await until('an answer to the new streams', () => second.some((s) => rstCode(c, s) !== undefined) || slow.started > n, 1000).catch(() => undefined);
     await sleep(100);
-    const refused = second.filter((s) => rstOf(c, s) === E.REFUSED_STREAM).length;
+    const refused = second.filter((s) => rstCode(c, s) === E.REFUSED_STREAM).length;
     assert.equal(slow.returned, 0);
     assert.ok(refused >= 1, `none of ${n} new streams refused while ${n} reset methods still ran (${slow.started - n} started)`);
     assert.equal(goawayOf(c), undefined);
@@ -235,38 +235,25 @@ describe('the gRPC server against a client that holds many requests open', funct
   before(() => peer.start());
   after(() => peer.stop());
 
-  /** WINDOW_UPDATE increments the server granted on each stream. */
-  const grants = (c: RawH2) => {
-    const out = new Map<number, number>();
-    for (const f of c.frames) if (f.type === FT.WINDOW_UPDATE && f.stream) out.set(f.stream, (out.get(f.stream) ?? 0) + f.payload.readUInt32BE(0));
-    return out;
-  };
-  const total = (m: Map<number, number>) => [...m.values()].reduce((a, b) => a + b, 0);
-
   it('grants no more stream window once unfinished requests hold the limit, and again once requests end', async () => {
     const c = await peer.open();
     await c.waitFor((f) => f.type === FT.SETTINGS && !(f.flags & FLAG.ACK), 0, 1000);
     // 8 requests of 60 KiB each (480 KiB, within each stream's first 64 KiB window), none ended
     const body = 60 * 1024;
     const streams = [1, 3, 5, 7, 9, 11, 13, 15];
-    for (const id of streams) {
-      const msg = Buffer.alloc(body);
-      msg.writeUInt32BE(body - 5, 1); // one gRPC message filling the body
-      c.write(frame(FT.HEADERS, FLAG.END_HEADERS, id, grpcRequestBlock('/t.S/Size')));
-      for (let at = 0; at < body; at += 15 * 1024) c.write(frame(FT.DATA, 0, id, msg.subarray(at, at + 15 * 1024)));
-    }
-    await until('the server to read every DATA frame', async () => total(grants(c)) > 0);
+    for (const id of streams) writeRequest(c, id, '/t.S/Size', body, false);
+    await until('the server to read every DATA frame', async () => totalOf(streamGrants(c)) > 0);
     await sleep(200);
-    const before = grants(c);
+    const before = streamGrants(c);
     // granted while the held bytes were within the limit, then nothing (RFC 9113 6.9: a receiver may withhold WINDOW_UPDATE)
-    assert.ok(total(before) <= LIMIT + 15 * 1024, `granted ${total(before)} of ${streams.length * body} held bytes`);
+    assert.ok(totalOf(before) <= LIMIT + DATA_CHUNK, `granted ${totalOf(before)} of ${streams.length * body} held bytes`);
     assert.ok(streams.some((id) => (before.get(id) ?? 0) < body), 'some stream is owed window');
     // four requests end (480 - 240 KiB held, under the limit): they are answered, and the others get their window
     for (const id of streams.slice(0, 4)) c.write(frame(FT.DATA, FLAG.END_STREAM, id));
-    for (const id of streams.slice(0, 4)) await c.waitFor((f) => f.stream === id && f.type === FT.HEADERS && (f.flags & FLAG.END_STREAM) !== 0, 0, 2000);
-    await until('owed window to be granted', async () => total(grants(c)) > total(before));
+    for (const id of streams.slice(0, 4)) await waitAnswered(c, id);
+    await until('owed window to be granted', async () => totalOf(streamGrants(c)) > totalOf(before));
     for (const id of streams.slice(4)) c.write(frame(FT.DATA, FLAG.END_STREAM, id));
-    for (const id of streams.slice(4)) await c.waitFor((f) => f.stream === id && f.type === FT.HEADERS && (f.flags & FLAG.END_STREAM) !== 0, 0, 2000);
+    for (const id of streams.slice(4)) await waitAnswered(c, id);
     assert.ok(!c.frames.some((f) => f.type === FT.GOAWAY || f.type === FT.RST_STREAM), c.describe());
   });
 });

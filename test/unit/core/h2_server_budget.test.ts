@@ -5,16 +5,12 @@
 import { strict as assert } from 'node:assert';
 import type { Method } from '../../../src/grpc/h2_server';
 import { FLAG, FT, H2_ERROR, PeerFixture, type RawH2, errorName, frame, grpcMessage, grpcRequestBlock } from '../../helpers/raw-h2';
+import { DATA_CHUNK, rstCode, streamGrants, totalOf, waitAnswered, writeRequest } from '../../helpers/raw-h2-calls';
 import { until } from '../../helpers/until';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const rstOf = (c: RawH2, stream: number) => {
-  const f = c.frames.find((x) => x.type === FT.RST_STREAM && x.stream === stream);
-  return f?.payload.readUInt32BE(0);
-};
-const answered = (c: RawH2, stream: number) => c.waitFor((f) => f.stream === stream && f.type === FT.HEADERS && (f.flags & FLAG.END_STREAM) !== 0, 0, 2000);
-/** WINDOW_UPDATE increments the server granted on streams (not the connection). */
-const streamGrants = (c: RawH2) => c.frames.filter((f) => f.type === FT.WINDOW_UPDATE && f.stream).reduce((n, f) => n + f.payload.readUInt32BE(0), 0);
+/** All stream window the server granted on `c`. */
+const granted = (c: RawH2) => totalOf(streamGrants(c));
 
 describe('the gRPC server shares one budget across connections', function () {
   this.timeout(5000);
@@ -43,15 +39,15 @@ describe('the gRPC server shares one budget across connections', function () {
       call(b, 3);
       await b.waitFor((f) => f.type === FT.RST_STREAM && f.stream === 3, 0, 2000);
       // RFC 9113 8.7: REFUSED_STREAM says the call was not processed and may be retried
-      assert.equal(errorName(rstOf(b, 3)), 'REFUSED_STREAM');
+      assert.equal(errorName(rstCode(b, 3)), 'REFUSED_STREAM');
       assert.equal(held.length, 3);
       held.splice(0).forEach((r) => r());
-      await answered(a, 1);
-      await answered(b, 1);
+      await waitAnswered(a, 1);
+      await waitAnswered(b, 1);
       call(b, 5);
       await until('the retried call to run', async () => held.length === 1);
       held.splice(0).forEach((r) => r());
-      await answered(b, 5);
+      await waitAnswered(b, 5);
       assert.ok(![a, b].some((c) => c.frames.some((f) => f.type === FT.GOAWAY)), `${a.describe()} | ${b.describe()}`);
     });
   });
@@ -66,57 +62,44 @@ describe('the gRPC server shares one budget across connections', function () {
     it('withholds stream window on every connection once they hold the shared limit together, and grants it again when one ends its requests', async () => {
       const body = 60 * 1024;
       const streams = [1, 3, 5, 7];
-      const send = (c: RawH2) => {
-        for (const id of streams) {
-          const msg = Buffer.alloc(body);
-          msg.writeUInt32BE(body - 5, 1);
-          c.write(frame(FT.HEADERS, FLAG.END_HEADERS, id, grpcRequestBlock('/t.S/Size')));
-          for (let at = 0; at < body; at += 15 * 1024) c.write(frame(FT.DATA, 0, id, msg.subarray(at, at + 15 * 1024)));
-        }
-      };
+      const send = (c: RawH2) => streams.forEach((id) => writeRequest(c, id, '/t.S/Size', body, false));
       const a = await peer.open();
       const b = await peer.open();
       // 2 × 4 × 60 KiB = 480 KiB, each stream within its first 64 KiB window, none ended
       send(a);
       send(b);
-      await until('the server to read both', async () => streamGrants(a) + streamGrants(b) > 0);
+      await until('the server to read both', async () => granted(a) + granted(b) > 0);
       await sleep(200);
-      const before = streamGrants(a) + streamGrants(b);
+      const before = granted(a) + granted(b);
       // RFC 9113 6.9: a receiver may withhold WINDOW_UPDATE; the server grants only while the shared bytes are within LIMIT
-      assert.ok(before <= LIMIT + 15 * 1024, `granted ${before} of ${2 * streams.length * body} held bytes`);
+      assert.ok(before <= LIMIT + DATA_CHUNK, `granted ${before} of ${2 * streams.length * body} held bytes`);
       assert.ok(before < 2 * streams.length * body, 'some stream is owed window');
       // connection a ends its four requests (240 KiB let go): b's owed window is granted
-      const bBefore = streamGrants(b);
+      const bBefore = granted(b);
       for (const id of streams) a.write(frame(FT.DATA, FLAG.END_STREAM, id));
-      for (const id of streams) await answered(a, id);
-      if (bBefore < streams.length * body) await until('b to be granted what it was owed', async () => streamGrants(b) > bBefore);
+      for (const id of streams) await waitAnswered(a, id);
+      if (bBefore < streams.length * body) await until('b to be granted what it was owed', async () => granted(b) > bBefore);
       for (const id of streams) b.write(frame(FT.DATA, FLAG.END_STREAM, id));
-      for (const id of streams) await answered(b, id);
+      for (const id of streams) await waitAnswered(b, id);
       assert.ok(![a, b].some((c) => c.frames.some((f) => f.type === FT.GOAWAY || f.type === FT.RST_STREAM)), `${a.describe()} | ${b.describe()}`);
     });
 
     it('lets go of what a connection held when it is cut', async () => {
       const a = await peer.open();
       const body = 60 * 1024;
-      for (const id of [1, 3, 5, 7, 9]) {
-        a.write(frame(FT.HEADERS, FLAG.END_HEADERS, id, grpcRequestBlock('/t.S/Size')));
-        for (let at = 0; at < body; at += 15 * 1024) a.write(frame(FT.DATA, 0, id, Buffer.alloc(15 * 1024)));
-      }
-      await until('the server to read a', async () => streamGrants(a) > 0);
+      for (const id of [1, 3, 5, 7, 9]) writeRequest(a, id, '/t.S/Size', body, false);
+      await until('the server to read a', async () => granted(a) > 0);
       await sleep(100);
-      assert.ok(streamGrants(a) < 5 * body, 'a holds more than the limit: some of its window is withheld');
+      assert.ok(granted(a) < 5 * body, 'a holds more than the limit: some of its window is withheld');
       assert.ok(!a.frames.some((f) => f.type === FT.GOAWAY), a.describe());
       a.close();
       await sleep(100);
       // had a's 300 KiB stayed counted, b's requests would get no window past LIMIT - 300 KiB < 0
       const b = await peer.open();
-      const msg = Buffer.alloc(body);
-      msg.writeUInt32BE(body - 5, 1);
-      b.write(frame(FT.HEADERS, FLAG.END_HEADERS, 1, grpcRequestBlock('/t.S/Size')));
-      for (let at = 0; at < body; at += 15 * 1024) b.write(frame(FT.DATA, 0, 1, msg.subarray(at, at + 15 * 1024)));
-      await until('b to be granted window', async () => streamGrants(b) >= body);
+      writeRequest(b, 1, '/t.S/Size', body, false);
+      await until('b to be granted window', async () => granted(b) >= body);
       b.write(frame(FT.DATA, FLAG.END_STREAM, 1));
-      await answered(b, 1);
+      await waitAnswered(b, 1);
     });
   });
 
@@ -136,15 +119,7 @@ describe('the gRPC server shares one budget across connections', function () {
 
     it('counts a whole request until its method settles: no window for new requests while running methods hold the limit', async () => {
       const body = 60 * 1024;
-      const msg = Buffer.alloc(body);
-      msg.writeUInt32BE(body - 5, 1);
-      const send = (c: RawH2, id: number, end: boolean) => {
-        c.write(frame(FT.HEADERS, FLAG.END_HEADERS, id, grpcRequestBlock('/t.S/Hold')));
-        for (let at = 0; at < body; at += 15 * 1024) {
-          const last = at + 15 * 1024 >= body;
-          c.write(frame(FT.DATA, end && last ? FLAG.END_STREAM : 0, id, msg.subarray(at, at + 15 * 1024)));
-        }
-      };
+      const send = (c: RawH2, id: number, end: boolean) => writeRequest(c, id, '/t.S/Hold', body, end);
       const a = await peer.open();
       // five whole requests (300 KiB) to a method that keeps them: all five run
       for (const id of [1, 3, 5, 7, 9]) send(a, id, true);
@@ -153,15 +128,15 @@ describe('the gRPC server shares one budget across connections', function () {
       const b = await peer.open();
       send(b, 1, false);
       await sleep(300);
-      assert.equal(streamGrants(b), 0, `granted ${streamGrants(b)} while running methods hold more than ${LIMIT} bytes`);
+      assert.equal(granted(b), 0, `granted ${granted(b)} while running methods hold more than ${LIMIT} bytes`);
       // the five settle: their requests no longer count, and the sixth gets its window
       held.splice(0).forEach((r) => r());
-      for (const id of [1, 3, 5, 7, 9]) await answered(a, id);
-      await until('the sixth request to be granted window', async () => streamGrants(b) >= body - 15 * 1024);
+      for (const id of [1, 3, 5, 7, 9]) await waitAnswered(a, id);
+      await until('the sixth request to be granted window', async () => granted(b) >= body - DATA_CHUNK);
       b.write(frame(FT.DATA, FLAG.END_STREAM, 1));
       await until('the sixth method to run', async () => held.length === 1);
       held.splice(0).forEach((r) => r());
-      await answered(b, 1);
+      await waitAnswered(b, 1);
     });
   });
 
@@ -187,7 +162,7 @@ describe('the gRPC server shares one budget across connections', function () {
       await sleep(100);
       const d = await peer.open();
       d.write(frame(FT.HEADERS, FLAG.END_HEADERS, 1, grpcRequestBlock('/t.S/Echo')), frame(FT.DATA, FLAG.END_STREAM, 1, grpcMessage(Buffer.from('hi'))));
-      await answered(d, 1);
+      await waitAnswered(d, 1);
       assert.ok(!d.frames.some((f) => f.type === FT.GOAWAY), d.describe());
     });
   });
