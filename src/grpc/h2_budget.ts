@@ -2,11 +2,20 @@
 // request bytes (h2_connection.ts), but a client can open many connections; without a shared
 // bound, N connections hold N times the per-connection limit. The budget caps calls in progress
 // and the request bytes held by calls in progress across the whole server.
+//
+// A spent budget must not lock every other client out: one client that fills it would leave
+// kubelet's next call refused until that client stops. So each connection keeps a small share
+// the others cannot take: a few calls, and a few requests' bytes. The server then holds at most
+// the shared limit plus the kept share of each open connection (which h2_server.ts caps).
 
 /** Calls in progress on all connections together; a stream past it is refused (REFUSED_STREAM, safe to retry). */
-export const MAX_SERVER_CALLS = 4000;
+export const MAX_SERVER_CALLS = 2048;
 /** Request bytes all connections' calls in progress may hold together (a request counts until its method settles). */
 export const MAX_SERVER_HELD_BYTES = 256 * 1024 * 1024;
+/** Calls a connection may start even when the server-wide count is spent. */
+export const CALLS_KEPT_PER_CONNECTION = 4;
+/** Request bytes a connection's calls may hold even when the server-wide limit is spent. */
+export const HELD_BYTES_KEPT_PER_CONNECTION = 256 * 1024;
 
 /** A connection that withheld window because the budget was spent. */
 export interface BudgetDebtor {
@@ -14,19 +23,35 @@ export interface BudgetDebtor {
   payOwed(): boolean;
 }
 
+export interface BudgetLimits {
+  maxCalls?: number;
+  maxHeld?: number;
+  callsKept?: number;
+  heldKept?: number;
+}
+
 export class SharedBudget {
+  readonly maxCalls: number;
+  readonly maxHeld: number;
+  readonly callsKept: number;
+  readonly heldKept: number;
   private calls = 0;
   private held = 0;
   private readonly debtors = new Set<BudgetDebtor>();
 
-  constructor(
-    readonly maxCalls = MAX_SERVER_CALLS,
-    readonly maxHeld = MAX_SERVER_HELD_BYTES,
-  ) {}
+  constructor(limits: BudgetLimits = {}) {
+    this.maxCalls = limits.maxCalls ?? MAX_SERVER_CALLS;
+    this.maxHeld = limits.maxHeld ?? MAX_SERVER_HELD_BYTES;
+    this.callsKept = limits.callsKept ?? CALLS_KEPT_PER_CONNECTION;
+    this.heldKept = limits.heldKept ?? HELD_BYTES_KEPT_PER_CONNECTION;
+  }
 
-  /** Counts a new call; false (and nothing counted) when the server is full. */
-  startCall(): boolean {
-    if (this.calls >= this.maxCalls) return false;
+  /**
+   * Counts a new call of a connection that has `connectionCalls` in progress; false (and nothing
+   * counted) when the server is full and the connection has used its kept share.
+   */
+  startCall(connectionCalls: number): boolean {
+    if (this.calls >= this.maxCalls && connectionCalls >= this.callsKept) return false;
     this.calls++;
     return true;
   }
@@ -35,14 +60,14 @@ export class SharedBudget {
     this.calls--;
   }
 
-  /** Counts request bytes a call now holds; false when the server holds more than it allows. */
-  hold(n: number): boolean {
+  /** Counts request bytes a call now holds. */
+  hold(n: number): void {
     this.held += n;
-    return this.held <= this.maxHeld;
   }
 
-  get hasRoom(): boolean {
-    return this.held <= this.maxHeld;
+  /** Whether a connection whose calls hold `connectionHeld` bytes may be granted more window. */
+  allows(connectionHeld: number): boolean {
+    return this.held <= this.maxHeld || connectionHeld < this.heldKept;
   }
 
   /** `debtor` is owed window it may be granted once bytes are let go. */
@@ -59,7 +84,8 @@ export class SharedBudget {
   letGo(n: number): void {
     this.held -= n;
     for (const d of this.debtors) {
-      if (!this.hasRoom) return;
+      // a debtor holds at least its kept share (it would not owe otherwise): only shared room pays it
+      if (this.held > this.maxHeld) return;
       if (d.payOwed()) this.debtors.delete(d);
     }
   }

@@ -93,6 +93,8 @@ export class H2Connection implements StreamOwner, BudgetDebtor {
   private unacked = 0;
   private goawaySent = false;
   private dead = false;
+  /** performance.now() when the connection last had no call in progress; undefined while it has some. */
+  private freeSince: number | undefined = performance.now();
   private onIdle: (() => void) | undefined;
 
   constructor(
@@ -135,6 +137,22 @@ export class H2Connection implements StreamOwner, BudgetDebtor {
     this.onIdle?.();
   }
 
+  /** How long the connection has had no call in progress (undefined while it has some, or is closing). */
+  idleSince(): number | undefined {
+    return this.goawaySent || this.dead ? undefined : this.freeSince;
+  }
+
+  /** Closes a connection with no call in progress to make room for a new one. */
+  shed(why: string): void {
+    this.fail(H2Error.NO_ERROR, why);
+  }
+
+  /** Requests opened before `cutoff` (performance.now()) and still not ended by the client stall. */
+  expireStalled(cutoff: number): void {
+    // a stream that closes meanwhile leaves the map; deleting during iteration is safe for a Map
+    for (const s of this.streams.values()) if (!s.remoteEnded && s.openedAt < cutoff) s.stall();
+  }
+
   // --- StreamOwner: what streams ask of the connection ---
 
   spendConnectionWindow(n: number): void {
@@ -172,7 +190,7 @@ export class H2Connection implements StreamOwner, BudgetDebtor {
   }
 
   released(stream: H2ServerStream): void {
-    this.busy--;
+    if (--this.busy === 0) this.freeSince = performance.now();
     this.budget.endCall();
     this.letGoOf(stream);
   }
@@ -277,22 +295,22 @@ export class H2Connection implements StreamOwner, BudgetDebtor {
     stream.recvWindow -= p.length;
     // the call holds what it reads (bounded by its message limit) until its method settles
     const counted = p.length > 0 && !stream.settled;
-    let serverHasRoom = true;
     if (counted) {
       stream.held += p.length;
       this.held += p.length;
-      serverHasRoom = this.budget.hold(p.length);
+      this.budget.hold(p.length);
     }
     if (flags & Flag.END_STREAM) {
       stream.remoteEnded = true;
       this.stopOwing(stream);
     } else if (counted) {
       // the client may send as much again while the calls hold less than their limits together
-      if (this.held <= this.maxHeld && serverHasRoom) this.grant(stream, p.length);
+      const serverAllows = this.budget.allows(this.held);
+      if (this.held <= this.maxHeld && serverAllows) this.grant(stream, p.length);
       else {
         stream.owed += p.length;
         this.owing.add(stream);
-        if (!serverHasRoom) this.budget.owe(this);
+        if (!serverAllows) this.budget.owe(this);
       }
     }
     if (data.length) stream.onData?.(data);
@@ -324,7 +342,7 @@ export class H2Connection implements StreamOwner, BudgetDebtor {
 
   payOwed(): boolean {
     for (const s of this.owing) {
-      if (this.held > this.maxHeld || !this.budget.hasRoom) break;
+      if (this.held > this.maxHeld || !this.budget.allows(this.held)) break;
       this.owing.delete(s);
       const n = s.owed;
       s.owed = 0;
@@ -381,7 +399,7 @@ export class H2Connection implements StreamOwner, BudgetDebtor {
       return;
     }
     this.lastStreamId = id;
-    if (this.goawaySent || this.busy >= MAX_STREAMS || !this.budget.startCall()) return void this.emit(rstStream(id, H2Error.REFUSED_STREAM));
+    if (this.goawaySent || this.busy >= MAX_STREAMS || !this.budget.startCall(this.busy)) return void this.emit(rstStream(id, H2Error.REFUSED_STREAM));
     const headers: Headers = {};
     for (const [name, value] of fields) {
       const had = headers[name];
@@ -390,6 +408,7 @@ export class H2Connection implements StreamOwner, BudgetDebtor {
     const stream = new H2ServerStream(id, this, this.peerInitialWindow, STREAM_WINDOW);
     this.streams.set(id, stream);
     this.busy++;
+    this.freeSince = undefined;
     if (endStream) stream.remoteEnded = true;
     this.onStream(stream, headers);
     if (endStream) stream.onEnd?.();

@@ -59,12 +59,27 @@ export interface GrpcServerOptions {
   /** Calls in progress and held request bytes on all connections together (h2_budget.ts's defaults when unset). */
   maxServerCalls?: number;
   maxServerHeldBytes?: number;
-  /** Open connections; one past it is told GOAWAY (ENHANCE_YOUR_CALM) and closed. */
+  /** What each connection keeps of those when the server-wide budget is spent (h2_budget.ts's defaults when unset). */
+  callsKeptPerConnection?: number;
+  heldBytesKeptPerConnection?: number;
+  /**
+   * Open connections. Past it, the connection idle longest (no call in progress) is closed to
+   * make room; when every connection has calls in progress, the new one is told GOAWAY
+   * (ENHANCE_YOUR_CALM) and closed.
+   */
   maxConnections?: number;
+  /** A request not ended this long after its HEADERS is answered DEADLINE_EXCEEDED (REQUEST_STALL_MS when unset). */
+  requestStallMs?: number;
 }
 
 /** kubelet holds one or two connections and each crictl run one; a thousand is far past any real node. */
 export const MAX_CONNECTIONS = 1024;
+
+/**
+ * CRI has no client-streaming method: kubelet and crictl send each request whole at once. One
+ * still unfinished after this long is a client holding a call slot and its bytes (slowloris).
+ */
+export const REQUEST_STALL_MS = 10_000;
 
 /** What a client past maxConnections reads before the socket closes. */
 const TOO_MANY_CONNECTIONS = Buffer.concat([settingsFrame([]), goaway(0, H2Error.ENHANCE_YOUR_CALM, 'too many connections')]);
@@ -102,9 +117,15 @@ export class GrpcServer {
   private readonly connections = new Set<H2Connection>();
   private readonly budget: SharedBudget;
   private closing = false;
+  private stallSweep: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: GrpcServerOptions) {
-    this.budget = new SharedBudget(options.maxServerCalls, options.maxServerHeldBytes);
+    this.budget = new SharedBudget({
+      maxCalls: options.maxServerCalls,
+      maxHeld: options.maxServerHeldBytes,
+      callsKept: options.callsKeptPerConnection,
+      heldKept: options.heldBytesKeptPerConnection,
+    });
   }
 
   /** Serves `methods`, keyed by path (`/runtime.v1.RuntimeService/Version`). */
@@ -121,7 +142,7 @@ export class GrpcServer {
       connection.destroy();
       return false;
     }
-    if (this.connections.size >= (this.options.maxConnections ?? MAX_CONNECTIONS)) {
+    if (this.connections.size >= (this.options.maxConnections ?? MAX_CONNECTIONS) && !this.shedIdlest()) {
       connection.on('error', () => connection.destroy());
       connection.end(TOO_MANY_CONNECTIONS);
       // a client that does not read does not keep the socket
@@ -131,7 +152,39 @@ export class GrpcServer {
     const c = new H2Connection(connection, (stream, headers) => this.onStream(stream, headers), this.options.maxHeldRequestBytes, this.budget);
     this.connections.add(c);
     connection.once('close', () => this.connections.delete(c));
+    this.stallSweep ??= this.sweepStalledRequests();
     return true;
+  }
+
+  /**
+   * Makes room for one more connection by closing the one that has had no call in progress the
+   * longest; false when every connection has calls in progress. A client that holds many idle
+   * connections thus cannot lock kubelet out, and a stalled one's calls end at the stall sweep.
+   */
+  private shedIdlest(): boolean {
+    let idlest: H2Connection | undefined;
+    let since = Infinity;
+    for (const c of this.connections) {
+      const t = c.idleSince();
+      if (t !== undefined && t < since) {
+        since = t;
+        idlest = c;
+      }
+    }
+    if (!idlest) return false;
+    this.connections.delete(idlest);
+    idlest.shed('too many connections: the one idle longest is closed');
+    return true;
+  }
+
+  /** Every so often, answers the requests left unfinished past the stall time. */
+  private sweepStalledRequests(): NodeJS.Timeout {
+    const stallMs = this.options.requestStallMs ?? REQUEST_STALL_MS;
+    const sweep = () => {
+      const cutoff = performance.now() - stallMs;
+      for (const c of this.connections) c.expireStalled(cutoff);
+    };
+    return setInterval(sweep, Math.min(1000, stallMs / 2)).unref();
   }
 
   /**
@@ -140,6 +193,7 @@ export class GrpcServer {
    */
   shutdown(graceMs: number): Promise<'graceful' | 'forced'> {
     this.closing = true;
+    clearInterval(this.stallSweep);
     const open = [...this.connections];
     if (!open.length) return Promise.resolve('graceful');
     return new Promise((resolve) => {
@@ -163,6 +217,7 @@ export class GrpcServer {
 
   forceShutdown(): void {
     this.closing = true;
+    clearInterval(this.stallSweep);
     for (const c of this.connections) c.destroy();
   }
 
@@ -220,6 +275,7 @@ class Call implements ServerCall {
     stream.onData = (chunk) => this.onData(chunk);
     stream.onEnd = () => this.onEnd();
     stream.onClose = () => this.onClose();
+    stream.onStall = () => this.answer(Status.DEADLINE_EXCEEDED, `the request was not sent whole within ${limits.requestStallMs ?? REQUEST_STALL_MS} ms`);
     if (timeoutMs !== undefined) {
       this.deadline = Date.now() + timeoutMs;
       if (timeoutMs <= MAX_TIMER_MS) this.timer = setTimeout(() => this.expire(), timeoutMs);

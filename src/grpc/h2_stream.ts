@@ -33,6 +33,10 @@ export class H2ServerStream {
   onClose: (() => void) | undefined;
   /** Called when queued answer bytes fall under the high-water mark again. */
   onDrain: (() => void) | undefined;
+  /** The request has been open too long without ending; without a listener the stream is reset. */
+  onStall: (() => void) | undefined;
+  /** performance.now() when the request's HEADERS came. */
+  readonly openedAt = performance.now();
 
   /** The client has ended its side (END_STREAM). */
   remoteEnded = false;
@@ -120,6 +124,12 @@ export class H2ServerStream {
       owner.sendHeaders(this.id, this.trailers, true);
       this.complete();
     }
+  }
+
+  /** The client left its request unfinished for too long (the server's stall sweep). */
+  stall(): void {
+    if (this.onStall) this.onStall();
+    else this.abort(H2Error.CANCEL);
   }
 
   /** The call's method has settled (or never ran). */

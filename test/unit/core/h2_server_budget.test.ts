@@ -4,7 +4,7 @@
 
 import { strict as assert } from 'node:assert';
 import type { Method } from '../../../src/grpc/h2_server';
-import { FLAG, FT, H2_ERROR, PeerFixture, type RawH2, errorName, frame, grpcMessage, grpcRequestBlock } from '../../helpers/raw-h2';
+import { FLAG, FT, H2_ERROR, PeerFixture, type RawH2, errorName, frame, grpcMessage, grpcRequestBlock, headerBlocks } from '../../helpers/raw-h2';
 import { DATA_CHUNK, rstCode, streamGrants, totalOf, waitAnswered, writeRequest } from '../../helpers/raw-h2-calls';
 import { until } from '../../helpers/until';
 
@@ -20,29 +20,33 @@ describe('the gRPC server shares one budget across connections', function () {
     const methods: Record<string, Method> = {
       '/t.S/Wait': { responseStream: false, run: () => new Promise((resolve) => held.push(() => resolve(Buffer.from('ok')))) },
     };
-    const peer = new PeerFixture(methods, { maxServerCalls: 3 });
+    const peer = new PeerFixture(methods, { maxServerCalls: 3, callsKeptPerConnection: 1 });
     before(() => peer.start());
     after(() => {
       held.splice(0).forEach((r) => r());
       peer.stop();
     });
 
-    it('refuses a call past the server-wide count on any connection (REFUSED_STREAM), and takes calls again once some end', async () => {
+    it('refuses a call past the server-wide count (REFUSED_STREAM) to a connection that used its kept share, still runs the first call of another, and takes calls again once some end', async () => {
       const a = await peer.open();
       const b = await peer.open();
       const call = (c: RawH2, id: number) => c.write(frame(FT.HEADERS, FLAG.END_HEADERS, id, grpcRequestBlock('/t.S/Wait')), frame(FT.DATA, FLAG.END_STREAM, id, grpcMessage(Buffer.alloc(0))));
-      call(a, 1);
-      call(a, 3);
-      call(b, 1);
+      for (const id of [1, 3, 5]) call(a, id);
       await until('three calls to run', async () => held.length === 3);
-      // each connection is far below its own 1000 calls: only the shared count refuses this one
+      // a is far below its own 1000 calls: only the shared count refuses this one
+      call(a, 7);
+      await a.waitFor((f) => f.type === FT.RST_STREAM && f.stream === 7, 0, 2000);
+      // RFC 9113 8.7: REFUSED_STREAM says the call was not processed and may be retried
+      assert.equal(errorName(rstCode(a, 7)), 'REFUSED_STREAM');
+      // b has no call in progress: the one it keeps runs although a filled the server
+      call(b, 1);
+      await until('b\'s kept call to run', async () => held.length === 4);
       call(b, 3);
       await b.waitFor((f) => f.type === FT.RST_STREAM && f.stream === 3, 0, 2000);
-      // RFC 9113 8.7: REFUSED_STREAM says the call was not processed and may be retried
       assert.equal(errorName(rstCode(b, 3)), 'REFUSED_STREAM');
-      assert.equal(held.length, 3);
+      assert.equal(held.length, 4);
       held.splice(0).forEach((r) => r());
-      await waitAnswered(a, 1);
+      for (const id of [1, 3, 5]) await waitAnswered(a, id);
       await waitAnswered(b, 1);
       call(b, 5);
       await until('the retried call to run', async () => held.length === 1);
@@ -55,7 +59,7 @@ describe('the gRPC server shares one budget across connections', function () {
   describe('request bytes held by unfinished requests', () => {
     const LIMIT = 256 * 1024;
     // answers the request's length; per-connection limit far above the shared one
-    const peer = new PeerFixture({ '/t.S/Size': { responseStream: false, run: async (req) => Buffer.from(String(req.length)) } }, { maxServerHeldBytes: LIMIT, maxHeldRequestBytes: 64 << 20 });
+    const peer = new PeerFixture({ '/t.S/Size': { responseStream: false, run: async (req) => Buffer.from(String(req.length)) } }, { maxServerHeldBytes: LIMIT, maxHeldRequestBytes: 64 << 20, heldBytesKeptPerConnection: 0 });
     before(() => peer.start());
     after(() => peer.stop());
 
@@ -110,7 +114,7 @@ describe('the gRPC server shares one budget across connections', function () {
       // holds its request until released, like a slow pull or exec holding what it was sent
       '/t.S/Hold': { responseStream: false, run: (req) => new Promise((resolve) => held.push(() => resolve(Buffer.from(String(req.length))))) },
     };
-    const peer = new PeerFixture(methods, { maxServerHeldBytes: LIMIT, maxHeldRequestBytes: 64 << 20 });
+    const peer = new PeerFixture(methods, { maxServerHeldBytes: LIMIT, maxHeldRequestBytes: 64 << 20, heldBytesKeptPerConnection: 0 });
     before(() => peer.start());
     after(() => {
       held.splice(0).forEach((r) => r());
@@ -140,16 +144,94 @@ describe('the gRPC server shares one budget across connections', function () {
     });
   });
 
-  describe('open connections', () => {
-    const peer = new PeerFixture({ '/t.S/Echo': { responseStream: false, run: async (req) => req } }, { maxConnections: 2 });
+  describe('what each connection keeps of the request bytes', () => {
+    const LIMIT = 256 * 1024;
+    const KEPT = 128 * 1024;
+    const held: (() => void)[] = [];
+    const methods: Record<string, Method> = {
+      '/t.S/Hold': { responseStream: false, run: (req) => new Promise((resolve) => held.push(() => resolve(Buffer.from(String(req.length))))) },
+    };
+    const peer = new PeerFixture(methods, { maxServerHeldBytes: LIMIT, heldBytesKeptPerConnection: KEPT, maxHeldRequestBytes: 64 << 20 });
+    before(() => peer.start());
+    after(() => {
+      held.splice(0).forEach((r) => r());
+      peer.stop();
+    });
+
+    it('grants window to a connection holding less than its kept share while another holds the shared limit, and no more past that share', async () => {
+      const body = 60 * 1024;
+      const a = await peer.open();
+      for (const id of [1, 3, 5, 7, 9]) writeRequest(a, id, '/t.S/Hold', body, true);
+      await until('five methods to run', async () => held.length === 5);
+      // a's running methods hold 300 KiB, over the shared 256 KiB: a is granted nothing more
+      writeRequest(a, 11, '/t.S/Hold', body, false);
+      // b holds nothing yet: its three unfinished requests are granted until b holds its kept 128 KiB
+      const b = await peer.open();
+      for (const id of [1, 3, 5]) writeRequest(b, id, '/t.S/Hold', body, false);
+      await until('b to be granted window', async () => granted(b) > 0);
+      await sleep(300);
+      const grants = granted(b);
+      assert.ok(grants >= KEPT - DATA_CHUNK && grants <= KEPT, `b was granted ${grants} bytes; its kept share is ${KEPT}`);
+      const aLate = streamGrants(a).get(11) ?? 0;
+      assert.equal(aLate, 0, `a's sixth request was granted ${aLate} while a held more than the shared limit`);
+      held.splice(0).forEach((r) => r());
+      for (const id of [1, 3, 5, 7, 9]) await waitAnswered(a, id);
+      assert.ok(![a, b].some((c) => c.frames.some((f) => f.type === FT.GOAWAY)), `${a.describe()} | ${b.describe()}`);
+    });
+  });
+
+  describe('requests left unfinished', () => {
+    const STALL_MS = 300;
+    const peer = new PeerFixture({ '/t.S/Echo': { responseStream: false, run: async (req) => req } }, { requestStallMs: STALL_MS, maxServerCalls: 1, callsKeptPerConnection: 0 });
     before(() => peer.start());
     after(() => peer.stop());
 
-    it('tells a connection past the limit GOAWAY (ENHANCE_YOUR_CALM) and closes it; one is served again once another closes', async () => {
+    it('answers a request not ended within the stall time DEADLINE_EXCEEDED and frees its call for others', async () => {
+      const a = await peer.open();
+      // HEADERS and half a message, then nothing: the one call slot is held
+      writeRequest(a, 1, '/t.S/Echo', 1000, false);
+      await sleep(50);
+      const b = await peer.open();
+      const call = (id: number) => b.write(frame(FT.HEADERS, FLAG.END_HEADERS, id, grpcRequestBlock('/t.S/Echo')), frame(FT.DATA, FLAG.END_STREAM, id, grpcMessage(Buffer.from('hi'))));
+      call(1);
+      await b.waitFor((f) => f.type === FT.RST_STREAM && f.stream === 1, 0, 2000);
+      assert.equal(errorName(rstCode(b, 1)), 'REFUSED_STREAM');
+      const opened = Date.now();
+      await waitAnswered(a, 1, 5000);
+      assert.ok(Date.now() - opened >= STALL_MS - 60, `answered after ${Date.now() - opened} ms`);
+      const trailers = new Map([...headerBlocks(a.frames).values()].at(-1)!);
+      // gRPC status codes: 4 is DEADLINE_EXCEEDED
+      assert.equal(trailers.get('grpc-status'), '4');
+      assert.match(decodeURIComponent(trailers.get('grpc-message') ?? ''), /not sent whole/);
+      // the answer came before the request ended: gRPC over HTTP/2 has the server reset it with NO_ERROR
+      await a.waitFor((f) => f.type === FT.RST_STREAM && f.stream === 1, 0, 2000);
+      assert.equal(errorName(rstCode(a, 1)), 'NO_ERROR');
+      call(3);
+      await waitAnswered(b, 3);
+      assert.equal(new Map([...headerBlocks(b.frames).values()].at(-1)!).get('grpc-status'), '0');
+    });
+  });
+
+  describe('open connections', () => {
+    const held: (() => void)[] = [];
+    const methods: Record<string, Method> = {
+      '/t.S/Wait': { responseStream: false, run: () => new Promise((resolve) => held.push(() => resolve(Buffer.from('ok')))) },
+      '/t.S/Echo': { responseStream: false, run: async (req) => req },
+    };
+    const peer = new PeerFixture(methods, { maxConnections: 2 });
+    before(() => peer.start());
+    after(() => {
+      held.splice(0).forEach((r) => r());
+      peer.stop();
+    });
+    const call = (c: RawH2, id: number, path: string) => c.write(frame(FT.HEADERS, FLAG.END_HEADERS, id, grpcRequestBlock(path)), frame(FT.DATA, FLAG.END_STREAM, id, grpcMessage(Buffer.from('hi'))));
+
+    it('past the limit, tells a new connection GOAWAY (ENHANCE_YOUR_CALM) and closes it while every open one has calls in progress', async () => {
       const a = await peer.open();
       const b = await peer.open();
-      await a.waitFor((f) => f.type === FT.SETTINGS);
-      await b.waitFor((f) => f.type === FT.SETTINGS);
+      call(a, 1, '/t.S/Wait');
+      call(b, 1, '/t.S/Wait');
+      await until('both calls to run', async () => held.length === 2);
       const c = await peer.raw();
       await c.waitFor((f) => f.type === FT.GOAWAY, 0, 2000);
       const goaway = c.frames.find((f) => f.type === FT.GOAWAY)!;
@@ -158,12 +240,34 @@ describe('the gRPC server shares one budget across connections', function () {
       assert.equal(goaway.payload.readUInt32BE(4), H2_ERROR.ENHANCE_YOUR_CALM);
       assert.match(goaway.payload.subarray(8).toString(), /too many connections/);
       assert.ok(await c.waitClosed(3000), 'the refused connection is closed');
+      held.splice(0).forEach((r) => r());
+      await waitAnswered(a, 1);
+      await waitAnswered(b, 1);
+      assert.ok(![a, b].some((x) => x.frames.some((f) => f.type === FT.GOAWAY)), `${a.describe()} | ${b.describe()}`);
       a.close();
+      b.close();
       await sleep(100);
-      const d = await peer.open();
-      d.write(frame(FT.HEADERS, FLAG.END_HEADERS, 1, grpcRequestBlock('/t.S/Echo')), frame(FT.DATA, FLAG.END_STREAM, 1, grpcMessage(Buffer.from('hi'))));
-      await waitAnswered(d, 1);
-      assert.ok(!d.frames.some((f) => f.type === FT.GOAWAY), d.describe());
+    });
+
+    it('past the limit, closes the connection idle longest (GOAWAY NO_ERROR) to serve the new one, and leaves one with a call in progress alone', async () => {
+      const a = await peer.open();
+      const b = await peer.open();
+      call(a, 1, '/t.S/Echo');
+      await waitAnswered(a, 1);
+      call(b, 1, '/t.S/Wait');
+      await until('b\'s call to run', async () => held.length === 1);
+      const c = await peer.open();
+      await a.waitFor((f) => f.type === FT.GOAWAY, 0, 2000);
+      const goaway = a.frames.find((f) => f.type === FT.GOAWAY)!;
+      // last stream id 1: a's one call was processed; NO_ERROR: a graceful close the client may reconnect after
+      assert.equal(goaway.payload.readUInt32BE(0) & 0x7fffffff, 1);
+      assert.equal(goaway.payload.readUInt32BE(4), H2_ERROR.NO_ERROR);
+      assert.ok(await a.waitClosed(3000), 'the idle connection is closed');
+      call(c, 1, '/t.S/Echo');
+      await waitAnswered(c, 1);
+      held.splice(0).forEach((r) => r());
+      await waitAnswered(b, 1);
+      assert.ok(![b, c].some((x) => x.frames.some((f) => f.type === FT.GOAWAY)), `${b.describe()} | ${c.describe()}`);
     });
   });
 });
