@@ -6,7 +6,8 @@
 // the answer aborts the call; so does its deadline, which also answers DEADLINE_EXCEEDED.
 
 import { gunzip, inflate, type InputType } from 'node:zlib';
-import { keepEncoded, type Headers } from './h2_connection';
+import type { Headers } from './h2_connection';
+import { keepEncoded } from './h2_frames';
 import type { H2ServerStream } from './h2_stream';
 import { Status, StatusError, encodeGrpcMessage } from './status';
 

@@ -7,37 +7,28 @@
 // where grpc-go takes 0.17 (docs/performance.md). Here a unary answer is one socket write.
 //
 // Everything a client sends is bounded: frames by SETTINGS_MAX_FRAME_SIZE, a header block by
-// MAX_HEADER_BLOCK, decoded headers by MAX_HEADER_LIST, calls by MAX_STREAMS (a stream counts
-// until its method settles, so resetting streams does not free a slot early), request bytes by
-// the stream windows, which are granted again only while the connection's calls in progress
-// hold less than MAX_HELD_REQUEST_BYTES, and the answers queued for a client that does not read
-// by pausing the socket. Calls and held bytes are also counted in the server's SharedBudget, so
-// many connections together hold no more than one server's worth (h2_budget.ts).
+// MAX_HEADER_BLOCK, decoded headers by MAX_HEADER_LIST (h2_header_block.ts), calls by MAX_STREAMS
+// (a stream counts until its method settles, so resetting streams does not free a slot early),
+// request bytes by the stream windows, which are granted again only while the connection's calls
+// in progress hold less than MAX_HELD_REQUEST_BYTES (h2_held.ts), and the answers queued for a
+// client that does not read by pausing the socket. Calls and held bytes are also counted in the
+// server's SharedBudget, so many connections together hold no more than one server's worth
+// (h2_budget.ts).
 
 import type { Duplex } from 'node:stream';
 import {
-  CLIENT_PREFACE, DEFAULT_MAX_FRAME, DEFAULT_WINDOW, FRAME_HEADER_LEN, Flag, FrameType, H2Error, MAX_WINDOW,
-  SETTINGS_ACK, Setting, encodeHeaderBlock, frame, goaway, headerFrames, rstStream, settingsFrame, windowUpdate,
+  CLIENT_PREFACE, ConnectionError, DEFAULT_MAX_FRAME, DEFAULT_WINDOW, FRAME_HEADER_LEN, Flag, FrameType, H2Error, MAX_WINDOW,
+  SETTINGS_ACK, Setting, encodeBlock, frame, goaway, headerFrames, rstStream, settingsFrame, unpad, windowUpdate,
 } from './h2_frames';
-import { SharedBudget, type BudgetDebtor } from './h2_budget';
-import { HpackDecoder, HpackError } from './hpack_decoder';
+import { SharedBudget } from './h2_budget';
+import { HeaderBlockReader, MAX_HEADER_LIST } from './h2_header_block';
+import { HeldRequests, MAX_HELD_REQUEST_BYTES } from './h2_held';
 import { H2ServerStream, type StreamOwner } from './h2_stream';
 
 /** Calls in progress per connection. */
 export const MAX_STREAMS = 1000;
-/** The decoded header list a request may carry (RFC 9113 6.5.2), as node:http2 allowed. */
-export const MAX_HEADER_LIST = 64 * 1024;
-/** A compressed header block, HEADERS and CONTINUATION together. */
-const MAX_HEADER_BLOCK = 2 * MAX_HEADER_LIST;
 /** Each stream's receive window: what a client may send before the server grants more. */
 const STREAM_WINDOW = DEFAULT_WINDOW;
-/**
- * Request bytes a connection's calls in progress may hold together (a request counts until its
- * method settles: the method holds the message meanwhile). Past it the server grants no more
- * stream window until some call ends, so a client that opens many streams, never ends them, or
- * sends big requests to slow methods holds at most this plus a window per stream.
- */
-export const MAX_HELD_REQUEST_BYTES = 64 * 1024 * 1024;
 /** The connection's receive window, raised once at the start. */
 const CONNECTION_WINDOW = 16 * 1024 * 1024;
 /** Unwritten bytes past which the connection stops reading (a client that sends but does not read). */
@@ -50,15 +41,6 @@ export interface StreamListener {
   (stream: H2ServerStream, headers: Headers): void;
 }
 
-class ConnectionError extends Error {
-  constructor(
-    readonly code: H2Error,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 const SERVER_PREFACE = Buffer.concat([
   settingsFrame([
     [Setting.MAX_CONCURRENT_STREAMS, MAX_STREAMS],
@@ -69,7 +51,7 @@ const SERVER_PREFACE = Buffer.concat([
   windowUpdate(0, CONNECTION_WINDOW - DEFAULT_WINDOW),
 ]);
 
-export class H2Connection implements StreamOwner, BudgetDebtor {
+export class H2Connection implements StreamOwner {
   maxFrame = DEFAULT_MAX_FRAME;
   connectionWindow = DEFAULT_WINDOW;
   private readonly streams = new Map<number, H2ServerStream>();
@@ -77,14 +59,11 @@ export class H2Connection implements StreamOwner, BudgetDebtor {
   private busy = 0;
   private lastStreamId = 0;
   private peerInitialWindow = DEFAULT_WINDOW;
-  private readonly decoder = new HpackDecoder();
+  private readonly headerBlocks = new HeaderBlockReader((id, endStream, fields) => this.onHeaderBlock(id, endStream, fields));
   private input: Buffer | undefined;
   private prefaceSeen = false;
-  private headerBlock: { streamId: number; endStream: boolean; parts: Buffer[]; size: number } | undefined;
   private readonly waiting = new Set<H2ServerStream>();
-  /** Request bytes held by calls whose method has not settled, and the streams owed window meanwhile. */
-  private held = 0;
-  private readonly owing = new Set<H2ServerStream>();
+  private readonly requests: HeldRequests;
   private out: Buffer[] = [];
   private flushQueued = false;
   /** Set while the client's bytes are read: frames emitted meanwhile leave at the end of that read. */
@@ -100,9 +79,10 @@ export class H2Connection implements StreamOwner, BudgetDebtor {
   constructor(
     private readonly socket: Duplex,
     private readonly onStream: StreamListener,
-    private readonly maxHeld = MAX_HELD_REQUEST_BYTES,
+    maxHeld = MAX_HELD_REQUEST_BYTES,
     private readonly budget = new SharedBudget(),
   ) {
+    this.requests = new HeldRequests((b) => this.emit(b), maxHeld, budget);
     socket.on('data', (chunk: Buffer) => this.onInput(chunk));
     socket.on('error', () => this.destroy());
     socket.on('close', () => this.destroy());
@@ -133,7 +113,7 @@ export class H2Connection implements StreamOwner, BudgetDebtor {
     for (const s of [...this.streams.values()]) s.abort(undefined);
     this.streams.clear();
     this.waiting.clear();
-    this.budget.forget(this);
+    this.requests.forget();
     this.onIdle?.();
   }
 
@@ -180,9 +160,9 @@ export class H2Connection implements StreamOwner, BudgetDebtor {
   closed(stream: H2ServerStream, reset: H2Error | undefined): void {
     this.streams.delete(stream.id);
     this.waiting.delete(stream);
-    this.stopOwing(stream);
+    this.requests.stopOwing(stream);
     // a reset call's method may still hold its request: its bytes count until it settles
-    if (stream.settled) this.letGoOf(stream);
+    if (stream.settled) this.requests.letGoOf(stream);
     if (reset !== undefined) this.emit(rstStream(stream.id, reset));
     // gRPC: an answer that ends before the request did tells the client to stop sending
     else if (!stream.remoteEnded && stream.headersAreSent && !this.dead) this.emit(rstStream(stream.id, H2Error.NO_ERROR));
@@ -192,7 +172,7 @@ export class H2Connection implements StreamOwner, BudgetDebtor {
   released(stream: H2ServerStream): void {
     if (--this.busy === 0) this.freeSince = performance.now();
     this.budget.endCall();
-    this.letGoOf(stream);
+    this.requests.letGoOf(stream);
   }
 
   // --- reading ---
@@ -241,12 +221,12 @@ export class H2Connection implements StreamOwner, BudgetDebtor {
   }
 
   private onFrame(type: number, flags: number, id: number, p: Buffer): void {
-    if (this.headerBlock && type !== FrameType.CONTINUATION) throw new ConnectionError(H2Error.PROTOCOL_ERROR, 'a header block was interrupted');
+    if (this.headerBlocks.open && type !== FrameType.CONTINUATION) throw new ConnectionError(H2Error.PROTOCOL_ERROR, 'a header block was interrupted');
     switch (type) {
       case FrameType.DATA:
         return this.onData(flags, id, p);
       case FrameType.HEADERS:
-        return this.onHeaders(flags, id, p);
+        return this.headerBlocks.onHeaders(flags, id, p);
       case FrameType.PRIORITY:
         if (id === 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, 'PRIORITY on stream 0');
         if (p.length !== 5) this.resetStream(id, H2Error.FRAME_SIZE_ERROR);
@@ -271,7 +251,7 @@ export class H2Connection implements StreamOwner, BudgetDebtor {
       case FrameType.WINDOW_UPDATE:
         return this.onWindowUpdate(id, p);
       case FrameType.CONTINUATION:
-        return this.onContinuation(flags, id, p);
+        return this.headerBlocks.onContinuation(flags, id, p);
       default:
         return; // RFC 9113 4.1: unknown frame types are ignored
     }
@@ -293,97 +273,11 @@ export class H2Connection implements StreamOwner, BudgetDebtor {
     if (stream.remoteEnded) return this.resetStream(id, H2Error.STREAM_CLOSED);
     if (p.length > stream.recvWindow) return this.resetStream(id, H2Error.FLOW_CONTROL_ERROR);
     stream.recvWindow -= p.length;
-    // the call holds what it reads (bounded by its message limit) until its method settles
-    const counted = p.length > 0 && !stream.settled;
-    if (counted) {
-      stream.held += p.length;
-      this.held += p.length;
-      this.budget.hold(p.length);
-    }
-    if (flags & Flag.END_STREAM) {
-      stream.remoteEnded = true;
-      this.stopOwing(stream);
-    } else if (counted) {
-      // the client may send as much again while the calls hold less than their limits together
-      const serverAllows = this.budget.allows(this.held);
-      if (this.held <= this.maxHeld && serverAllows) this.grant(stream, p.length);
-      else {
-        stream.owed += p.length;
-        this.owing.add(stream);
-        if (!serverAllows) this.budget.owe(this);
-      }
-    }
+    const ended = (flags & Flag.END_STREAM) !== 0;
+    if (ended) stream.remoteEnded = true;
+    this.requests.received(stream, p.length, ended);
     if (data.length) stream.onData?.(data);
     if (stream.remoteEnded) stream.onEnd?.();
-  }
-
-  private grant(stream: H2ServerStream, n: number): void {
-    stream.recvWindow += n;
-    this.emit(windowUpdate(stream.id, n));
-  }
-
-  /** The stream takes no more data (its request ended, or it closed): what it was owed lapses. */
-  private stopOwing(stream: H2ServerStream): void {
-    stream.owed = 0;
-    this.owing.delete(stream);
-  }
-
-  /** The stream's method settled: what its request held no longer counts. */
-  private letGoOf(stream: H2ServerStream): void {
-    const n = stream.held;
-    if (n === 0) return;
-    this.held -= n;
-    stream.held = 0;
-    this.stopOwing(stream);
-    this.payOwed();
-    // other connections may have waited on the server's budget
-    this.budget.letGo(n);
-  }
-
-  payOwed(): boolean {
-    for (const s of this.owing) {
-      if (this.held > this.maxHeld || !this.budget.allows(this.held)) break;
-      this.owing.delete(s);
-      const n = s.owed;
-      s.owed = 0;
-      if (!s.isClosed && !s.remoteEnded) this.grant(s, n);
-    }
-    return this.owing.size === 0 || this.dead;
-  }
-
-  private onHeaders(flags: number, id: number, p: Buffer): void {
-    if (id === 0 || id % 2 === 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, `HEADERS on stream ${id}`);
-    let fragment = unpad(flags, p);
-    if (flags & Flag.PRIORITY) {
-      if (fragment.length < 5) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, 'HEADERS priority fields');
-      fragment = fragment.subarray(5);
-    }
-    this.headerBlock = { streamId: id, endStream: (flags & Flag.END_STREAM) !== 0, parts: [], size: 0 };
-    this.addFragment(fragment, flags);
-  }
-
-  private onContinuation(flags: number, id: number, p: Buffer): void {
-    if (!this.headerBlock || this.headerBlock.streamId !== id) throw new ConnectionError(H2Error.PROTOCOL_ERROR, 'CONTINUATION without a header block');
-    this.addFragment(p, flags);
-  }
-
-  private addFragment(fragment: Buffer, flags: number): void {
-    const hb = this.headerBlock!;
-    hb.size += fragment.length;
-    if (hb.size > MAX_HEADER_BLOCK) throw new ConnectionError(H2Error.ENHANCE_YOUR_CALM, `header block over ${MAX_HEADER_BLOCK} bytes`);
-    hb.parts.push(Buffer.from(fragment)); // the input buffer is reused
-    if (!(flags & Flag.END_HEADERS)) return;
-    this.headerBlock = undefined;
-    let fields: [string, string][];
-    try {
-      fields = this.decoder.decode(hb.parts.length === 1 ? hb.parts[0]! : Buffer.concat(hb.parts), MAX_HEADER_LIST);
-    } catch (e) {
-      if (!(e instanceof HpackError)) throw e;
-      // the decoder's table may be out of step with the client's now: nothing more can be read
-      const tooBig = e.message.includes('header list larger');
-      throw new ConnectionError(tooBig ? H2Error.ENHANCE_YOUR_CALM : H2Error.COMPRESSION_ERROR, e.message);
-    }
-    this.onHeaderBlock(hb.streamId, hb.endStream, fields);
   }
 
   private onHeaderBlock(id: number, endStream: boolean, fields: [string, string][]): void {
@@ -489,7 +383,7 @@ export class H2Connection implements StreamOwner, BudgetDebtor {
     this.input = undefined;
     for (const s of [...this.streams.values()]) s.abort(undefined);
     this.streams.clear();
-    this.budget.forget(this);
+    this.requests.forget();
     this.socket.end();
     // a client that does not read its GOAWAY does not hold the socket open
     setTimeout(() => this.socket.destroy(), 1000).unref();
@@ -507,26 +401,4 @@ export class H2Connection implements StreamOwner, BudgetDebtor {
       done();
     }
   }
-}
-
-/** RFC 9113 6.1/6.2: a PADDED frame's content without its pad length byte and padding. */
-function unpad(flags: number, p: Buffer): Buffer {
-  if (!(flags & Flag.PADDED)) return p;
-  if (p.length < 1 || p[0]! >= p.length) throw new ConnectionError(H2Error.PROTOCOL_ERROR, 'padding as long as the frame');
-  return p.subarray(1, p.length - p[0]!);
-}
-
-/** Header blocks the server sends on every call, encoded once. */
-const encodedBlocks = new Map<Headers, Buffer>();
-
-function encodeBlock(headers: Headers): Buffer {
-  const kept = encodedBlocks.get(headers);
-  if (kept) return kept;
-  return encodeHeaderBlock(headers);
-}
-
-/** Keeps `headers`' encoding: for the constant objects (the answer's HEADERS, OK trailers). */
-export function keepEncoded(headers: Headers): Headers {
-  encodedBlocks.set(headers, encodeHeaderBlock(headers));
-  return headers;
 }

@@ -1,6 +1,7 @@
-// HTTP/2 (RFC 9113) frame layout and the frames the server writes, and the HPACK encoding of its
-// own header blocks. The server never adds to the peer's dynamic table: every field it sends is
-// an indexed static entry or a literal without indexing, so the peer's table size never matters.
+// HTTP/2 (RFC 9113) frame layout, the frames the server writes and the padding of those it reads,
+// and the HPACK encoding of its own header blocks. The server never adds to the peer's dynamic
+// table: every field it sends is an indexed static entry or a literal without indexing, so the
+// peer's table size never matters.
 
 export const FRAME_HEADER_LEN = 9;
 /** RFC 9113 6.5.2: the SETTINGS_MAX_FRAME_SIZE both sides start with. */
@@ -53,6 +54,16 @@ export const enum Setting {
   MAX_HEADER_LIST_SIZE = 0x6,
 }
 
+/** A connection error (RFC 9113 5.4.1): the connection ends with GOAWAY and `code`. */
+export class ConnectionError extends Error {
+  constructor(
+    readonly code: H2Error,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** RFC 9113 3.4. */
 export const CLIENT_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
@@ -102,6 +113,13 @@ export function goaway(lastStreamId: number, code: H2Error, debug = ''): Buffer 
   p.writeUInt32BE(code, 4);
   text.copy(p, 8);
   return frame(FrameType.GOAWAY, 0, 0, p);
+}
+
+/** RFC 9113 6.1/6.2: a PADDED frame's content without its pad length byte and padding. */
+export function unpad(flags: number, p: Buffer): Buffer {
+  if (!(flags & Flag.PADDED)) return p;
+  if (p.length < 1 || p[0]! >= p.length) throw new ConnectionError(H2Error.PROTOCOL_ERROR, 'padding as long as the frame');
+  return p.subarray(1, p.length - p[0]!);
 }
 
 /**
@@ -166,4 +184,19 @@ function rawString(text: string): Buffer {
   const head: number[] = [];
   encodeInt(head, 0x00, 7, body.length);
   return Buffer.concat([Buffer.from(head), body]);
+}
+
+/** Header blocks the server sends on every call, encoded once. */
+const encodedBlocks = new Map<Record<string, string>, Buffer>();
+
+export function encodeBlock(headers: Record<string, string>): Buffer {
+  const kept = encodedBlocks.get(headers);
+  if (kept) return kept;
+  return encodeHeaderBlock(headers);
+}
+
+/** Keeps `headers`' encoding: for the constant objects (the answer's HEADERS, OK trailers). */
+export function keepEncoded(headers: Record<string, string>): Record<string, string> {
+  encodedBlocks.set(headers, encodeHeaderBlock(headers));
+  return headers;
 }

@@ -20,7 +20,7 @@ export type { AbortReason, Method, ServerCall, StreamMethod, UnaryMethod } from 
 
 /** The server's limits; those each call applies (message sizes, the request stall time) are CallLimits (h2_call.ts). */
 export interface GrpcServerOptions extends CallLimits {
-  /** Request bytes a connection's calls in progress may hold together (h2_connection.ts's default when unset). */
+  /** Request bytes a connection's calls in progress may hold together (h2_held.ts's default when unset). */
   maxHeldRequestBytes?: number;
   /** Calls in progress and held request bytes on all connections together (h2_budget.ts's defaults when unset). */
   maxServerCalls?: number;
