@@ -26,7 +26,7 @@ import { openDb, type Db } from './store/db';
 import type { Subsystem, SubsystemContext } from './subsystem';
 import { getSys } from './sys';
 import { mkdirp } from './util/fs';
-import { idleTrimSubsystem } from './memory_trim';
+import { idleTrimSubsystem, reclaimAfterBurst } from './memory_trim';
 
 export function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
@@ -69,7 +69,7 @@ export class Daemon {
 
     let metricsServer: HttpServer | undefined;
     let metricsPort: number | undefined;
-    const server = createServer();
+    const server = createServer(reclaimAfterBurst(ctx.sys, log));
     let listener: NetServer | undefined;
     try {
       const m = parseHostPort(config.metricsListen, 'metrics-listen');

@@ -50,10 +50,11 @@ function socketAnswers(path: string): Promise<boolean> {
 /**
  * The limits grpc-js's Server had here, kept: 16 MiB messages both ways; 64 KiB header lists, as
  * Node's HTTP/2 had; no keepalive pings and no idle timeout. The HTTP/2 limits (calls per
- * connection, header blocks, windows) are in grpc/h2_connection.ts.
+ * connection, header blocks, windows) are in grpc/h2_connection.ts. `onRequestBurstOver` runs when
+ * the requests held after a burst of big ones are let go (grpc/h2_budget.ts).
  */
-export function createServer(): GrpcServer {
-  return new GrpcServer({ maxReceiveMessageBytes: MAX_MESSAGE_BYTES, maxSendMessageBytes: MAX_MESSAGE_BYTES });
+export function createServer(onRequestBurstOver?: () => void): GrpcServer {
+  return new GrpcServer({ maxReceiveMessageBytes: MAX_MESSAGE_BYTES, maxSendMessageBytes: MAX_MESSAGE_BYTES, onRequestBurstOver });
 }
 
 /** Serves `server` on a unix socket through our own listener (mode 0660). */

@@ -17,6 +17,13 @@ export const CALLS_KEPT_PER_CONNECTION = 4;
 /** Request bytes a connection's calls may hold even when the server-wide limit is spent. */
 export const HELD_BYTES_KEPT_PER_CONNECTION = 256 * 1024;
 
+/**
+ * Request bytes held server-wide past which a burst is under way. When held bytes fall back
+ * under a sixteenth of it, the burst is over and `onBurstOver` runs: the burst's buffers are
+ * garbage now, and the daemon can give their memory back (memory_trim.ts).
+ */
+export const BURST_HELD_BYTES = 32 * 1024 * 1024;
+
 /** A connection that withheld window because the budget was spent. */
 export interface BudgetDebtor {
   /** Grants what it withheld while the budget (and its own limit) allows; true when it owes nothing more. */
@@ -28,6 +35,7 @@ export interface BudgetLimits {
   maxHeld?: number;
   callsKept?: number;
   heldKept?: number;
+  burstBytes?: number;
 }
 
 export class SharedBudget {
@@ -35,8 +43,12 @@ export class SharedBudget {
   readonly maxHeld: number;
   readonly callsKept: number;
   readonly heldKept: number;
+  readonly burstBytes: number;
+  /** Runs once each time held bytes fall back under a sixteenth of burstBytes after passing it. */
+  onBurstOver: (() => void) | undefined;
   private calls = 0;
   private held = 0;
+  private inBurst = false;
   private readonly debtors = new Set<BudgetDebtor>();
 
   constructor(limits: BudgetLimits = {}) {
@@ -44,6 +56,7 @@ export class SharedBudget {
     this.maxHeld = limits.maxHeld ?? MAX_SERVER_HELD_BYTES;
     this.callsKept = limits.callsKept ?? CALLS_KEPT_PER_CONNECTION;
     this.heldKept = limits.heldKept ?? HELD_BYTES_KEPT_PER_CONNECTION;
+    this.burstBytes = limits.burstBytes ?? BURST_HELD_BYTES;
   }
 
   /**
@@ -63,6 +76,7 @@ export class SharedBudget {
   /** Counts request bytes a call now holds. */
   hold(n: number): void {
     this.held += n;
+    if (this.held > this.burstBytes) this.inBurst = true;
   }
 
   /** Whether a connection whose calls hold `connectionHeld` bytes may be granted more window. */
@@ -83,6 +97,10 @@ export class SharedBudget {
   /** Bytes a call held are free again: connections that waited on the budget are paid, oldest first. */
   letGo(n: number): void {
     this.held -= n;
+    if (this.inBurst && this.held < this.burstBytes / 16) {
+      this.inBurst = false;
+      this.onBurstOver?.();
+    }
     for (const d of this.debtors) {
       // a debtor holds at least its kept share (it would not owe otherwise): only shared room pays it
       if (this.held > this.maxHeld) return;

@@ -34,6 +34,12 @@ export interface GrpcServerOptions extends CallLimits {
    * (ENHANCE_YOUR_CALM) and closed.
    */
   maxConnections?: number;
+  /**
+   * Called when the request bytes held server-wide fall back after a burst (h2_budget.ts's
+   * BURST_HELD_BYTES): their buffers are garbage, and the daemon may give the memory back.
+   */
+  onRequestBurstOver?: () => void;
+  requestBurstBytes?: number;
 }
 
 /** kubelet holds one or two connections and each crictl run one; a thousand is far past any real node. */
@@ -79,7 +85,9 @@ export class GrpcServer {
       maxHeld: options.maxServerHeldBytes,
       callsKept: options.callsKeptPerConnection,
       heldKept: options.heldBytesKeptPerConnection,
+      burstBytes: options.requestBurstBytes,
     });
+    this.budget.onBurstOver = options.onRequestBurstOver;
   }
 
   /** Serves `methods`, keyed by path (`/runtime.v1.RuntimeService/Version`). */

@@ -144,6 +144,42 @@ describe('the gRPC server shares one budget across connections', function () {
     });
   });
 
+  describe('the end of a burst of held requests', () => {
+    const BURST = 256 * 1024;
+    const held: (() => void)[] = [];
+    let bursts = 0;
+    const methods: Record<string, Method> = {
+      '/t.S/Hold': { responseStream: false, run: (req) => new Promise((resolve) => held.push(() => resolve(Buffer.from(String(req.length))))) },
+    };
+    const peer = new PeerFixture(methods, { requestBurstBytes: BURST, onRequestBurstOver: () => bursts++ });
+    before(() => peer.start());
+    after(() => {
+      held.splice(0).forEach((r) => r());
+      peer.stop();
+    });
+
+    it('is told once the held bytes that passed the burst size are let go, and not for small requests', async () => {
+      const a = await peer.open();
+      const body = 60 * 1024;
+      // 5 × 60 KiB held by running methods: past the 256 KiB burst size
+      for (const id of [1, 3, 5, 7, 9]) writeRequest(a, id, '/t.S/Hold', body, true);
+      await until('five methods to run', async () => held.length === 5);
+      assert.equal(bursts, 0, 'the burst is still held');
+      held.splice(0, 4).forEach((r) => r());
+      for (const id of [1, 3, 5, 7]) await waitAnswered(a, id);
+      // 60 KiB still held: above a sixteenth of the burst size
+      assert.equal(bursts, 0, 'one request of the burst still held');
+      held.splice(0).forEach((r) => r());
+      await waitAnswered(a, 9);
+      assert.equal(bursts, 1);
+      writeRequest(a, 11, '/t.S/Hold', 1024, true);
+      await until('the small call to run', async () => held.length === 1);
+      held.splice(0).forEach((r) => r());
+      await waitAnswered(a, 11);
+      assert.equal(bursts, 1, 'a small request is no burst');
+    });
+  });
+
   describe('what each connection keeps of the request bytes', () => {
     const LIMIT = 256 * 1024;
     const KEPT = 128 * 1024;

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { silentLogger } from '../../../src/log';
-import { startIdleTrim } from '../../../src/memory_trim';
+import { reclaimAfterBurst, reclaimMemory, startIdleTrim } from '../../../src/memory_trim';
 import { FakeSys } from '../../../src/sys/fake';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -25,4 +25,37 @@ describe('idle memory trim', () => {
       stop();
     }
   });
+
+  it('collects dead buffers before trimming when they hold much, so their memory can go back', async () => {
+    const sys = new FakeSys();
+    let bufs: Buffer[] = [];
+    for (let i = 0; i < 1024; i++) bufs.push(Buffer.alloc(64 * 1024, 1));
+    // old enough to be promoted: only a full collection frees them now
+    for (let i = 0; i < 100_000; i++) bufs.length.toString();
+    await sleep(10);
+    bufs = [];
+    const before = process.memoryUsage().arrayBuffers;
+    assert.ok(before >= 64 << 20, `64 MiB of buffers counted (${before})`);
+    await reclaimMemory(sys, silentLogger(), 'test');
+    const after = process.memoryUsage().arrayBuffers;
+    // the 1024 × 64 KiB are dead: V8 counts an ArrayBuffer until it collects it
+    assert.ok(after <= before - (60 << 20), `arrayBuffers ${before} -> ${after}`);
+    assert.equal(sys.mallocTrims, 1);
+  });
+
+  it('after a burst, trims once a moment later however often it is told', async () => {
+    const sys = new FakeSys();
+    const burstOver = reclaimAfterBurst(sys, silentLogger(), 30);
+    burstOver();
+    burstOver();
+    assert.equal(sys.mallocTrims, 0, 'not at once: the last answers are still being written');
+    await sleep(10);
+    burstOver();
+    await sleep(100);
+    assert.equal(sys.mallocTrims, 1);
+    burstOver();
+    await sleep(100);
+    assert.equal(sys.mallocTrims, 2, 'a later burst trims again');
+  });
 });
+
