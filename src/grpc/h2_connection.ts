@@ -25,7 +25,12 @@ import { HeaderBlockReader, MAX_HEADER_LIST } from './h2_header_block';
 import { HeldRequests, MAX_HELD_REQUEST_BYTES } from './h2_held';
 import { H2ServerStream, type StreamOwner } from './h2_stream';
 
-/** Calls in progress per connection. */
+/**
+ * Calls in progress per connection. A call counts from its HEADERS until its method has settled
+ * and its answer is out (or the stream was reset): an answer a client leaves unread behind a
+ * zero window holds its memory as long as a running method does (RFC 9113 5.1.2 counts such a
+ * stream as open too).
+ */
 export const MAX_STREAMS = 1000;
 /** Each stream's receive window: what a client may send before the server grants more. */
 const STREAM_WINDOW = DEFAULT_WINDOW;
@@ -55,7 +60,7 @@ export class H2Connection implements StreamOwner {
   maxFrame = DEFAULT_MAX_FRAME;
   connectionWindow = DEFAULT_WINDOW;
   private readonly streams = new Map<number, H2ServerStream>();
-  /** Streams whose method has not settled yet. */
+  /** Calls in progress: streams whose method has not settled or whose answer is not out yet. */
   private busy = 0;
   private lastStreamId = 0;
   private peerInitialWindow = DEFAULT_WINDOW;
@@ -162,7 +167,10 @@ export class H2Connection implements StreamOwner {
     this.waiting.delete(stream);
     this.requests.stopOwing(stream);
     // a reset call's method may still hold its request: its bytes count until it settles
-    if (stream.settled) this.requests.letGoOf(stream);
+    if (stream.settled) {
+      this.requests.letGoOf(stream);
+      this.callEnded();
+    }
     if (reset !== undefined) this.emit(rstStream(stream.id, reset));
     // gRPC: an answer that ends before the request did tells the client to stop sending
     else if (!stream.remoteEnded && stream.headersAreSent && !this.dead) this.emit(rstStream(stream.id, H2Error.NO_ERROR));
@@ -170,9 +178,14 @@ export class H2Connection implements StreamOwner {
   }
 
   released(stream: H2ServerStream): void {
+    this.requests.letGoOf(stream);
+    if (stream.isClosed) this.callEnded();
+  }
+
+  /** A call's method has settled and its stream is closed, whichever came last. */
+  private callEnded(): void {
     if (--this.busy === 0) this.freeSince = performance.now();
     this.budget.endCall();
-    this.requests.letGoOf(stream);
   }
 
   // --- reading ---

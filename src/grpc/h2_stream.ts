@@ -19,7 +19,7 @@ export interface StreamOwner {
   blocked(stream: H2ServerStream): void;
   /** The stream's answer is complete or it was reset: forget it. */
   closed(stream: H2ServerStream, reset: H2Error | undefined): void;
-  /** The call's method has settled: the stream no longer counts against the concurrency limit. */
+  /** The call's method has settled: its request no longer counts as held (the call counts until its stream is closed too). */
   released(stream: H2ServerStream): void;
 }
 

@@ -4,11 +4,16 @@
 
 import { strict as assert } from 'node:assert';
 import type { Method } from '../../../src/grpc/h2_server';
-import { FLAG, FT, H2_ERROR, PeerFixture, type RawH2, errorName, frame, grpcMessage, grpcRequestBlock, headerBlocks } from '../../helpers/raw-h2';
+import { FLAG, FT, H2_ERROR, PeerFixture, type RawH2, errorName, frame, grpcMessage, grpcRequestBlock, headerBlocks, settingsPayload } from '../../helpers/raw-h2';
 import { DATA_CHUNK, rstCode, streamGrants, totalOf, waitAnswered, writeRequest } from '../../helpers/raw-h2-calls';
 import { until } from '../../helpers/until';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const u32 = (n: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n);
+  return b;
+};
 /** All stream window the server granted on `c`. */
 const granted = (c: RawH2) => totalOf(streamGrants(c));
 
@@ -53,6 +58,39 @@ describe('the gRPC server shares one budget across connections', function () {
       held.splice(0).forEach((r) => r());
       await waitAnswered(b, 5);
       assert.ok(![a, b].some((c) => c.frames.some((f) => f.type === FT.GOAWAY)), `${a.describe()} | ${b.describe()}`);
+    });
+  });
+
+  describe('answers a client does not take', () => {
+    const ANSWER = 10 * 1024;
+    const peer = new PeerFixture({ '/t.S/Big': { responseStream: false, run: async () => Buffer.alloc(ANSWER, 7) } }, { maxServerCalls: 2, callsKeptPerConnection: 0 });
+    before(() => peer.start());
+    after(() => peer.stop());
+    const call = (c: RawH2, id: number) => c.write(frame(FT.HEADERS, FLAG.END_HEADERS, id, grpcRequestBlock('/t.S/Big')), frame(FT.DATA, FLAG.END_STREAM, id, grpcMessage(Buffer.alloc(0))));
+    const dataOn = (c: RawH2, id: number) => c.frames.filter((f) => f.type === FT.DATA && f.stream === id).reduce((n, f) => n + f.payload.length, 0);
+
+    it('counts a call whose answer waits behind a zero window until the answer is out', async () => {
+      // RFC 9113 6.5.2: SETTINGS_INITIAL_WINDOW_SIZE 0, so the server may send no DATA on any stream
+      const a = await peer.open(settingsPayload([0x4, 0]));
+      call(a, 1);
+      call(a, 3);
+      await until('both answers to start', async () => a.frames.filter((f) => f.type === FT.HEADERS).length === 2);
+      await sleep(50);
+      assert.equal(dataOn(a, 1) + dataOn(a, 3), 0, 'no DATA within a zero window');
+      // both methods have settled, but their answers are not out: the server is full
+      const b = await peer.open();
+      call(b, 1);
+      await b.waitFor((f) => f.type === FT.RST_STREAM && f.stream === 1, 0, 2000);
+      assert.equal(errorName(rstCode(b, 1)), 'REFUSED_STREAM');
+      // a takes its answers: window on both streams (the connection's first 64 KiB is enough)
+      a.write(frame(FT.WINDOW_UPDATE, 0, 1, u32(2 * ANSWER)), frame(FT.WINDOW_UPDATE, 0, 3, u32(2 * ANSWER)));
+      await waitAnswered(a, 1);
+      await waitAnswered(a, 3);
+      // the 5-byte gRPC prefix and the message
+      assert.equal(dataOn(a, 1), 5 + ANSWER);
+      call(b, 3);
+      await waitAnswered(b, 3);
+      assert.equal(dataOn(b, 3), 5 + ANSWER);
     });
   });
 
