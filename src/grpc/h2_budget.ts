@@ -44,6 +44,8 @@ export class SharedBudget {
   readonly callsKept: number;
   readonly heldKept: number;
   readonly burstBytes: number;
+  /** New streams answered REFUSED_STREAM on any connection (the call limits, or a connection closing). */
+  streamsRefused = 0;
   /** Runs once each time held bytes fall back under a sixteenth of burstBytes after passing it. */
   onBurstOver: (() => void) | undefined;
   private calls = 0;

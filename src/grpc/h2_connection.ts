@@ -132,10 +132,17 @@ export class H2Connection implements StreamOwner {
     this.fail(H2Error.NO_ERROR, why);
   }
 
-  /** Requests opened before `cutoff` (performance.now()) and still not ended by the client stall. */
-  expireStalled(cutoff: number): void {
+  /** Requests opened before `cutoff` (performance.now()) and still not ended by the client stall; how many. */
+  expireStalled(cutoff: number): number {
+    let n = 0;
     // a stream that closes meanwhile leaves the map; deleting during iteration is safe for a Map
-    for (const s of this.streams.values()) if (!s.remoteEnded && s.openedAt < cutoff) s.stall();
+    for (const s of this.streams.values()) {
+      if (!s.remoteEnded && s.openedAt < cutoff) {
+        n++;
+        s.stall();
+      }
+    }
+    return n;
   }
 
   // --- StreamOwner: what streams ask of the connection ---
@@ -306,7 +313,10 @@ export class H2Connection implements StreamOwner {
       return;
     }
     this.lastStreamId = id;
-    if (this.goawaySent || this.busy >= MAX_STREAMS || !this.budget.startCall(this.busy)) return void this.emit(rstStream(id, H2Error.REFUSED_STREAM));
+    if (this.goawaySent || this.busy >= MAX_STREAMS || !this.budget.startCall(this.busy)) {
+      this.budget.streamsRefused++;
+      return void this.emit(rstStream(id, H2Error.REFUSED_STREAM));
+    }
     const headers: Headers = {};
     for (const [name, value] of fields) {
       const had = headers[name];

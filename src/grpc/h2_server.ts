@@ -78,6 +78,8 @@ export class GrpcServer {
   private readonly budget: SharedBudget;
   private closing = false;
   private stallSweep: NodeJS.Timeout | undefined;
+  private connectionsShed = 0;
+  private requestsStalled = 0;
 
   constructor(private readonly options: GrpcServerOptions) {
     this.budget = new SharedBudget({
@@ -96,6 +98,11 @@ export class GrpcServer {
       if (this.methods.has(path)) throw new Error(`${path} is served twice`);
       this.methods.set(path, m);
     }
+  }
+
+  /** What the limits turned away since the start, for the daemon's metrics. */
+  refusals(): { streamsRefused: number; connectionsShed: number; requestsStalled: number } {
+    return { streamsRefused: this.budget.streamsRefused, connectionsShed: this.connectionsShed, requestsStalled: this.requestsStalled };
   }
 
   /** Serves HTTP/2 on `connection` (an accepted socket); false when it was refused (shutting down, too many open). */
@@ -134,6 +141,7 @@ export class GrpcServer {
       }
     }
     if (!idlest) return false;
+    this.connectionsShed++;
     this.connections.delete(idlest);
     idlest.shed('too many connections: the one idle longest is closed');
     return true;
@@ -144,7 +152,7 @@ export class GrpcServer {
     const stallMs = this.options.requestStallMs ?? REQUEST_STALL_MS;
     const sweep = () => {
       const cutoff = performance.now() - stallMs;
-      for (const c of this.connections) c.expireStalled(cutoff);
+      for (const c of this.connections) this.requestsStalled += c.expireStalled(cutoff);
     };
     return setInterval(sweep, Math.min(1000, stallMs / 2)).unref();
   }

@@ -50,6 +50,7 @@ describe('the gRPC server shares one budget across connections', function () {
       await b.waitFor((f) => f.type === FT.RST_STREAM && f.stream === 3, 0, 2000);
       assert.equal(errorName(rstCode(b, 3)), 'REFUSED_STREAM');
       assert.equal(held.length, 4);
+      assert.equal(peer.server.refusals().streamsRefused, 2, 'a\'s fourth call and b\'s second');
       held.splice(0).forEach((r) => r());
       for (const id of [1, 3, 5]) await waitAnswered(a, id);
       await waitAnswered(b, 1);
@@ -277,6 +278,7 @@ describe('the gRPC server shares one budget across connections', function () {
       // gRPC status codes: 4 is DEADLINE_EXCEEDED
       assert.equal(trailers.get('grpc-status'), '4');
       assert.match(decodeURIComponent(trailers.get('grpc-message') ?? ''), /not sent whole/);
+      assert.equal(peer.server.refusals().requestsStalled, 1);
       // the answer came before the request ended: gRPC over HTTP/2 has the server reset it with NO_ERROR
       await a.waitFor((f) => f.type === FT.RST_STREAM && f.stream === 1, 0, 2000);
       assert.equal(errorName(rstCode(a, 1)), 'NO_ERROR');
@@ -337,6 +339,7 @@ describe('the gRPC server shares one budget across connections', function () {
       assert.equal(goaway.payload.readUInt32BE(0) & 0x7fffffff, 1);
       assert.equal(goaway.payload.readUInt32BE(4), H2_ERROR.NO_ERROR);
       assert.ok(await a.waitClosed(3000), 'the idle connection is closed');
+      assert.equal(peer.server.refusals().connectionsShed, 1);
       call(c, 1, '/t.S/Echo');
       await waitAnswered(c, 1);
       held.splice(0).forEach((r) => r());

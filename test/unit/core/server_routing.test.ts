@@ -23,7 +23,10 @@ describe('the unix listener', () => {
       garbage.resume();
       garbage.end('GET / HTTP/1.1\r\n\r\n');
       await closed(garbage);
-      assert.match(await metrics.registry.metrics(), /^nori_cri_connections_total 2$/m);
+      const scraped = await metrics.registry.metrics();
+      assert.match(scraped, /^nori_cri_connections_total 2$/m);
+      // the limits' counters, kept by the server and read at the scrape: nothing was turned away here
+      for (const name of ['nori_cri_streams_refused_total', 'nori_cri_connections_shed_total', 'nori_cri_requests_stalled_total']) assert.match(scraped, new RegExp(`^${name} 0$`, 'm'));
       assert.equal(await shutdownServer(server, listener, 1000), 'graceful');
       silent.resume(); // it reads our SETTINGS and GOAWAY, then the end
       await closed(silent);
