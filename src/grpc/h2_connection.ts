@@ -24,6 +24,7 @@ import { SharedBudget } from './h2_budget';
 import { HeaderBlockReader, MAX_HEADER_LIST } from './h2_header_block';
 import { HeldRequests, MAX_HELD_REQUEST_BYTES } from './h2_held';
 import { H2ServerStream, type StreamOwner } from './h2_stream';
+import { FrameWriter } from './h2_writer';
 
 /**
  * Calls in progress per connection. A call counts from its HEADERS until its method has settled
@@ -36,8 +37,6 @@ export const MAX_STREAMS = 1000;
 const STREAM_WINDOW = DEFAULT_WINDOW;
 /** The connection's receive window, raised once at the start. */
 const CONNECTION_WINDOW = 16 * 1024 * 1024;
-/** Unwritten bytes past which the connection stops reading (a client that sends but does not read). */
-const WRITE_HIGH_WATER = 1024 * 1024;
 
 export type Headers = Record<string, string>;
 
@@ -69,10 +68,7 @@ export class H2Connection implements StreamOwner {
   private prefaceSeen = false;
   private readonly waiting = new Set<H2ServerStream>();
   private readonly requests: HeldRequests;
-  private out: Buffer[] = [];
-  private flushQueued = false;
-  /** Set while the client's bytes are read: frames emitted meanwhile leave at the end of that read. */
-  private reading = false;
+  private readonly writer: FrameWriter;
   /** Connection window the client used since the last WINDOW_UPDATE for it. */
   private unacked = 0;
   private goawaySent = false;
@@ -92,9 +88,8 @@ export class H2Connection implements StreamOwner {
     socket.on('error', () => this.destroy());
     socket.on('close', () => this.destroy());
     socket.on('end', () => this.destroy());
-    socket.on('drain', () => socket.isPaused() && !this.dead && socket.resume());
-    this.emit(SERVER_PREFACE);
-    this.flushOut();
+    this.writer = new FrameWriter(socket, () => this.dead);
+    this.writer.send(SERVER_PREFACE);
   }
 
   /** GOAWAY: no new calls; `onIdle` once the open ones have ended. */
@@ -103,8 +98,7 @@ export class H2Connection implements StreamOwner {
     this.onIdle = onIdle;
     if (!this.goawaySent) {
       this.goawaySent = true;
-      this.emit(goaway(this.lastStreamId, H2Error.NO_ERROR));
-      this.flushOut();
+      this.writer.send(goaway(this.lastStreamId, H2Error.NO_ERROR));
     }
     this.checkIdle();
   }
@@ -152,13 +146,7 @@ export class H2Connection implements StreamOwner {
   }
 
   emit(...bytes: Buffer[]): void {
-    if (this.dead) return;
-    for (const b of bytes) this.out.push(b);
-    // one socket write per turn: a unary answer's HEADERS, DATA and trailers leave together
-    if (!this.flushQueued && !this.reading) {
-      this.flushQueued = true;
-      queueMicrotask(this.flushOut);
-    }
+    this.writer.emit(...bytes);
   }
 
   sendHeaders(streamId: number, headers: Headers, endStream: boolean): void {
@@ -200,21 +188,18 @@ export class H2Connection implements StreamOwner {
   private onInput(chunk: Buffer): void {
     if (this.dead) return;
     this.input = this.input?.length ? Buffer.concat([this.input, chunk]) : chunk;
-    this.reading = true;
-    try {
-      this.readFrames();
-      if (this.unacked > 0 && !this.dead) {
-        this.emit(windowUpdate(0, this.unacked));
-        this.unacked = 0;
+    this.writer.whileReading(() => {
+      try {
+        this.readFrames();
+        if (this.unacked > 0 && !this.dead) {
+          this.emit(windowUpdate(0, this.unacked));
+          this.unacked = 0;
+        }
+      } catch (e) {
+        if (!(e instanceof ConnectionError)) throw e;
+        this.fail(e.code, e.message);
       }
-    } catch (e) {
-      if (!(e instanceof ConnectionError)) throw e;
-      this.fail(e.code, e.message);
-    } finally {
-      this.reading = false;
-    }
-    // what the read produced (ACKs, window updates, answers given at once) in one write
-    this.flushOut();
+    });
   }
 
   private readFrames(): void {
@@ -387,29 +372,17 @@ export class H2Connection implements StreamOwner {
     else this.emit(rstStream(id, code));
   }
 
-  // --- writing ---
-
-  private readonly flushOut = (): void => {
-    this.flushQueued = false;
-    if (!this.out.length || this.dead) return;
-    const bytes = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out);
-    this.out = [];
-    // a client that keeps sending (PINGs, SETTINGS) but reads nothing is not read either
-    if (!this.socket.write(bytes) && this.socket.writableLength > WRITE_HIGH_WATER) this.socket.pause();
-  };
+  // --- ending ---
 
   private fail(code: H2Error, why: string): void {
     if (this.dead) return;
-    this.emit(goaway(this.lastStreamId, code, why));
-    this.flushOut();
+    this.writer.send(goaway(this.lastStreamId, code, why));
     this.dead = true;
     this.input = undefined;
     for (const s of [...this.streams.values()]) s.abort(undefined);
     this.streams.clear();
     this.requests.forget();
-    this.socket.end();
-    // a client that does not read its GOAWAY does not hold the socket open
-    setTimeout(() => this.socket.destroy(), 1000).unref();
+    this.writer.end();
     this.onIdle?.();
   }
 
@@ -417,10 +390,8 @@ export class H2Connection implements StreamOwner {
     if (this.onIdle && this.streams.size === 0) {
       const done = this.onIdle;
       this.onIdle = undefined;
-      this.flushOut();
-      this.socket.end();
-      // a client that never reads the GOAWAY does not keep the socket
-      setTimeout(() => this.socket.destroy(), 1000).unref();
+      this.writer.flush();
+      this.writer.end();
       done();
     }
   }
