@@ -28,7 +28,7 @@ function collectGarbage(): void {
 }
 
 /** V8 frees dead ArrayBuffers' memory on a background thread after a collection: time it is given before the trim. */
-const SWEEP_WAIT_MS = 100;
+const SWEEP_WAIT_MS = 250;
 
 /** Returns freed memory to the kernel, collecting dead buffers first when they hold much. */
 export async function reclaimMemory(sys: Sys, log: Logger, why: string): Promise<void> {
