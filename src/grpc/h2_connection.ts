@@ -17,12 +17,13 @@
 
 import type { Duplex } from 'node:stream';
 import {
-  CLIENT_PREFACE, ConnectionError, DEFAULT_MAX_FRAME, DEFAULT_WINDOW, FRAME_HEADER_LEN, Flag, FrameType, H2Error, MAX_WINDOW,
+  ConnectionError, DEFAULT_MAX_FRAME, DEFAULT_WINDOW, Flag, FrameType, H2Error, MAX_WINDOW,
   SETTINGS_ACK, Setting, encodeBlock, frame, goaway, headerFrames, rstStream, settingsFrame, unpad, windowUpdate,
 } from './h2_frames';
 import { SharedBudget } from './h2_budget';
 import { HeaderBlockReader, MAX_HEADER_LIST } from './h2_header_block';
 import { HeldRequests, MAX_HELD_REQUEST_BYTES } from './h2_held';
+import { FrameReader } from './h2_reader';
 import { H2ServerStream, type StreamOwner } from './h2_stream';
 import { FrameWriter } from './h2_writer';
 
@@ -64,8 +65,9 @@ export class H2Connection implements StreamOwner {
   private lastStreamId = 0;
   private peerInitialWindow = DEFAULT_WINDOW;
   private readonly headerBlocks = new HeaderBlockReader((id, endStream, fields) => this.onHeaderBlock(id, endStream, fields));
-  private input: Buffer | undefined;
-  private prefaceSeen = false;
+  private readonly reader = new FrameReader((type, flags, id, p) => this.onFrame(type, flags, id, p), () => this.dead);
+  /** Frames are left for a later turn (h2_reader.ts). */
+  private yielding = false;
   private readonly waiting = new Set<H2ServerStream>();
   private readonly requests: HeldRequests;
   private readonly writer: FrameWriter;
@@ -107,7 +109,7 @@ export class H2Connection implements StreamOwner {
   destroy(): void {
     if (this.dead) return;
     this.dead = true;
-    this.input = undefined;
+    this.reader.clear();
     this.socket.destroy();
     for (const s of [...this.streams.values()]) s.abort(undefined);
     this.streams.clear();
@@ -185,12 +187,11 @@ export class H2Connection implements StreamOwner {
 
   // --- reading ---
 
-  private onInput(chunk: Buffer): void {
+  private onInput(chunk: Buffer | undefined): void {
     if (this.dead) return;
-    this.input = this.input?.length ? Buffer.concat([this.input, chunk]) : chunk;
     this.writer.whileReading(() => {
       try {
-        this.readFrames();
+        if (this.reader.read(chunk)) this.readRestNextTurn();
         if (this.unacked > 0 && !this.dead) {
           this.emit(windowUpdate(0, this.unacked));
           this.unacked = 0;
@@ -202,27 +203,16 @@ export class H2Connection implements StreamOwner {
     });
   }
 
-  private readFrames(): void {
-    let buf = this.input!;
-    if (!this.prefaceSeen) {
-      const n = Math.min(buf.length, CLIENT_PREFACE.length);
-      if (!buf.subarray(0, n).equals(CLIENT_PREFACE.subarray(0, n))) throw new ConnectionError(H2Error.PROTOCOL_ERROR, 'not an HTTP/2 client preface');
-      if (n < CLIENT_PREFACE.length) return;
-      this.prefaceSeen = true;
-      buf = buf.subarray(CLIENT_PREFACE.length);
-    }
-    while (buf.length >= FRAME_HEADER_LEN && !this.dead) {
-      const length = (buf[0]! << 16) | (buf[1]! << 8) | buf[2]!;
-      if (length > DEFAULT_MAX_FRAME) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, `frame of ${length} bytes`);
-      if (buf.length < FRAME_HEADER_LEN + length) break;
-      const type = buf[3]!;
-      const flags = buf[4]!;
-      const streamId = buf.readUInt32BE(5) & 0x7fffffff;
-      const payload = buf.subarray(FRAME_HEADER_LEN, FRAME_HEADER_LEN + length);
-      buf = buf.subarray(FRAME_HEADER_LEN + length);
-      this.onFrame(type, flags, streamId, payload);
-    }
-    this.input = buf.length ? buf : undefined;
+  /** Other connections' reads go first; the socket waits meanwhile, so the rest keeps its order. */
+  private readRestNextTurn(): void {
+    if (this.yielding) return;
+    this.yielding = true;
+    this.socket.pause();
+    setImmediate(() => {
+      this.yielding = false;
+      this.onInput(undefined);
+      if (!this.yielding && !this.dead && !this.writer.backedUp) this.socket.resume();
+    });
   }
 
   private onFrame(type: number, flags: number, id: number, p: Buffer): void {
@@ -378,7 +368,7 @@ export class H2Connection implements StreamOwner {
     if (this.dead) return;
     this.writer.send(goaway(this.lastStreamId, code, why));
     this.dead = true;
-    this.input = undefined;
+    this.reader.clear();
     for (const s of [...this.streams.values()]) s.abort(undefined);
     this.streams.clear();
     this.requests.forget();

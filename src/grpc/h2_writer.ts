@@ -20,6 +20,11 @@ export class FrameWriter {
     socket.on('drain', () => socket.isPaused() && !this.dead() && socket.resume());
   }
 
+  /** Past the high-water mark: the connection must not read until the socket drains. */
+  get backedUp(): boolean {
+    return this.socket.writableLength > WRITE_HIGH_WATER;
+  }
+
   emit(...bytes: Buffer[]): void {
     if (this.dead()) return;
     for (const b of bytes) this.out.push(b);
