@@ -25,7 +25,7 @@ import type { ContainerManagerDeps } from './manager_deps';
 import { ExitBook, type ExitSource } from './exits';
 import { OomEvidence } from './oom_evidence';
 import { nowNs } from '../util/clock';
-import { ociResources } from './oci_resources';
+import { buildResources, resourceEnvOf } from './spec/resources';
 import { umountQuiet } from '../sys/unpin';
 import { KeyedLock } from '../util/keyed_lock';
 import { faultPoint } from '../fault';
@@ -336,7 +336,10 @@ export class ContainerManager {
       throw new FailedPreconditionError(`container ${row.id} is not running`);
     }
     if (!res) return;
-    await this.runtimeFor(row.handler).update(row.id, ociResources(res));
+    const warnings: string[] = [];
+    const resources = buildResources(res, resourceEnvOf(this.deps.nodeDefaults({ mountInfo: false })), warnings);
+    for (const w of warnings) this.deps.log.warn({ container: row.id }, w);
+    await this.runtimeFor(row.handler).update(row.id, { ...resources });
     this.store.update(row.id, { resources: JSON.stringify(LinuxContainerResources.toJSON(res)) });
   }
 

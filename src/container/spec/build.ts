@@ -10,7 +10,7 @@ import { buildEnv } from './env';
 import { buildPaths } from './masked_paths';
 import { buildMounts, terminationMessagePath } from './mounts';
 import { buildNamespaces, ociIdMappings, pidMode } from './namespaces';
-import { buildResources, cgroupsPath, clampOomScoreAdj } from './resources';
+import { buildResources, cgroupsPath, clampOomScoreAdj, resourceEnvOf } from './resources';
 import { buildSeccomp, chooseSeccomp, goArch } from './seccomp';
 import type { OciSpec, SpecInput, SpecResult } from './types';
 import { resolveUser } from './user';
@@ -47,11 +47,7 @@ export function buildOciSpec(input: SpecInput): SpecResult {
   const capabilities = buildCapabilities(sc?.capabilities, privileged, defaults.allCapabilities ?? ALL_CAPABILITIES, warnings);
 
   const linux: Record<string, unknown> = {};
-  const resources: Record<string, unknown> = { ...buildResources(config.linux?.resources, {
-    hugetlbAvailable: defaults.hugetlbAvailable,
-    swapAvailable: defaults.swapAvailable ?? false,
-    cgroupV2: defaults.cgroupV2 ?? false,
-  }, warnings) };
+  const resources: Record<string, unknown> = { ...buildResources(config.linux?.resources, resourceEnvOf(defaults), warnings) };
   const devices = buildDevices(config.devices, privileged, defaults.hostDevices ?? [], defaults.statDevice ?? (() => null));
   resources.devices = devices.rules;
   linux.resources = resources;

@@ -16,6 +16,11 @@ export interface ResourceEnv {
   cgroupV2: boolean;
 }
 
+/** What the node offers, from its defaults (node_defaults.ts). */
+export function resourceEnvOf(d: { hugetlbAvailable: boolean; swapAvailable?: boolean; cgroupV2?: boolean }): ResourceEnv {
+  return { hugetlbAvailable: d.hugetlbAvailable, swapAvailable: d.swapAvailable ?? false, cgroupV2: d.cgroupV2 ?? false };
+}
+
 const num = (v: bigint, what: string): number => {
   if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < -BigInt(Number.MAX_SAFE_INTEGER)) {
     throw new InvalidArgumentError(`${what} ${v} is out of range`);
@@ -54,7 +59,12 @@ export function cfsPeriod(v: bigint): number {
   return Number(v);
 }
 
-/** Only fields the request sets (non-zero), as containerd's WithResources. */
+/**
+ * Only fields the request sets (non-zero), as containerd's WithResources. The same for
+ * CreateContainer and UpdateContainerResources: an update that raised the memory limit without
+ * raising swap with it failed on cgroup v1, where memory.limit_in_bytes may not pass the
+ * memsw limit that create set equal to the old limit.
+ */
 export function buildResources(r: LinuxContainerResources | undefined, env: ResourceEnv, warnings: string[]): OciResources {
   const out: OciResources = {};
   if (!r) return out;

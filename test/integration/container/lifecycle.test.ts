@@ -176,6 +176,23 @@ describe('containers: lifecycle with runc + conmon', function () {
     await assert.rejects(m.updateResources(id, LinuxContainerResources.fromPartial({})), NotFoundError);
   });
 
+  it('UpdateContainerResources raises and lowers a memory limit set at create, swap with it where swap is accounted', async () => {
+    const limit = (mib: number) => BigInt(mib) << 20n;
+    const id = await m.create(rig.sandbox.id, cfg('updmem', ['while true; do sleep 0.1; done'], { linux: { resources: LinuxContainerResources.fromPartial({ memoryLimitInBytes: limit(64) }) } }));
+    await m.start(id);
+    const dir = join('memory', m.get(id).cgroupPath);
+    // cgroup v1 keeps memory.limit_in_bytes <= memory.memsw.limit_in_bytes (EINVAL otherwise):
+    // raising the first alone past what create set the second to fails
+    const memsw = existsSync(join('/sys/fs/cgroup', dir, 'memory.memsw.limit_in_bytes'));
+    for (const mib of [128, 32]) {
+      await m.updateResources(id, LinuxContainerResources.fromPartial({ memoryLimitInBytes: limit(mib) }));
+      assert.equal(readCgroupFile(dir, 'memory.limit_in_bytes'), String(limit(mib)));
+      // no swap unless asked for: memory + swap equal to the limit, as at create
+      if (memsw) assert.equal(readCgroupFile(dir, 'memory.memsw.limit_in_bytes'), String(limit(mib)));
+    }
+    await m.remove(id);
+  });
+
   it('ReopenContainerLog writes to a new file after a rename', async () => {
     const id = await m.create(rig.sandbox.id, cfg('rot', ['i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done']));
     await m.start(id);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parseSyncMessage } from '../../../src/runtime/conmon';
 import { CgroupReader, parseKeyed } from '../../../src/container/cgroup_stats';
 import { readHardRlimits } from '../../../src/container/node_defaults';
-import { ociResources } from '../../../src/container/oci_resources';
+import { buildResources } from '../../../src/container/spec/resources';
 import { matchesFilter } from '../../../src/container/views';
 import { ContainerStore, stateOf, type ContainerRow } from '../../../src/store/container_store';
 import { openDb } from '../../../src/store/db';
@@ -83,10 +83,16 @@ describe('container runtime parsing', () => {
     assert.equal(limits.RLIMIT_STACK, 18446744073709551615);
   });
 
-  it('maps CRI resources to the runc update JSON', () => {
+  it('maps CRI resources to the runc update JSON: swap follows the memory limit where swap is accounted, as at create', () => {
     const r = LinuxContainerResources.fromPartial({ cpuShares: 512n, cpuQuota: 20000n, cpuPeriod: 100000n, memoryLimitInBytes: 64n << 20n, cpusetCpus: '0' });
-    assert.deepEqual(ociResources(r), { cpu: { shares: 512, quota: 20000, period: 100000, cpus: '0' }, memory: { limit: 64 << 20 } });
-    assert.deepEqual(ociResources(LinuxContainerResources.fromPartial({})), {});
+    const env = { hugetlbAvailable: false, swapAvailable: true, cgroupV2: false };
+    assert.deepEqual(buildResources(r, env, []), { cpu: { shares: 512, quota: 20000, period: 100000, cpus: '0' }, memory: { limit: 64 << 20, swap: 64 << 20 } });
+    assert.deepEqual(buildResources(r, { ...env, swapAvailable: false }, []).memory, { limit: 64 << 20 });
+    assert.deepEqual(buildResources(LinuxContainerResources.fromPartial({}), env, []), {});
+    // cgroup v1 has no unified keys: dropped with a warning rather than failing runc update
+    const warnings: string[] = [];
+    assert.deepEqual(buildResources(LinuxContainerResources.fromPartial({ unified: { 'memory.high': '1000' } }), env, warnings), {});
+    assert.match(warnings.join(), /unified resources need cgroup v2/);
   });
 
   it('derives state from timestamps and filters rows', () => {

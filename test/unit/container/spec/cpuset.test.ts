@@ -1,7 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { InvalidArgumentError } from '../../../../src/errors';
 import { LinuxContainerResources } from '../../../../src/gen/api';
-import { ociResources } from '../../../../src/container/oci_resources';
 import { buildResources, cfsPeriod, cfsQuota, cpusetList } from '../../../../src/container/spec/resources';
 
 // What the kernel's bitmap_parselist (lib/bitmap-str.c, Documentation/admin-guide/cgroup-v1/cpusets.rst)
@@ -16,11 +15,11 @@ describe('cpuset lists (CreateContainer and UpdateContainerResources)', () => {
     });
   }
 
-  it('both the create and the update converters check them before any runtime sees them', () => {
+  it('the resources converter (create and update) checks them before any runtime sees them', () => {
+    const env = { hugetlbAvailable: false, swapAvailable: false, cgroupV2: false };
     const r = LinuxContainerResources.fromPartial({ cpusetCpus: '0-1', cpusetMems: 'x' });
-    assert.throws(() => ociResources(r), (e: Error) => e instanceof InvalidArgumentError && e.message.includes('cpuset_mems'));
-    assert.throws(() => buildResources(r, { hugetlbAvailable: false, swapAvailable: false, cgroupV2: false }, []), InvalidArgumentError);
-    assert.deepEqual(ociResources(LinuxContainerResources.fromPartial({ cpusetCpus: '0-1' })), { cpu: { cpus: '0-1' } });
+    assert.throws(() => buildResources(r, env, []), (e: Error) => e instanceof InvalidArgumentError && e.message.includes('cpuset_mems'));
+    assert.deepEqual(buildResources(LinuxContainerResources.fromPartial({ cpusetCpus: '0-1' }), env, []), { cpu: { cpus: '0-1' } });
   });
 });
 
@@ -33,7 +32,7 @@ describe('CFS quota and period (CreateContainer and UpdateContainerResources)', 
   it('refuses what it answers EINVAL to, before the runtime writes it', () => {
     for (const q of [1n, 8n, 999n]) assert.throws(() => cfsQuota(q), InvalidArgumentError);
     for (const p of [-1n, 1n, 999n, 1_000_001n]) assert.throws(() => cfsPeriod(p), InvalidArgumentError);
-    assert.throws(() => ociResources(LinuxContainerResources.fromPartial({ cpuQuota: 8n })), InvalidArgumentError);
+    assert.throws(() => buildResources(LinuxContainerResources.fromPartial({ cpuQuota: 8n }), { hugetlbAvailable: false, swapAvailable: false, cgroupV2: false }, []), InvalidArgumentError);
     assert.throws(() => buildResources(LinuxContainerResources.fromPartial({ cpuPeriod: 5n }), { hugetlbAvailable: false, swapAvailable: false, cgroupV2: false }, []), InvalidArgumentError);
   });
 });
