@@ -3,7 +3,7 @@
 // (raw-h2.ts); error codes from RFC 9113 section 7, REFUSED_STREAM's meaning from 8.7.
 
 import { strict as assert } from 'node:assert';
-import type { Method } from '../../../src/grpc/h2_server';
+import type { GrpcServerOptions, Method } from '../../../src/grpc/h2_server';
 import { FLAG, FT, H2_ERROR, PeerFixture, type RawH2, errorName, frame, grpcMessage, grpcRequestBlock, headerBlocks, settingsPayload } from '../../helpers/raw-h2';
 import { DATA_CHUNK, rstCode, streamGrants, totalOf, waitAnswered, writeRequest } from '../../helpers/raw-h2-calls';
 import { until } from '../../helpers/until';
@@ -17,27 +17,52 @@ const u32 = (n: number) => {
 /** All stream window the server granted on `c`. */
 const granted = (c: RawH2) => totalOf(streamGrants(c));
 
+/** Methods whose calls stay in progress until the test lets them go: Wait answers "ok", Hold its request's length. */
+class HeldCalls {
+  private readonly held: (() => void)[] = [];
+  readonly methods: Record<string, Method> = {
+    '/t.S/Wait': { responseStream: false, run: () => new Promise((resolve) => this.held.push(() => resolve(Buffer.from('ok')))) },
+    '/t.S/Hold': { responseStream: false, run: (req) => new Promise((resolve) => this.held.push(() => resolve(Buffer.from(String(req.length))))) },
+  };
+
+  get count(): number {
+    return this.held.length;
+  }
+
+  /** Lets the first `n` calls (all by default) settle. */
+  release(n = this.held.length): void {
+    this.held.splice(0, n).forEach((r) => r());
+  }
+}
+
+/** A peer serving `calls`' methods and `more` under `options`, started before the suite and stopped after it. */
+function heldPeer(calls: HeldCalls, options: Partial<GrpcServerOptions>, more: Record<string, Method> = {}): PeerFixture {
+  const peer = new PeerFixture({ ...calls.methods, ...more }, options);
+  before(() => peer.start());
+  after(() => {
+    calls.release();
+    peer.stop();
+  });
+  return peer;
+}
+
+/** A whole unary call to `path` in one write. */
+const unary = (c: RawH2, id: number, path: string, msg = Buffer.alloc(0)) =>
+  c.write(frame(FT.HEADERS, FLAG.END_HEADERS, id, grpcRequestBlock(path)), frame(FT.DATA, FLAG.END_STREAM, id, grpcMessage(msg)));
+
 describe('the gRPC server shares one budget across connections', function () {
   this.timeout(5000);
 
   describe('calls in progress', () => {
-    const held: (() => void)[] = [];
-    const methods: Record<string, Method> = {
-      '/t.S/Wait': { responseStream: false, run: () => new Promise((resolve) => held.push(() => resolve(Buffer.from('ok')))) },
-    };
-    const peer = new PeerFixture(methods, { maxServerCalls: 3, callsKeptPerConnection: 1 });
-    before(() => peer.start());
-    after(() => {
-      held.splice(0).forEach((r) => r());
-      peer.stop();
-    });
+    const calls = new HeldCalls();
+    const peer = heldPeer(calls, { maxServerCalls: 3, callsKeptPerConnection: 1 });
 
     it('refuses a call past the server-wide count (REFUSED_STREAM) to a connection that used its kept share, still runs the first call of another, and takes calls again once some end', async () => {
       const a = await peer.open();
       const b = await peer.open();
-      const call = (c: RawH2, id: number) => c.write(frame(FT.HEADERS, FLAG.END_HEADERS, id, grpcRequestBlock('/t.S/Wait')), frame(FT.DATA, FLAG.END_STREAM, id, grpcMessage(Buffer.alloc(0))));
+      const call = (c: RawH2, id: number) => unary(c, id, '/t.S/Wait');
       for (const id of [1, 3, 5]) call(a, id);
-      await until('three calls to run', async () => held.length === 3);
+      await until('three calls to run', async () => calls.count === 3);
       // a is far below its own 1000 calls: only the shared count refuses this one
       call(a, 7);
       await a.waitFor((f) => f.type === FT.RST_STREAM && f.stream === 7, 0, 2000);
@@ -45,18 +70,18 @@ describe('the gRPC server shares one budget across connections', function () {
       assert.equal(errorName(rstCode(a, 7)), 'REFUSED_STREAM');
       // b has no call in progress: the one it keeps runs although a filled the server
       call(b, 1);
-      await until('b\'s kept call to run', async () => held.length === 4);
+      await until('b\'s kept call to run', async () => calls.count === 4);
       call(b, 3);
       await b.waitFor((f) => f.type === FT.RST_STREAM && f.stream === 3, 0, 2000);
       assert.equal(errorName(rstCode(b, 3)), 'REFUSED_STREAM');
-      assert.equal(held.length, 4);
+      assert.equal(calls.count, 4);
       assert.equal(peer.server.refusals().streamsRefused, 2, 'a\'s fourth call and b\'s second');
-      held.splice(0).forEach((r) => r());
+      calls.release();
       for (const id of [1, 3, 5]) await waitAnswered(a, id);
       await waitAnswered(b, 1);
       call(b, 5);
-      await until('the retried call to run', async () => held.length === 1);
-      held.splice(0).forEach((r) => r());
+      await until('the retried call to run', async () => calls.count === 1);
+      calls.release();
       await waitAnswered(b, 5);
       assert.ok(![a, b].some((c) => c.frames.some((f) => f.type === FT.GOAWAY)), `${a.describe()} | ${b.describe()}`);
     });
@@ -67,7 +92,7 @@ describe('the gRPC server shares one budget across connections', function () {
     const peer = new PeerFixture({ '/t.S/Big': { responseStream: false, run: async () => Buffer.alloc(ANSWER, 7) } }, { maxServerCalls: 2, callsKeptPerConnection: 0 });
     before(() => peer.start());
     after(() => peer.stop());
-    const call = (c: RawH2, id: number) => c.write(frame(FT.HEADERS, FLAG.END_HEADERS, id, grpcRequestBlock('/t.S/Big')), frame(FT.DATA, FLAG.END_STREAM, id, grpcMessage(Buffer.alloc(0))));
+    const call = (c: RawH2, id: number) => unary(c, id, '/t.S/Big');
     const dataOn = (c: RawH2, id: number) => c.frames.filter((f) => f.type === FT.DATA && f.stream === id).reduce((n, f) => n + f.payload.length, 0);
 
     it('counts a call whose answer waits behind a zero window until the answer is out', async () => {
@@ -148,17 +173,9 @@ describe('the gRPC server shares one budget across connections', function () {
 
   describe('requests held by methods still running', () => {
     const LIMIT = 256 * 1024;
-    const held: (() => void)[] = [];
-    const methods: Record<string, Method> = {
-      // holds its request until released, like a slow pull or exec holding what it was sent
-      '/t.S/Hold': { responseStream: false, run: (req) => new Promise((resolve) => held.push(() => resolve(Buffer.from(String(req.length))))) },
-    };
-    const peer = new PeerFixture(methods, { maxServerHeldBytes: LIMIT, maxHeldRequestBytes: 64 << 20, heldBytesKeptPerConnection: 0 });
-    before(() => peer.start());
-    after(() => {
-      held.splice(0).forEach((r) => r());
-      peer.stop();
-    });
+    // Hold keeps its request until released, like a slow pull or exec holding what it was sent
+    const calls = new HeldCalls();
+    const peer = heldPeer(calls, { maxServerHeldBytes: LIMIT, maxHeldRequestBytes: 64 << 20, heldBytesKeptPerConnection: 0 });
 
     it('counts a whole request until its method settles: no window for new requests while running methods hold the limit', async () => {
       const body = 60 * 1024;
@@ -166,54 +183,46 @@ describe('the gRPC server shares one budget across connections', function () {
       const a = await peer.open();
       // five whole requests (300 KiB) to a method that keeps them: all five run
       for (const id of [1, 3, 5, 7, 9]) send(a, id, true);
-      await until('five methods to run', async () => held.length === 5);
+      await until('five methods to run', async () => calls.count === 5);
       // a sixth request, not ended: what it sends is not granted back while the five hold 300 KiB
       const b = await peer.open();
       send(b, 1, false);
       await sleep(300);
       assert.equal(granted(b), 0, `granted ${granted(b)} while running methods hold more than ${LIMIT} bytes`);
       // the five settle: their requests no longer count, and the sixth gets its window
-      held.splice(0).forEach((r) => r());
+      calls.release();
       for (const id of [1, 3, 5, 7, 9]) await waitAnswered(a, id);
       await until('the sixth request to be granted window', async () => granted(b) >= body - DATA_CHUNK);
       b.write(frame(FT.DATA, FLAG.END_STREAM, 1));
-      await until('the sixth method to run', async () => held.length === 1);
-      held.splice(0).forEach((r) => r());
+      await until('the sixth method to run', async () => calls.count === 1);
+      calls.release();
       await waitAnswered(b, 1);
     });
   });
 
   describe('the end of a burst of held requests', () => {
     const BURST = 256 * 1024;
-    const held: (() => void)[] = [];
     let bursts = 0;
-    const methods: Record<string, Method> = {
-      '/t.S/Hold': { responseStream: false, run: (req) => new Promise((resolve) => held.push(() => resolve(Buffer.from(String(req.length))))) },
-    };
-    const peer = new PeerFixture(methods, { requestBurstBytes: BURST, onRequestBurstOver: () => bursts++ });
-    before(() => peer.start());
-    after(() => {
-      held.splice(0).forEach((r) => r());
-      peer.stop();
-    });
+    const calls = new HeldCalls();
+    const peer = heldPeer(calls, { requestBurstBytes: BURST, onRequestBurstOver: () => bursts++ });
 
     it('is told once the held bytes that passed the burst size are let go, and not for small requests', async () => {
       const a = await peer.open();
       const body = 60 * 1024;
       // 5 × 60 KiB held by running methods: past the 256 KiB burst size
       for (const id of [1, 3, 5, 7, 9]) writeRequest(a, id, '/t.S/Hold', body, true);
-      await until('five methods to run', async () => held.length === 5);
+      await until('five methods to run', async () => calls.count === 5);
       assert.equal(bursts, 0, 'the burst is still held');
-      held.splice(0, 4).forEach((r) => r());
+      calls.release(4);
       for (const id of [1, 3, 5, 7]) await waitAnswered(a, id);
       // 60 KiB still held: above a sixteenth of the burst size
       assert.equal(bursts, 0, 'one request of the burst still held');
-      held.splice(0).forEach((r) => r());
+      calls.release();
       await waitAnswered(a, 9);
       assert.equal(bursts, 1);
       writeRequest(a, 11, '/t.S/Hold', 1024, true);
-      await until('the small call to run', async () => held.length === 1);
-      held.splice(0).forEach((r) => r());
+      await until('the small call to run', async () => calls.count === 1);
+      calls.release();
       await waitAnswered(a, 11);
       assert.equal(bursts, 1, 'a small request is no burst');
     });
@@ -222,22 +231,14 @@ describe('the gRPC server shares one budget across connections', function () {
   describe('what each connection keeps of the request bytes', () => {
     const LIMIT = 256 * 1024;
     const KEPT = 128 * 1024;
-    const held: (() => void)[] = [];
-    const methods: Record<string, Method> = {
-      '/t.S/Hold': { responseStream: false, run: (req) => new Promise((resolve) => held.push(() => resolve(Buffer.from(String(req.length))))) },
-    };
-    const peer = new PeerFixture(methods, { maxServerHeldBytes: LIMIT, heldBytesKeptPerConnection: KEPT, maxHeldRequestBytes: 64 << 20 });
-    before(() => peer.start());
-    after(() => {
-      held.splice(0).forEach((r) => r());
-      peer.stop();
-    });
+    const calls = new HeldCalls();
+    const peer = heldPeer(calls, { maxServerHeldBytes: LIMIT, heldBytesKeptPerConnection: KEPT, maxHeldRequestBytes: 64 << 20 });
 
     it('grants window to a connection holding less than its kept share while another holds the shared limit, and no more past that share', async () => {
       const body = 60 * 1024;
       const a = await peer.open();
       for (const id of [1, 3, 5, 7, 9]) writeRequest(a, id, '/t.S/Hold', body, true);
-      await until('five methods to run', async () => held.length === 5);
+      await until('five methods to run', async () => calls.count === 5);
       // a's running methods hold 300 KiB, over the shared 256 KiB: a is granted nothing more
       writeRequest(a, 11, '/t.S/Hold', body, false);
       // b holds nothing yet: its three unfinished requests are granted until b holds its kept 128 KiB
@@ -249,7 +250,7 @@ describe('the gRPC server shares one budget across connections', function () {
       assert.ok(grants >= KEPT - DATA_CHUNK && grants <= KEPT, `b was granted ${grants} bytes; its kept share is ${KEPT}`);
       const aLate = streamGrants(a).get(11) ?? 0;
       assert.equal(aLate, 0, `a's sixth request was granted ${aLate} while a held more than the shared limit`);
-      held.splice(0).forEach((r) => r());
+      calls.release();
       for (const id of [1, 3, 5, 7, 9]) await waitAnswered(a, id);
       assert.ok(![a, b].some((c) => c.frames.some((f) => f.type === FT.GOAWAY)), `${a.describe()} | ${b.describe()}`);
     });
@@ -267,7 +268,7 @@ describe('the gRPC server shares one budget across connections', function () {
       writeRequest(a, 1, '/t.S/Echo', 1000, false);
       await sleep(50);
       const b = await peer.open();
-      const call = (id: number) => b.write(frame(FT.HEADERS, FLAG.END_HEADERS, id, grpcRequestBlock('/t.S/Echo')), frame(FT.DATA, FLAG.END_STREAM, id, grpcMessage(Buffer.from('hi'))));
+      const call = (id: number) => unary(b, id, '/t.S/Echo', Buffer.from('hi'));
       call(1);
       await b.waitFor((f) => f.type === FT.RST_STREAM && f.stream === 1, 0, 2000);
       assert.equal(errorName(rstCode(b, 1)), 'REFUSED_STREAM');
@@ -289,25 +290,16 @@ describe('the gRPC server shares one budget across connections', function () {
   });
 
   describe('open connections', () => {
-    const held: (() => void)[] = [];
-    const methods: Record<string, Method> = {
-      '/t.S/Wait': { responseStream: false, run: () => new Promise((resolve) => held.push(() => resolve(Buffer.from('ok')))) },
-      '/t.S/Echo': { responseStream: false, run: async (req) => req },
-    };
-    const peer = new PeerFixture(methods, { maxConnections: 2 });
-    before(() => peer.start());
-    after(() => {
-      held.splice(0).forEach((r) => r());
-      peer.stop();
-    });
-    const call = (c: RawH2, id: number, path: string) => c.write(frame(FT.HEADERS, FLAG.END_HEADERS, id, grpcRequestBlock(path)), frame(FT.DATA, FLAG.END_STREAM, id, grpcMessage(Buffer.from('hi'))));
+    const calls = new HeldCalls();
+    const peer = heldPeer(calls, { maxConnections: 2 }, { '/t.S/Echo': { responseStream: false, run: async (req) => req } });
+    const call = (c: RawH2, id: number, path: string) => unary(c, id, path, Buffer.from('hi'));
 
     it('past the limit, tells a new connection GOAWAY (ENHANCE_YOUR_CALM) and closes it while every open one has calls in progress', async () => {
       const a = await peer.open();
       const b = await peer.open();
       call(a, 1, '/t.S/Wait');
       call(b, 1, '/t.S/Wait');
-      await until('both calls to run', async () => held.length === 2);
+      await until('both calls to run', async () => calls.count === 2);
       const c = await peer.raw();
       await c.waitFor((f) => f.type === FT.GOAWAY, 0, 2000);
       const goaway = c.frames.find((f) => f.type === FT.GOAWAY)!;
@@ -316,7 +308,7 @@ describe('the gRPC server shares one budget across connections', function () {
       assert.equal(goaway.payload.readUInt32BE(4), H2_ERROR.ENHANCE_YOUR_CALM);
       assert.match(goaway.payload.subarray(8).toString(), /too many connections/);
       assert.ok(await c.waitClosed(3000), 'the refused connection is closed');
-      held.splice(0).forEach((r) => r());
+      calls.release();
       await waitAnswered(a, 1);
       await waitAnswered(b, 1);
       assert.ok(![a, b].some((x) => x.frames.some((f) => f.type === FT.GOAWAY)), `${a.describe()} | ${b.describe()}`);
@@ -331,7 +323,7 @@ describe('the gRPC server shares one budget across connections', function () {
       call(a, 1, '/t.S/Echo');
       await waitAnswered(a, 1);
       call(b, 1, '/t.S/Wait');
-      await until('b\'s call to run', async () => held.length === 1);
+      await until('b\'s call to run', async () => calls.count === 1);
       const c = await peer.open();
       await a.waitFor((f) => f.type === FT.GOAWAY, 0, 2000);
       const goaway = a.frames.find((f) => f.type === FT.GOAWAY)!;
@@ -342,7 +334,7 @@ describe('the gRPC server shares one budget across connections', function () {
       assert.equal(peer.server.refusals().connectionsShed, 1);
       call(c, 1, '/t.S/Echo');
       await waitAnswered(c, 1);
-      held.splice(0).forEach((r) => r());
+      calls.release();
       await waitAnswered(b, 1);
       assert.ok(![b, c].some((x) => x.frames.some((f) => f.type === FT.GOAWAY)), `${b.describe()} | ${c.describe()}`);
     });
