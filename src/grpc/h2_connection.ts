@@ -118,7 +118,7 @@ export class H2Connection implements StreamOwner {
     this.onIdle?.();
   }
 
-  /** How long the connection has had no call in progress (undefined while it has some, or is closing). */
+  /** Since when (performance.now()) the connection has had no call in progress; undefined while it has some, or is closing. */
   idleSince(): number | undefined {
     return this.goawaySent || this.dead ? undefined : this.freeSince;
   }
