@@ -77,6 +77,9 @@ export class H2Connection implements StreamOwner {
   private dead = false;
   /** performance.now() when the connection last had no call in progress; undefined while it has some. */
   private freeSince: number | undefined = performance.now();
+  /** Calls whose request has not ended yet, and when a request last ended (or the connection opened). */
+  private unfinished = 0;
+  private progressAt = performance.now();
   private onIdle: (() => void) | undefined;
 
   constructor(
@@ -118,27 +121,27 @@ export class H2Connection implements StreamOwner {
     this.onIdle?.();
   }
 
-  /** Since when (performance.now()) the connection has had no call in progress; undefined while it has some, or is closing. */
-  idleSince(): number | undefined {
-    return this.goawaySent || this.dead ? undefined : this.freeSince;
+  /**
+   * Since when (performance.now()) the connection has done nothing useful, if it may be closed to
+   * make room: it has had no call in progress, or every call it has waits on a request that made
+   * no progress since before `stalledBefore`. Undefined otherwise, or while it closes.
+   */
+  sheddableSince(stalledBefore: number): number | undefined {
+    if (this.goawaySent || this.dead) return undefined;
+    if (this.freeSince !== undefined) return this.freeSince;
+    return this.unfinished === this.busy && this.progressAt < stalledBefore ? this.progressAt : undefined;
   }
 
-  /** Closes a connection with no call in progress to make room for a new one. */
+  /** Closes a connection that does nothing useful to make room for a new one. */
   shed(why: string): void {
     this.fail(H2Error.NO_ERROR, why);
   }
 
   /** Requests opened before `cutoff` (performance.now()) and still not ended by the client stall; how many. */
   expireStalled(cutoff: number): number {
-    let n = 0;
-    // a stream that closes meanwhile leaves the map; deleting during iteration is safe for a Map
-    for (const s of this.streams.values()) {
-      if (!s.remoteEnded && s.openedAt < cutoff) {
-        n++;
-        s.stall();
-      }
-    }
-    return n;
+    const stalled = [...this.streams.values()].filter((s) => !s.remoteEnded && s.openedAt < cutoff);
+    for (const s of stalled) s.stall();
+    return stalled.length;
   }
 
   // --- StreamOwner: what streams ask of the connection ---
@@ -161,6 +164,7 @@ export class H2Connection implements StreamOwner {
 
   closed(stream: H2ServerStream, reset: H2Error | undefined): void {
     this.streams.delete(stream.id);
+    if (!stream.remoteEnded) this.unfinished--;
     this.waiting.delete(stream);
     this.requests.stopOwing(stream);
     // a reset call's method may still hold its request: its bytes count until it settles
@@ -177,6 +181,12 @@ export class H2Connection implements StreamOwner {
   released(stream: H2ServerStream): void {
     this.requests.letGoOf(stream);
     if (stream.isClosed) this.callEnded();
+  }
+
+  private requestEnded(stream: H2ServerStream): void {
+    stream.remoteEnded = true;
+    this.unfinished--;
+    this.progressAt = performance.now();
   }
 
   /** A call's method has settled and its stream is closed, whichever came last. */
@@ -269,7 +279,7 @@ export class H2Connection implements StreamOwner {
     if (p.length > stream.recvWindow) return this.resetStream(id, H2Error.FLOW_CONTROL_ERROR);
     stream.recvWindow -= p.length;
     const ended = (flags & Flag.END_STREAM) !== 0;
-    if (ended) stream.remoteEnded = true;
+    if (ended) this.requestEnded(stream);
     this.requests.received(stream, p.length, ended);
     if (data.length) stream.onData?.(data);
     if (stream.remoteEnded) stream.onEnd?.();
@@ -283,7 +293,7 @@ export class H2Connection implements StreamOwner {
       // trailers of a request end it (gRPC sends none, but HTTP/2 allows them)
       if (stream.remoteEnded) return this.resetStream(id, H2Error.STREAM_CLOSED);
       if (!endStream) return this.resetStream(id, H2Error.PROTOCOL_ERROR);
-      stream.remoteEnded = true;
+      this.requestEnded(stream);
       stream.onEnd?.();
       return;
     }
@@ -302,6 +312,7 @@ export class H2Connection implements StreamOwner {
     this.busy++;
     this.freeSince = undefined;
     if (endStream) stream.remoteEnded = true;
+    else this.unfinished++;
     this.onStream(stream, headers);
     if (endStream) stream.onEnd?.();
   }

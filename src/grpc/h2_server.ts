@@ -45,6 +45,9 @@ export interface GrpcServerOptions extends CallLimits {
 /** kubelet holds one or two connections and each crictl run one; a thousand is far past any real node. */
 export const MAX_CONNECTIONS = 1024;
 
+/** How long a connection's requests must have made no progress before it may be closed to make room. */
+const STALLED_SHED_MS = 1000;
+
 /** What a client past maxConnections reads before the socket closes. */
 const TOO_MANY_CONNECTIONS = Buffer.concat([settingsFrame([]), goaway(0, H2Error.ENHANCE_YOUR_CALM, 'too many connections')]);
 
@@ -126,15 +129,17 @@ export class GrpcServer {
   }
 
   /**
-   * Makes room for one more connection by closing the one that has had no call in progress the
-   * longest; false when every connection has calls in progress. A client that holds many idle
-   * connections thus cannot lock kubelet out, and a stalled one's calls end at the stall sweep.
+   * Makes room for one more connection by closing the one that has done nothing useful the
+   * longest: no call in progress, or only requests the client stopped sending for over a second.
+   * False when every connection is at work. A client holding many idle or stalled connections
+   * thus cannot lock kubelet out; a connection with a running call is never closed for this.
    */
   private shedIdlest(): boolean {
+    const stalledBefore = performance.now() - STALLED_SHED_MS;
     let idlest: H2Connection | undefined;
     let since = Infinity;
     for (const c of this.connections) {
-      const t = c.idleSince();
+      const t = c.sheddableSince(stalledBefore);
       if (t !== undefined && t < since) {
         since = t;
         idlest = c;

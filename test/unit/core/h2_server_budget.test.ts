@@ -339,5 +339,29 @@ describe('the gRPC server shares one budget across connections', function () {
       await waitAnswered(b, 1);
       assert.ok(![b, c].some((x) => x.frames.some((f) => f.type === FT.GOAWAY)), `${b.describe()} | ${c.describe()}`);
     });
+
+    it('past the limit, closes a connection whose only calls are requests stalled for over a second, never one with a running call', async () => {
+      peer.closeConnections();
+      await sleep(100);
+      const a = await peer.open();
+      const b = await peer.open();
+      // a: a request that never ends (well under the 10 s stall time); b: a call that runs
+      writeRequest(a, 1, '/t.S/Echo', 1000, false);
+      call(b, 1, '/t.S/Wait');
+      await until('b\'s call to run', async () => calls.count === 1);
+      // within the first second a's request may still be on its way: no room yet
+      const early = await peer.raw();
+      assert.equal((await goawayOf(early)).code, H2_ERROR.ENHANCE_YOUR_CALM);
+      await sleep(1100);
+      const c = await peer.open();
+      const { code } = await goawayOf(a);
+      assert.equal(code, H2_ERROR.NO_ERROR);
+      assert.ok(await a.waitClosed(3000), 'the stalled connection is closed');
+      call(c, 1, '/t.S/Echo');
+      await waitAnswered(c, 1);
+      calls.release();
+      await waitAnswered(b, 1);
+      assert.ok(!b.frames.some((f) => f.type === FT.GOAWAY), b.describe());
+    });
   });
 });
