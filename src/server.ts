@@ -61,7 +61,7 @@ export function createServer(onRequestBurstOver?: () => void): GrpcServer {
 export function bindUnix(server: GrpcServer, path: string, metrics?: Metrics): Promise<NetServer> {
   const connections = metrics?.counter('nori_cri_connections_total', 'CRI connections accepted');
   const refused = metrics?.counter('nori_cri_connections_refused_total', 'CRI connections closed at once: too many open, or the daemon is stopping');
-  metrics?.counterOf('nori_cri_connections_shed_total', 'CRI connections closed to make room for a new one past the limit: the one idle longest', () => server.refusals().connectionsShed);
+  metrics?.counterOf('nori_cri_connections_shed_total', 'CRI connections closed to make room for a new one past the limit: the one that has done nothing useful the longest (idle, or only stalled requests)', () => server.refusals().connectionsShed);
   metrics?.counterOf('nori_cri_streams_refused_total', 'CRI calls answered REFUSED_STREAM (calls in progress at their limit, or the connection closing)', () => server.refusals().streamsRefused);
   metrics?.counterOf('nori_cri_requests_stalled_total', 'CRI requests not sent whole in time, answered DEADLINE_EXCEEDED', () => server.refusals().requestsStalled);
   const listener = createNetServer((socket) => {

@@ -8,7 +8,8 @@
 //
 // Everything a client sends is bounded: frames by SETTINGS_MAX_FRAME_SIZE, a header block by
 // MAX_HEADER_BLOCK, decoded headers by MAX_HEADER_LIST (h2_header_block.ts), calls by MAX_STREAMS
-// (a stream counts until its method settles, so resetting streams does not free a slot early),
+// (a call counts until its method settles and its answer is out, so neither resetting streams
+// nor leaving answers unread frees a slot early),
 // request bytes by the stream windows, which are granted again only while the connection's calls
 // in progress hold less than MAX_HELD_REQUEST_BYTES (h2_held.ts), and the answers queued for a
 // client that does not read by pausing the socket. Calls and held bytes are also counted in the

@@ -29,9 +29,9 @@ export interface GrpcServerOptions extends CallLimits {
   callsKeptPerConnection?: number;
   heldBytesKeptPerConnection?: number;
   /**
-   * Open connections. Past it, the connection idle longest (no call in progress) is closed to
-   * make room; when every connection has calls in progress, the new one is told GOAWAY
-   * (ENHANCE_YOUR_CALM) and closed.
+   * Open connections. Past it, the connection that has done nothing useful the longest (no call
+   * in progress, or only stalled requests) is closed to make room; when every connection is at
+   * work, the new one is told GOAWAY (ENHANCE_YOUR_CALM) and closed.
    */
   maxConnections?: number;
   /**
@@ -114,7 +114,7 @@ export class GrpcServer {
       connection.destroy();
       return false;
     }
-    if (this.connections.size >= (this.options.maxConnections ?? MAX_CONNECTIONS) && !this.shedIdlest()) {
+    if (this.connections.size >= (this.options.maxConnections ?? MAX_CONNECTIONS) && !this.makeRoom()) {
       connection.on('error', () => connection.destroy());
       connection.end(TOO_MANY_CONNECTIONS);
       // a client that does not read does not keep the socket
@@ -134,21 +134,21 @@ export class GrpcServer {
    * False when every connection is at work. A client holding many idle or stalled connections
    * thus cannot lock kubelet out; a connection with a running call is never closed for this.
    */
-  private shedIdlest(): boolean {
+  private makeRoom(): boolean {
     const stalledBefore = performance.now() - STALLED_SHED_MS;
-    let idlest: H2Connection | undefined;
+    let uselessLongest: H2Connection | undefined;
     let since = Infinity;
     for (const c of this.connections) {
       const t = c.sheddableSince(stalledBefore);
       if (t !== undefined && t < since) {
         since = t;
-        idlest = c;
+        uselessLongest = c;
       }
     }
-    if (!idlest) return false;
+    if (!uselessLongest) return false;
     this.connectionsShed++;
-    this.connections.delete(idlest);
-    idlest.shed('too many connections: the one idle longest is closed');
+    this.connections.delete(uselessLongest);
+    uselessLongest.shed('too many connections: closed to make room, having done nothing the longest');
     return true;
   }
 

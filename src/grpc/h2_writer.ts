@@ -60,7 +60,7 @@ export class FrameWriter {
     const bytes = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out);
     this.out = [];
     // a client that keeps sending (PINGs, SETTINGS) but reads nothing is not read either
-    if (!this.socket.write(bytes) && this.socket.writableLength > WRITE_HIGH_WATER) this.socket.pause();
+    if (!this.socket.write(bytes) && this.backedUp) this.socket.pause();
   };
 
   /** Ends the socket once what was written has left. */
