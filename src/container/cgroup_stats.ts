@@ -2,8 +2,9 @@
 // unified): cheaper than `runc events --stats` and still readable after the container exited,
 // until `runc delete` removes the cgroup.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { HeldFileReader } from '../cgroups/held_files';
 
 export interface CgroupSample {
   cpuUsageNs?: bigint;
@@ -25,6 +26,8 @@ export interface IoDevice {
 
 export class CgroupReader {
   readonly v2: boolean;
+  /** Descriptors of the files polled stats read, shared with the other cgroup readers. */
+  readonly files = new HeldFileReader();
   constructor(readonly mountRoot = '/sys/fs/cgroup') {
     this.v2 = existsSync(join(mountRoot, 'cgroup.controllers'));
   }
@@ -34,20 +37,16 @@ export class CgroupReader {
   }
 
   private read(controller: string, cgroupPath: string, name: string): string | undefined {
-    try {
-      return readFileSync(this.file(controller, cgroupPath, name), 'utf8');
-    } catch {
-      return undefined;
-    }
+    return this.files.read(this.file(controller, cgroupPath, name));
   }
 
   sample(cgroupPath: string): CgroupSample {
     const out: CgroupSample = {};
     if (this.v2) {
-      const cpu = parseKeyed(this.read('', cgroupPath, 'cpu.stat'));
+      const cpu = parseKeyed(this.read('', cgroupPath, 'cpu.stat'), V2_CPU_KEYS);
       if (cpu.usage_usec !== undefined) out.cpuUsageNs = cpu.usage_usec * 1000n;
       const cur = this.read('', cgroupPath, 'memory.current');
-      const ms = parseKeyed(this.read('', cgroupPath, 'memory.stat'));
+      const ms = parseKeyed(this.read('', cgroupPath, 'memory.stat'), V2_MEMORY_KEYS);
       if (cur !== undefined) {
         out.memoryUsage = BigInt(cur.trim());
         out.workingSet = clampSub(out.memoryUsage, ms.inactive_file ?? 0n);
@@ -60,7 +59,7 @@ export class CgroupReader {
     const cpu = this.read('cpuacct', cgroupPath, 'cpuacct.usage');
     if (cpu !== undefined) out.cpuUsageNs = BigInt(cpu.trim());
     const usage = this.read('memory', cgroupPath, 'memory.usage_in_bytes');
-    const ms = parseKeyed(this.read('memory', cgroupPath, 'memory.stat'));
+    const ms = parseKeyed(this.read('memory', cgroupPath, 'memory.stat'), V1_MEMORY_KEYS);
     if (usage !== undefined) {
       out.memoryUsage = BigInt(usage.trim());
       out.workingSet = clampSub(out.memoryUsage, ms.total_inactive_file ?? 0n);
@@ -117,19 +116,39 @@ export class CgroupReader {
   /** The same, undefined when the cgroup (or its memory controller) is not there to read. */
   oomKillCount(cgroupPath: string): number | undefined {
     const text = this.v2 ? this.read('', cgroupPath, 'memory.events') : this.read('memory', cgroupPath, 'memory.oom_control');
-    return text === undefined ? undefined : Number(parseKeyed(text).oom_kill ?? 0n);
+    return text === undefined ? undefined : Number(parseKeyed(text, OOM_KEYS).oom_kill ?? 0n);
   }
 }
 
-export function parseKeyed(text: string | undefined): Record<string, bigint> {
+/**
+ * "key value" lines (cpu.stat, memory.stat, memory.events, memory.oom_control) as numbers; only
+ * the keys in `wanted` when it is given. memory.stat has some forty lines and the stats calls
+ * read it for every container and pod, so the lines are walked without splitting the text.
+ */
+export function parseKeyed(text: string | undefined, wanted?: ReadonlySet<string>): Record<string, bigint> {
   const out: Record<string, bigint> = {};
   if (!text) return out;
-  for (const line of text.split('\n')) {
-    const [k, v] = line.trim().split(/\s+/);
-    if (k && v && /^\d+$/.test(v)) out[k] = BigInt(v);
+  let at = 0;
+  while (at < text.length) {
+    let end = text.indexOf('\n', at);
+    if (end < 0) end = text.length;
+    const line = text.slice(at, end).trim();
+    at = end + 1;
+    const space = line.search(/\s/);
+    if (space <= 0) continue;
+    const k = line.slice(0, space);
+    if (wanted && !wanted.has(k)) continue;
+    const v = line.slice(space + 1).trim();
+    if (DIGITS.test(v)) out[k] = BigInt(v);
   }
   return out;
 }
+
+const DIGITS = /^\d+$/;
+const V2_CPU_KEYS = new Set(['usage_usec']);
+const V2_MEMORY_KEYS = new Set(['inactive_file', 'anon', 'pgfault', 'pgmajfault']);
+const V1_MEMORY_KEYS = new Set(['total_inactive_file', 'total_rss', 'total_pgfault', 'total_pgmajfault']);
+const OOM_KEYS = new Set(['oom_kill']);
 
 function clampSub(a: bigint, b: bigint): bigint {
   return a > b ? a - b : 0n;

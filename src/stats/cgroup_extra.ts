@@ -1,8 +1,9 @@
 // The cgroup numbers src/container/cgroup_stats.ts does not read: the memory limit (for
 // available_bytes), swap usage and the task count, on v1 (hybrid) and v2 layouts.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { HeldFileReader } from '../cgroups/held_files';
 
 /** v1 reports "no limit" as a page-rounded 2^63-1. */
 const V1_UNLIMITED = 1n << 62n;
@@ -21,17 +22,14 @@ export class CgroupExtraReader {
   constructor(
     readonly mountRoot: string,
     readonly v2: boolean,
+    private readonly files = new HeldFileReader(),
   ) {
     this.swapAccounting = !v2 && existsSync(join(mountRoot, 'memory', 'memory.memsw.usage_in_bytes'));
   }
 
   private read(controller: string, cgroupPath: string, name: string): string | undefined {
     const file = this.v2 ? join(this.mountRoot, cgroupPath, name) : join(this.mountRoot, controller, cgroupPath, name);
-    try {
-      return readFileSync(file, 'utf8').trim();
-    } catch {
-      return undefined;
-    }
+    return this.files.read(file)?.trim();
   }
 
   /** `pids`: also count tasks (pods; kubelet takes container task counts from elsewhere). */

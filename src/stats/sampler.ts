@@ -37,7 +37,7 @@ export class StatsSampler {
     readonly cgroups: CgroupReader,
     private readonly sys: Sys,
   ) {
-    this.extra = new CgroupExtraReader(cgroups.mountRoot, cgroups.v2);
+    this.extra = new CgroupExtraReader(cgroups.mountRoot, cgroups.v2, cgroups.files);
   }
 
   /** Fills usage_nano_cores, available_bytes and swap into stats built from a cgroup sample. */
