@@ -5,6 +5,12 @@
 //
 // One context for the process, behind a mutex: an nft_ctx is not safe to share between
 // threads, and calls run on libuv's pool.
+//
+// The context is made when the addon loads, while the process has few descriptors open: its
+// netlink socket is opened then and kept, and libnftables waits on it with select(), which
+// glibc aborts the whole process for when the descriptor is 1024 or above. Made at the first
+// pod instead, after a thousand client connections or kept stats descriptors, it took the
+// daemon down ("bit out of range 0 - FD_SETSIZE on fd_set").
 #include <dlfcn.h>
 #include <napi.h>
 
@@ -122,6 +128,10 @@ Napi::Value NftRun(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void RegisterNftablesFunctions(Napi::Env env, Napi::Object exports) {
+  {
+    std::lock_guard<std::mutex> lock(g_mu);
+    Api();  // a node without libnftables keeps the reason for the first nftRun to report
+  }
   exports.Set("nftRun", Napi::Function::New(env, NftRun, "nftRun"));
 }
 
