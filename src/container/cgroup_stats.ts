@@ -123,25 +123,41 @@ export class CgroupReader {
 /**
  * "key value" lines (cpu.stat, memory.stat, memory.events, memory.oom_control) as numbers; only
  * the keys in `wanted` when it is given. memory.stat has some forty lines and the stats calls
- * read it for every container and pod, so the lines are walked without splitting the text.
+ * read it for every container and pod: wanted keys are looked up in the text, not every line
+ * cut into strings that become garbage right away.
  */
 export function parseKeyed(text: string | undefined, wanted?: ReadonlySet<string>): Record<string, bigint> {
   const out: Record<string, bigint> = {};
   if (!text) return out;
-  let at = 0;
-  while (at < text.length) {
-    let end = text.indexOf('\n', at);
-    if (end < 0) end = text.length;
-    const line = text.slice(at, end).trim();
-    at = end + 1;
-    const space = line.search(/\s/);
-    if (space <= 0) continue;
-    const k = line.slice(0, space);
-    if (wanted && !wanted.has(k)) continue;
-    const v = line.slice(space + 1).trim();
-    if (DIGITS.test(v)) out[k] = BigInt(v);
+  if (wanted) {
+    for (const k of wanted) {
+      const v = keyedValue(text, k);
+      if (v !== undefined) out[k] = v;
+    }
+    return out;
+  }
+  for (const line of text.split('\n')) {
+    const [k, v] = line.trim().split(/\s+/);
+    if (k && v && DIGITS.test(v)) out[k] = BigInt(v);
   }
   return out;
+}
+
+const isBlank = (c: number) => c === 0x20 || c === 0x09;
+
+/** The number on the line that starts with `key` and a blank; undefined without one. */
+function keyedValue(text: string, key: string): bigint | undefined {
+  for (let i = text.indexOf(key); i >= 0; i = text.indexOf(key, i + 1)) {
+    if ((i > 0 && text.charCodeAt(i - 1) !== 0x0a) || !isBlank(text.charCodeAt(i + key.length))) continue;
+    let from = i + key.length;
+    while (isBlank(text.charCodeAt(from))) from++;
+    let to = from;
+    for (let c = text.charCodeAt(to); c >= 0x30 && c <= 0x39; c = text.charCodeAt(++to));
+    const after = text.charCodeAt(to);
+    if (to === from || !(to === text.length || after === 0x0a || isBlank(after))) return undefined;
+    return BigInt(text.slice(from, to));
+  }
+  return undefined;
 }
 
 const DIGITS = /^\d+$/;

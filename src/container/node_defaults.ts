@@ -4,41 +4,14 @@ import { existsSync, lstatSync, readFileSync, readdirSync, realpathSync, statSyn
 import { hostname, release } from 'node:os';
 import { join } from 'node:path';
 import { mkdirp } from '../util/fs';
+import { parseRlimits, readSelfLimits } from '../proc/limits';
 import { parseCapabilityMask } from './spec/capabilities';
 import type { Config } from '../config';
 import type { HostDevice, NodeDefaults } from './spec/types';
 
-const LIMIT_NAMES: Record<string, string> = {
-  'Max cpu time': 'RLIMIT_CPU',
-  'Max file size': 'RLIMIT_FSIZE',
-  'Max data size': 'RLIMIT_DATA',
-  'Max stack size': 'RLIMIT_STACK',
-  'Max core file size': 'RLIMIT_CORE',
-  'Max resident set': 'RLIMIT_RSS',
-  'Max processes': 'RLIMIT_NPROC',
-  'Max open files': 'RLIMIT_NOFILE',
-  'Max locked memory': 'RLIMIT_MEMLOCK',
-  'Max address space': 'RLIMIT_AS',
-  'Max file locks': 'RLIMIT_LOCKS',
-  'Max pending signals': 'RLIMIT_SIGPENDING',
-  'Max msgqueue size': 'RLIMIT_MSGQUEUE',
-  'Max nice priority': 'RLIMIT_NICE',
-  'Max realtime priority': 'RLIMIT_RTPRIO',
-  'Max realtime timeout': 'RLIMIT_RTTIME',
-};
-
 /** Hard limits of this process from /proc/self/limits ("unlimited" → 2^64-1 as a JS number). */
-export function readHardRlimits(text = readFileSync('/proc/self/limits', 'utf8')): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const line of text.split('\n')) {
-    const name = Object.keys(LIMIT_NAMES).find((n) => line.startsWith(n));
-    if (!name) continue;
-    const cols = line.slice(name.length).trim().split(/\s+/);
-    const hard = cols[1];
-    if (hard === undefined) continue;
-    out[LIMIT_NAMES[name]!] = hard === 'unlimited' ? 18446744073709551615 : Number(hard);
-  }
-  return out;
+export function readHardRlimits(text = readSelfLimits()): Record<string, number> {
+  return Object.fromEntries(Object.entries(parseRlimits(text)).map(([name, l]) => [name, l.hard]));
 }
 
 /** The parts that do not change while nori runs; mountinfo is read fresh per container. */

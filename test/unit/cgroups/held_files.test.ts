@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HeldFileReader } from '../../../src/cgroups/held_files';
-import { parseOpenFilesLimit } from '../../../src/proc/limits';
+import { openFilesLimit } from '../../../src/proc/limits';
 
 const openFds = () => readdirSync('/proc/self/fd').length;
 const rchar = (text: string | undefined) => BigInt(/^rchar: (\d+)$/m.exec(text ?? '')?.[1] ?? '-1');
@@ -87,15 +87,14 @@ describe('HeldFileReader', () => {
   });
 });
 
-describe('parseOpenFilesLimit', () => {
+describe('openFilesLimit', () => {
   it('takes the soft limit of the "Max open files" line', () => {
     const text = [
       'Limit                     Soft Limit           Hard Limit           Units     ',
       'Max processes             95884                95884                processes ',
       'Max open files            20000                1048576              files     ',
     ].join('\n');
-    assert.equal(parseOpenFilesLimit(text), 20000);
-    assert.equal(parseOpenFilesLimit(text.replace('20000 ', 'unlimited')), undefined);
-    assert.equal(parseOpenFilesLimit('Max processes 1 1 processes'), undefined);
+    assert.equal(openFilesLimit(() => text), 20000);
+    assert.equal(openFilesLimit(() => 'Max processes 1 1 processes'), undefined);
   });
 });

@@ -74,6 +74,12 @@ describe('container runtime parsing', () => {
 
   it('parses keyed files and /proc/self/limits', () => {
     assert.deepEqual(parseKeyed('a 1\nb x\n c 3 \n'), { a: 1n, c: 3n });
+    // wanted keys: whole keys at a line's start only, as memory.stat names overlap
+    const stat = 'anon_thp 7\nanon 100\nfile 5\ntotal_rss_huge 9\ntotal_rss 300\npgmajfault 2\npgfault 40\nbad 12x\n';
+    assert.deepEqual(parseKeyed(stat, new Set(['anon', 'total_rss', 'pgfault', 'pgmajfault', 'bad', 'absent', 'fault'])), {
+      anon: 100n, total_rss: 300n, pgfault: 40n, pgmajfault: 2n,
+    });
+    assert.deepEqual(parseKeyed('usage_usec 18446744073709551615', new Set(['usage_usec'])), { usage_usec: 18446744073709551615n });
     const limits = readHardRlimits(
       'Limit                     Soft Limit           Hard Limit           Units     \n' +
         'Max open files            1024                 20000                files     \n' +
