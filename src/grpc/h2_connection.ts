@@ -94,7 +94,7 @@ export class H2Connection implements StreamOwner {
     socket.on('error', () => this.destroy());
     socket.on('close', () => this.destroy());
     socket.on('end', () => this.destroy());
-    this.writer = new FrameWriter(socket, () => this.dead);
+    this.writer = new FrameWriter(socket, () => this.dead, () => this.yielding);
     this.writer.send(SERVER_PREFACE);
   }
 

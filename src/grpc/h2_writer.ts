@@ -16,8 +16,11 @@ export class FrameWriter {
     private readonly socket: Duplex,
     /** The connection is gone: nothing more is queued or written. */
     private readonly dead: () => boolean,
+    /** The connection holds its reading for a reason of its own (it yields a turn to others). */
+    private readonly holdsReading: () => boolean = () => false,
   ) {
-    socket.on('drain', () => socket.isPaused() && !this.dead() && socket.resume());
+    // a drain during a yielded turn must not resume early: the yield resumes at its end
+    socket.on('drain', () => socket.isPaused() && !this.dead() && !this.holdsReading() && socket.resume());
   }
 
   /** Past the high-water mark: the connection must not read until the socket drains. */
