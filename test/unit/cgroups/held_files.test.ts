@@ -87,6 +87,25 @@ describe('HeldFileReader', () => {
   });
 });
 
+describe('HeldFileReader without reads', () => {
+  it('closes idle descriptors on its own when nothing reads any more', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nori-held-'));
+    try {
+      const f = join(dir, 'cpu.stat');
+      writeFileSync(f, 'usage_usec 1\n');
+      const before = openFds();
+      const r = new HeldFileReader({ maxHeld: 8, idleMs: 100 });
+      r.read(f);
+      assert.equal(openFds(), before + 1);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      assert.equal(r.size, 0, 'no read came, the timer swept');
+      assert.equal(openFds(), before);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('openFilesLimit', () => {
   it('takes the soft limit of the "Max open files" line', () => {
     const text = [
