@@ -24,7 +24,7 @@ import { Metrics, serveMetrics } from './metrics';
 import { bindUnix, createServer, prepareSocketPath, shutdownServer } from './server';
 import { openDb, type Db } from './store/db';
 import type { Subsystem, SubsystemContext } from './subsystem';
-import { getSys } from './sys';
+import { getSys, preloadAddon } from './sys';
 import { mkdirp } from './util/fs';
 import { idleTrimSubsystem, reclaimAfterBurst } from './memory_trim';
 
@@ -46,6 +46,8 @@ export class Daemon {
   ) {}
 
   static async start(config: Config, log: Logger): Promise<Daemon> {
+    // before any descriptor of the daemon's own: loading the addon opens libnftables' socket
+    preloadAddon();
     const db = openDb(config.root);
     quarantineBadRows(db, config.root, log);
     mkdirp(config.state, 0o700);

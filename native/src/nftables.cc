@@ -6,15 +6,21 @@
 // One context for the process, behind a mutex: an nft_ctx is not safe to share between
 // threads, and calls run on libuv's pool.
 //
-// The context is made when the addon loads, while the process has few descriptors open: its
-// netlink socket is opened then and kept, and libnftables waits on it with select(), which
+// The context is made when the addon loads (the daemon loads it first thing), while the process
+// has few descriptors open: its netlink socket is opened then and kept, and libnftables waits on it with select(), which
 // glibc aborts the whole process for when the descriptor is 1024 or above. Made at the first
 // pod instead, after a thousand client connections or kept stats descriptors, it took the
 // daemon down ("bit out of range 0 - FD_SETSIZE on fd_set").
+#include <dirent.h>
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <napi.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 
+#include <cstdlib>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "args.h"
@@ -41,11 +47,41 @@ struct NftApi {
 std::mutex g_mu;
 NftApi* g_api = nullptr;
 
+std::set<int> OpenFds() {
+  std::set<int> fds;
+  DIR* d = opendir("/proc/self/fd");
+  if (!d) return fds;
+  int own = dirfd(d);  // the listing's own descriptor is free again afterwards
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    int fd = std::atoi(e->d_name);
+    if (fd != own) fds.insert(fd);
+  }
+  closedir(d);
+  return fds;
+}
+
+// libmnl opens the context's netlink socket without SOCK_CLOEXEC, and conmon, runc and every
+// other child nori spawns would inherit it: the netlink sockets the context made are marked.
+void CloseOnExecNewNetlinkSockets(const std::set<int>& before) {
+  for (int fd : OpenFds()) {
+    if (before.count(fd)) continue;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
+    sockaddr_storage ss{};
+    socklen_t len = sizeof(ss);
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0 || ss.ss_family != AF_NETLINK) continue;
+    int flags = fcntl(fd, F_GETFD);
+    if (flags >= 0) fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+  }
+}
+
 // Loads the library and makes the context once (under g_mu).
 NftApi* Api() {
   if (g_api) return g_api;
   auto* api = new NftApi();
   g_api = api;
+  std::set<int> before = OpenFds();  // the library may open its socket as early as dlopen
   void* h = dlopen("libnftables.so.1", RTLD_NOW | RTLD_LOCAL);
   if (!h) {
     api->load_error = std::string("cannot load libnftables.so.1 (install Debian's libnftables1): ") + dlerror();
@@ -63,6 +99,7 @@ NftApi* Api() {
     return api;
   }
   api->ctx = api->ctx_new(0);
+  CloseOnExecNewNetlinkSockets(before);
   if (!api->ctx) {
     api->load_error = "nft_ctx_new failed";
     return api;

@@ -8,7 +8,7 @@ export * from './types';
 export * from './constants';
 export { isSysError, makeSysError, type SysError } from './errors';
 export { sysctlNamespace, sysctlPath } from './validate';
-export { NativeSys, nativeBuildDir, reaperPath } from './native';
+export { NativeSys, nativeBuildDir, preloadAddon, reaperPath } from './native';
 export { unpinNamespace } from './unpin';
 
 let current: Sys | undefined;

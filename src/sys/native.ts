@@ -79,6 +79,19 @@ export function reaperPath(): string {
 
 let addon: NativeAddon | undefined;
 
+/**
+ * Loads the addon now if it is there (a missing one is reported at its first use). The daemon does
+ * this first: loading makes libnftables' context, whose socket must get a descriptor below 1024
+ * (native/src/nftables.cc).
+ */
+export function preloadAddon(): void {
+  try {
+    loadAddon();
+  } catch {
+    // reported by the first call that needs it
+  }
+}
+
 export function loadAddon(): NativeAddon {
   if (addon) return addon;
   const file = path.join(nativeBuildDir(), 'nori_native.node');
