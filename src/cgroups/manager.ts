@@ -15,7 +15,7 @@
 // not made it) and removed through systemd, and a process nori starts for the pod goes into a
 // transient scope in it. What was made that way is recorded as "systemd:<unit>".
 
-import { mkdirSync, promises as fs, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, promises as fs, readdirSync, readFileSync, rmdirSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { InvalidArgumentError } from '../errors';
 import { cgroupfsComponents, defaultPodParent, expandSlice, isSystemdSlice, POD_INIT_CGROUP, toCgroupfsPath } from './names';
@@ -32,6 +32,8 @@ export interface CgroupManagerOptions {
   driver?: 'cgroupfs' | 'systemd';
   /** The systemd client (tests inject one); made on first use otherwise. */
   systemd?: SystemdUnits;
+  /** Whether a directory under a v1 root is a mounted hierarchy; by statfs, tests pass plain dirs. */
+  isHierarchy?: (dir: string) => boolean;
 }
 
 /** Marks a createParent/placeProcess result that is a systemd unit, not a directory. */
@@ -45,12 +47,14 @@ export class CgroupManager {
   readonly layout: CgroupLayout;
   readonly driver: 'cgroupfs' | 'systemd';
   private systemdUnits?: SystemdUnits;
+  private readonly isHierarchy: (dir: string) => boolean;
 
   constructor(opts: CgroupManagerOptions = {}) {
     this.root = opts.root ?? '/sys/fs/cgroup';
     this.layout = opts.layout ?? detectLayout(this.root);
     this.driver = opts.driver ?? 'cgroupfs';
     this.systemdUnits = opts.systemd;
+    this.isHierarchy = opts.isHierarchy ?? (opts.root === undefined ? isCgroupMount : () => true);
   }
 
   get systemd(): SystemdUnits {
@@ -67,8 +71,11 @@ export class CgroupManager {
     if (this.layout === 'v2') return [this.root];
     const out: string[] = [];
     for (const e of readdirSync(this.root, { withFileTypes: true })) {
-      // co-mounted controllers show up as symlinks (cpu → cpu,cpuacct): the target is listed too
-      if (e.isDirectory()) out.push(path.join(this.root, e.name));
+      // co-mounted controllers show up as symlinks (cpu → cpu,cpuacct): the target is listed too.
+      // A directory that is no cgroup mount (a stray mkdir in the root's tmpfs) is not one: pods
+      // "placed" there were left in nori's own cgroup of that controller.
+      const dir = path.join(this.root, e.name);
+      if (e.isDirectory() && this.isHierarchy(dir)) out.push(dir);
     }
     return out.sort();
   }
@@ -315,6 +322,19 @@ function isCgroup2(hierarchy: string): boolean {
 /** A v1 cpuset hierarchy (co-mounted names like cpu,cpuacct never include cpuset here). */
 function isCpuset(hierarchy: string): boolean {
   return path.basename(hierarchy) === 'cpuset';
+}
+
+const CGROUP_SUPER_MAGIC = 0x27e0eb;
+const CGROUP2_SUPER_MAGIC = 0x63677270;
+
+/** A cgroup v1 or v2 mount, by its filesystem's magic number (statfs(2)). */
+export function isCgroupMount(dir: string): boolean {
+  try {
+    const type = statfsSync(dir).type;
+    return type === CGROUP_SUPER_MAGIC || type === CGROUP2_SUPER_MAGIC;
+  } catch {
+    return false;
+  }
 }
 
 export function detectLayout(root: string): CgroupLayout {

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CgroupManager, detectLayout } from '../../../src/cgroups/manager';
+import { CgroupManager, detectLayout, isCgroupMount } from '../../../src/cgroups/manager';
 
 describe('cgroups/manager (temp dir layouts)', () => {
   let root: string;
@@ -64,5 +64,31 @@ describe('cgroups/manager (temp dir layouts)', () => {
     assert.deepEqual(created, [path.join(root, 'kubepods.slice'), path.join(root, 'kubepods.slice', 'pod2')]);
     assert.equal(readFileSync(path.join(root, 'cgroup.subtree_control'), 'utf8'), '+cpu +memory +pids');
     assert.deepEqual(await m.paths('/kubepods.slice/pod2'), [path.join(root, 'kubepods.slice', 'pod2')]);
+  });
+});
+
+describe('cgroups/manager: which directories are hierarchies', () => {
+  let root: string;
+  beforeEach(() => {
+    root = mkdtempSync(path.join(os.tmpdir(), 'nori-cgh-'));
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  it('v1: a directory that is no mounted hierarchy gets no pod level', async () => {
+    for (const h of ['cpu', 'memory', 'cpu,cpuacct']) mkdirSync(path.join(root, h));
+    const m = new CgroupManager({ root, layout: 'v1', isHierarchy: (dir) => path.basename(dir) !== 'cpu,cpuacct' });
+    await m.createParent('/nori/pod1');
+    assert.ok(existsSync(path.join(root, 'memory', 'nori', 'pod1')));
+    assert.equal(existsSync(path.join(root, 'cpu,cpuacct', 'nori')), false);
+  });
+
+  it('tells cgroup mounts from other directories by the filesystem (statfs)', function () {
+    if (!existsSync('/sys/fs/cgroup')) this.skip();
+    // the mount root is a cgroup2 mount on a v2 host and a tmpfs holding the v1 hierarchies otherwise
+    const v2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
+    assert.equal(isCgroupMount('/sys/fs/cgroup'), v2);
+    if (!v2) assert.equal(isCgroupMount('/sys/fs/cgroup/memory'), existsSync('/sys/fs/cgroup/memory/memory.stat'));
+    assert.equal(isCgroupMount(root), false);
+    assert.equal(isCgroupMount(path.join(root, 'absent')), false);
   });
 });
