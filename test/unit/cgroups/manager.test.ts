@@ -65,14 +65,6 @@ describe('cgroups/manager (temp dir layouts)', () => {
     assert.equal(readFileSync(path.join(root, 'cgroup.subtree_control'), 'utf8'), '+cpu +memory +pids');
     assert.deepEqual(await m.paths('/kubepods.slice/pod2'), [path.join(root, 'kubepods.slice', 'pod2')]);
   });
-});
-
-describe('cgroups/manager: which directories are hierarchies', () => {
-  let root: string;
-  beforeEach(() => {
-    root = mkdtempSync(path.join(os.tmpdir(), 'nori-cgh-'));
-  });
-  afterEach(() => rmSync(root, { recursive: true, force: true }));
 
   it('v1: a directory that is no mounted hierarchy gets no pod level', async () => {
     for (const h of ['cpu', 'memory', 'cpu,cpuacct']) mkdirSync(path.join(root, h));
