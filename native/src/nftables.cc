@@ -7,10 +7,10 @@
 // threads, and calls run on libuv's pool.
 //
 // The context is made when the addon loads (the daemon loads it first thing), while the process
-// has few descriptors open: its netlink socket is opened then and kept, and libnftables waits on it with select(), which
-// glibc aborts the whole process for when the descriptor is 1024 or above. Made at the first
-// pod instead, after a thousand client connections or kept stats descriptors, it took the
-// daemon down ("bit out of range 0 - FD_SETSIZE on fd_set").
+// has few descriptors open: its netlink socket is opened then and kept, and libnftables waits on
+// it with select(), which glibc aborts the whole process for when the descriptor is 1024 or
+// above. Made at the first pod instead, after a thousand client connections or kept stats
+// descriptors, it took the daemon down ("bit out of range 0 - FD_SETSIZE on fd_set").
 #include <dirent.h>
 #include <dlfcn.h>
 #include <fcntl.h>
